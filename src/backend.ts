@@ -15,6 +15,9 @@ export type BackendName = (typeof BACKENDS)[number];
 
 let active: BackendName | null = null;
 
+// Production mode: silences tfjs's console advice (e.g. the cpu backend's 'install tfjs-node' banner).
+tf.env().set('PROD', true);
+
 /** Import a package that may be absent, returning null when it is not installed. */
 async function optionalImport(name: string): Promise<unknown | null> {
   try {
