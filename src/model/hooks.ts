@@ -1,0 +1,136 @@
+/**
+ * Hook points of the GPT-2 forward pass (src/model/gpt2.ts), named from the structure in the style
+ * of TransformerLens. b = batch, p = query positions of this call, pk = key positions (cached +
+ * new, pk = p without a KV cache), h = heads, dh = d_head, d = d_model, d_mlp = MLP width.
+ * In spin-bath terms (src/core/attention.ts): scores = −H, pattern = σ, z = ⟨V⟩ = N₀ per head.
+ *
+ * | name                              | shape          | value                                                       |
+ * |-----------------------------------|----------------|-------------------------------------------------------------|
+ * | hook_embed                        | [b, p, d]      | token embeddings wte[ids]                                   |
+ * | hook_pos_embed                    | [b, p, d]      | position embeddings wpe[past .. past+p) (broadcast over b)  |
+ * | blocks.{l}.hook_resid_pre         | [b, p, d]      | residual stream entering block l                            |
+ * | blocks.{l}.ln1.hook_scale         | [b, p, 1]      | LN divisor sqrt(var + eps)                                  |
+ * | blocks.{l}.ln1.hook_normalized    | [b, p, d]      | (x − mean)/sqrt(var + eps), BEFORE the LN gain and bias     |
+ * | blocks.{l}.attn.hook_q            | [b, h, p, dh]  | queries                                                     |
+ * | blocks.{l}.attn.hook_k            | [b, h, pk, dh] | keys, cached positions included                             |
+ * | blocks.{l}.attn.hook_v            | [b, h, pk, dh] | values, cached positions included                           |
+ * | blocks.{l}.attn.hook_attn_scores  | [b, h, p, pk]  | −H = Q·Kᵀ/√dh plus the causal mask (masked entries ≈ −1e9)  |
+ * | blocks.{l}.attn.hook_pattern      | [b, h, p, pk]  | σ = softmax of the masked scores (rows sum to 1)            |
+ * | blocks.{l}.attn.hook_z            | [b, h, p, dh]  | per-head ensemble average ⟨V⟩ = σ·V (N₀ per head)           |
+ * | blocks.{l}.attn.hook_result       | [b, h, p, d]   | per-head z·W_O[h·dh..(h+1)·dh, :], WITHOUT the c_proj bias  |
+ * | blocks.{l}.hook_attn_out          | [b, p, d]      | Σ_h result + c_proj bias (the attention sublayer's output)  |
+ * | blocks.{l}.hook_resid_mid         | [b, p, d]      | resid_pre + attn_out                                        |
+ * | blocks.{l}.ln2.hook_scale         | [b, p, 1]      | LN divisor sqrt(var + eps)                                  |
+ * | blocks.{l}.ln2.hook_normalized    | [b, p, d]      | as ln1, before gain and bias                                |
+ * | blocks.{l}.mlp.hook_pre           | [b, p, d_mlp]  | x·W_in + b_in (before the activation)                       |
+ * | blocks.{l}.mlp.hook_post          | [b, p, d_mlp]  | activation(pre) (gelu_new / gelu / relu)                    |
+ * | blocks.{l}.hook_mlp_out           | [b, p, d]      | post·W_out + b_out                                          |
+ * | blocks.{l}.hook_resid_post        | [b, p, d]      | resid_mid + mlp_out (= resid_pre of block l+1)              |
+ * | ln_final.hook_scale               | [b, p, 1]      | final-LN divisor sqrt(var + eps) (NOT its reciprocal 1/σ)   |
+ * | ln_final.hook_normalized          | [b, p, d]      | final LN output before its gain and bias                    |
+ * | hook_logits                       | [b, p, vocab]  | logits ([b, 1, vocab] under lastLogits / lastOnly)          |
+ *
+ * Hooks run in that order. A hook may return a tensor of the same shape to replace the
+ * activation (an intervention); the replaced value is what flows on and what the activation
+ * cache stores. Replacing hook_attn_scores recomputes the pattern (mask re-applied), replacing
+ * hook_pattern recomputes z. hook_result is computed only when a hook or the cache asks for it
+ * (otherwise attn_out = merge_heads(z)·W_O + b_O in one matmul). hook_k / hook_v values are what
+ * the KV cache stores. Tensors passed to a hook are disposed after the forward: tf.keep (or clone)
+ * what a hook wants to hold on to.
+ *
+ * There is no global hook registry: hooks live in a HookPoints object made for one call.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** A hook function: return a tensor of the same shape to replace the activation, or nothing. */
+export type HookFn = (act: tf.Tensor, name: string) => tf.Tensor | void;
+
+/** Which hook names: an explicit list, or a predicate over the name. */
+export type NameFilter = readonly string[] | ((name: string) => boolean);
+
+export interface Hook {
+  /** The hook point's name, or a predicate selecting several (e.g. every `hook_z`). */
+  name: string | ((name: string) => boolean);
+  fn: HookFn;
+}
+
+/** Every hook name of a model with `nLayer` blocks, in the order the forward runs them. */
+export function hookNames(nLayer: number): string[] {
+  const names = ['hook_embed', 'hook_pos_embed'];
+  for (let l = 0; l < nLayer; l++) {
+    const b = `blocks.${l}.`;
+    names.push(b + 'hook_resid_pre', b + 'ln1.hook_scale', b + 'ln1.hook_normalized');
+    for (const a of ['q', 'k', 'v', 'attn_scores', 'pattern', 'z', 'result']) names.push(`${b}attn.hook_${a}`);
+    names.push(b + 'hook_attn_out', b + 'hook_resid_mid', b + 'ln2.hook_scale', b + 'ln2.hook_normalized');
+    names.push(b + 'mlp.hook_pre', b + 'mlp.hook_post', b + 'hook_mlp_out', b + 'hook_resid_post');
+  }
+  names.push('ln_final.hook_scale', 'ln_final.hook_normalized', 'hook_logits');
+  return names;
+}
+
+function toPredicate(f: NameFilter | string | undefined): (name: string) => boolean {
+  if (f === undefined) return () => false;
+  if (typeof f === 'function') return f;
+  if (typeof f === 'string') return (n) => n === f;
+  const set = new Set(f);
+  return (n) => set.has(n);
+}
+
+/**
+ * The hooks and activation cache of ONE forward call. The model asks `wants(name)` before doing
+ * optional work and passes each activation through `run(name, act)`.
+ */
+export class HookPoints {
+  private hooks: { match: (name: string) => boolean; fn: HookFn }[];
+  private readonly keep: (name: string) => boolean;
+  private acts = new Map<string, tf.Tensor>();
+
+  constructor(hooks: readonly Hook[] = [], keep?: NameFilter) {
+    this.hooks = hooks.map((h) => ({ match: toPredicate(h.name), fn: h.fn }));
+    this.keep = toPredicate(keep);
+  }
+
+  /** Whether a hook or the activation cache wants `name`. */
+  wants(name: string): boolean {
+    return this.keep(name) || this.hooks.some((h) => h.match(name));
+  }
+
+  /** Run the hooks registered for `name` in order (each may replace the activation); cache it if asked. */
+  run(name: string, act: tf.Tensor): tf.Tensor {
+    let cur = act;
+    for (const h of this.hooks) {
+      if (!h.match(name)) continue;
+      const out = h.fn(cur, name);
+      if (out instanceof tf.Tensor) {
+        if (!tf.util.arraysEqual(out.shape, cur.shape)) {
+          throw new Error(`hook on ${name} returned shape [${out.shape}], but the activation has shape [${cur.shape}]`);
+        }
+        cur = out;
+      }
+    }
+    if (this.keep(name)) {
+      this.acts.get(name)?.dispose();
+      this.acts.set(name, tf.keep(tf.clone(cur)));
+    }
+    return cur;
+  }
+
+  /** Hand the cached activations to the caller (who disposes them); the HookPoints forgets them. */
+  takeActivations(): Map<string, tf.Tensor> {
+    const out = this.acts;
+    this.acts = new Map();
+    return out;
+  }
+
+  /** Remove every hook and dispose activations not taken (called in `finally`). */
+  close(): void {
+    this.hooks = [];
+    disposeActivations(this.acts);
+  }
+}
+
+/** Dispose every tensor of an activation cache returned by `runWithCache`, and clear it. */
+export function disposeActivations(acts: Map<string, tf.Tensor>): void {
+  for (const t of acts.values()) t.dispose();
+  acts.clear();
+}
