@@ -1,4 +1,5 @@
 // Gradients are registered through src/core/gradients.ts (tfjs-core registers none by itself).
+import * as tf from '@tensorflow/tfjs-core';
 import { ensureGradients } from '../../src/core/gradients.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend.js';
