@@ -5,6 +5,8 @@
 import yargs, { type Argv } from 'yargs';
 import { isUserError } from '../errors.js';
 import { envCommand } from './commands/env.js';
+import { headsCommand } from './commands/heads.js';
+import { logitsCommand } from './commands/logits.js';
 import { toyCommand } from './commands/toy.js';
 import { globalOptions, processIo, type Io } from './io.js';
 
@@ -17,6 +19,8 @@ export function buildParser(io: Io, argv: string[]): Argv {
     .options(globalOptions)
     .command(envCommand(io) as never)
     .command(toyCommand(io) as never)
+    .command(headsCommand(io) as never)
+    .command(logitsCommand(io) as never)
     .demandCommand(1, 'give a command; see spinbath --help')
     .strict()
     .recommendCommands()

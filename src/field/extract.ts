@@ -1,0 +1,158 @@
+/**
+ * The per-head context-field extractor (Bhattacharjee & Lee, Sec. II A and Appendix D), built on
+ * the Hamiltonian core. For a prompt and every (layer, head), at the final position:
+ *   α      attention over the context                        (softmax of −H/τ, τ = √d_head)
+ *   N₀     = Σ_j α_j V_j ∈ R^{d_head}                        (Eq. 1 / D1)
+ *   N_proj = N₀ W_O^(h) ∈ R^{d_model}                         (Eq. 2 / D2, row convention)
+ *   ΔL_theory = N_proj·(e_good − e_bad)                        (Eq. 4 / D3)
+ *   ΔL_ln  = ((N_proj − mean N_proj)/σ_f)·(γ_f ⊙ (e_good − e_bad))   (LN-scaled: direct logit attribution)
+ * in two modes:
+ *   embedding: the head applied to the raw token embeddings S = W_E[prompt] (Appendix D: no
+ *              positions, no LayerNorm, no biases), through the core's attention;
+ *   residual:  in situ, the head's real LayerNorm'd input inside the model (hook_pattern, hook_z,
+ *              hook_result of the forward pass).
+ * σ_f and γ_f are the final LayerNorm's divisor at the last position and its gain. ΔL_actual is
+ * the model's own logit gap at the last position (Eq. D4).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { attend } from '../core/attention.js';
+import { matmul } from '../core/linalg.js';
+import { disposeActivations } from '../model/hooks.js';
+import type { Gpt2Model } from '../model/gpt2.js';
+
+export type FieldMode = 'embedding' | 'residual';
+export const FIELD_MODES: readonly FieldMode[] = ['embedding', 'residual'];
+
+export interface PromptFields {
+  mode: FieldMode;
+  nLayer: number;
+  nHead: number;
+  /** Context length k. */
+  k: number;
+  /** α per head, row-major [layer][head][k]. */
+  alpha: Float32Array;
+  /** N₀ per head, [layer][head][d_head]. */
+  N0: Float32Array;
+  /** N_proj per head, [layer][head][d_model]. */
+  Nproj: Float32Array;
+  /** ΔL_theory per head, [layer][head]. */
+  theory: Float64Array;
+  /** LN-scaled ΔL per head, [layer][head]. */
+  theoryLn: Float64Array;
+  /** The model's logit gap at the last position. */
+  actual: number;
+  /** Final LayerNorm divisor σ_f at the last position. */
+  lnScale: number;
+  /** Logits of the last position [vocab] (for temperature sweeps). */
+  logits: Float32Array;
+}
+
+/** Token directions e_t as rows [n, d_model]: rows of the unembedding (W_E when tied). */
+export function tokenDirections(model: Gpt2Model, ids: number[]): tf.Tensor {
+  return tf.tidy(() => {
+    const p = model.params();
+    const WU = p.get('unembed.W_U'); // [d_model, vocab] when untied
+    const idx = tf.tensor1d(ids, 'int32');
+    return WU ? tf.transpose(tf.gather(WU, idx, 1)) : tf.gather(p.get('embed.W_E')!, idx); // [n, d_model]
+  });
+}
+
+/** Per-head W_O slices [head, d_head, d_model] of layer l. */
+function headOutputs(model: Gpt2Model, l: number): tf.Tensor {
+  return tf.reshape(model.params().get(`blocks.${l}.attn.W_O`)!, [model.nHead, model.dHead, model.dModel]);
+}
+
+/** Split the last axis d_model into heads: [k, d_model] → [head, k, d_head]. */
+function splitHeads(x: tf.Tensor, nHead: number, dHead: number): tf.Tensor {
+  const k = x.shape[0] as number;
+  return tf.transpose(tf.reshape(x, [k, nHead, dHead]), [1, 0, 2]);
+}
+
+/** Embedding mode for one layer: α [head, k], N₀ [head, d_head], N_proj [head, d_model]. */
+function embeddingModeLayer(model: Gpt2Model, S: tf.Tensor, l: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  return tf.tidy(() => {
+    const p = model.params();
+    const [H, dh] = [model.nHead, model.dHead];
+    const k = S.shape[0] as number;
+    const Q = splitHeads(matmul(S, p.get(`blocks.${l}.attn.W_Q`)!), H, dh); // [head, k, d_head]
+    const K = splitHeads(matmul(S, p.get(`blocks.${l}.attn.W_K`)!), H, dh); // [head, k, d_head]
+    const V = splitHeads(matmul(S, p.get(`blocks.${l}.attn.W_V`)!), H, dh); // [head, k, d_head]
+    const qLast = tf.slice(Q, [0, k - 1, 0], [H, 1, dh]); // [head, 1, d_head]
+    const { pattern, z } = attend(qLast, K, V, Math.sqrt(dh)); // [head, 1, k], [head, 1, d_head]
+    const Nproj = matmul(z, headOutputs(model, l)); // [head, 1, d_model]
+    return [tf.reshape(pattern, [H, k]), tf.reshape(z, [H, dh]), tf.reshape(Nproj, [H, model.dModel])];
+  });
+}
+
+const layerNames = (l: number) => [`blocks.${l}.attn.hook_pattern`, `blocks.${l}.attn.hook_z`, `blocks.${l}.attn.hook_result`];
+
+/** Extract every head's context field for one prompt. */
+export function extractPromptFields(model: Gpt2Model, ids: number[], goodId: number, badId: number, mode: FieldMode): PromptFields {
+  const [L, H, dh, d] = [model.nLayer, model.nHead, model.dHead, model.dModel];
+  const k = ids.length;
+  const names = ['ln_final.hook_scale', ...(mode === 'residual' ? Array.from({ length: L }, (_, l) => layerNames(l)).flat() : [])];
+  const { logits, activations } = model.runWithCache([ids], { names });
+  const out: PromptFields = {
+    mode,
+    nLayer: L,
+    nHead: H,
+    k,
+    alpha: new Float32Array(L * H * k),
+    N0: new Float32Array(L * H * dh),
+    Nproj: new Float32Array(L * H * d),
+    theory: new Float64Array(L * H),
+    theoryLn: new Float64Array(L * H),
+    actual: 0,
+    lnScale: 0,
+    logits: new Float32Array(0),
+  };
+  try {
+    const last = tf.tidy(() => tf.reshape(tf.slice(logits, [0, k - 1, 0], [1, 1, model.vocab]), [model.vocab]));
+    out.logits = last.dataSync() as Float32Array;
+    last.dispose();
+    out.actual = out.logits[goodId] - out.logits[badId];
+    const scaleT = activations.get('ln_final.hook_scale')!; // [1, k, 1]
+    out.lnScale = scaleT.dataSync()[k - 1];
+    const [dE, dEln] = tf.tidy(() => {
+      const e = tokenDirections(model, [goodId, badId]); // [2, d_model]
+      const diff = tf.sub(tf.slice(e, [0, 0], [1, d]), tf.slice(e, [1, 0], [1, d])); // [1, d_model]
+      return [tf.reshape(diff, [d, 1]), tf.reshape(tf.mul(diff, model.params().get('ln_final.w')!), [d, 1])]; // [d_model, 1]
+    });
+    let S: tf.Tensor | null = null;
+    if (mode === 'embedding') S = tf.tidy(() => tf.gather(model.params().get('embed.W_E')!, tf.tensor1d(ids, 'int32'))); // [k, d_model]
+    for (let l = 0; l < L; l++) {
+      const [alpha, N0, Nproj] =
+        mode === 'embedding'
+          ? embeddingModeLayer(model, S!, l)
+          : tf.tidy(() => {
+              const pat = activations.get(`blocks.${l}.attn.hook_pattern`)!; // [1, head, k, k]
+              const z = activations.get(`blocks.${l}.attn.hook_z`)!; // [1, head, k, d_head]
+              const res = activations.get(`blocks.${l}.attn.hook_result`)!; // [1, head, k, d_model]
+              return [
+                tf.reshape(tf.slice(pat, [0, 0, k - 1, 0], [1, H, 1, k]), [H, k]),
+                tf.reshape(tf.slice(z, [0, 0, k - 1, 0], [1, H, 1, dh]), [H, dh]),
+                tf.reshape(tf.slice(res, [0, 0, k - 1, 0], [1, H, 1, d]), [H, d]),
+              ];
+            });
+      const [gap, gapLn] = tf.tidy(() => {
+        const centred = tf.sub(Nproj, tf.mean(Nproj, 1, true)); // [head, d_model]
+        return [matmul(Nproj, dE), tf.div(matmul(centred, dEln), out.lnScale)]; // [head, 1]
+      });
+      out.alpha.set(alpha.dataSync(), l * H * k);
+      out.N0.set(N0.dataSync(), l * H * dh);
+      out.Nproj.set(Nproj.dataSync(), l * H * d);
+      const g = gap.dataSync();
+      const gl = gapLn.dataSync();
+      for (let h = 0; h < H; h++) {
+        out.theory[l * H + h] = g[h];
+        out.theoryLn[l * H + h] = gl[h];
+      }
+      tf.dispose([alpha, N0, Nproj, gap, gapLn]);
+    }
+    tf.dispose([dE, dEln, ...(S ? [S] : [])]);
+  } finally {
+    logits.dispose();
+    disposeActivations(activations);
+  }
+  return out;
+}
