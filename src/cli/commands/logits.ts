@@ -34,6 +34,7 @@ export function logitsCommand(io: Io) {
         .conflicts('text', 'ids'),
     handler: async (args: LogitsArgs) => {
       await initBackend(args);
+      if (Array.isArray(args.text) || Array.isArray(args.ids)) throw new UserError('E_ARG', 'give --text or --ids once');
       if (args.text === undefined && args.ids === undefined) throw new UserError('E_ARG', 'give --text STR or --ids 1,2,3');
       if (args.text !== undefined && args.text === '') throw new UserError('E_INPUT', '--text is empty; give some text');
       const lm = await openModel(args);
