@@ -4,6 +4,7 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { isUserError } from '../errors.js';
+import { demoCommand } from './commands/demo.js';
 import { envCommand } from './commands/env.js';
 import { headsCommand } from './commands/heads.js';
 import { logitsCommand } from './commands/logits.js';
@@ -17,6 +18,7 @@ export function buildParser(io: Io, argv: string[]): Argv {
     .scriptName('spinbath')
     .usage('$0 <command> [options]\n\nRead a transformer\'s attention as a physical spin bath.')
     .options(globalOptions)
+    .command(demoCommand(io) as never)
     .command(envCommand(io) as never)
     .command(toyCommand(io) as never)
     .command(headsCommand(io) as never)

@@ -34,7 +34,7 @@ export function defaultPromptFile(model?: string): string {
 }
 
 /** The five files of the main analysis, rendered before anything is written. */
-async function analysisFiles(a: HeadAnalysis, headIdx: number): Promise<[string, string][]> {
+export async function analysisFiles(a: HeadAnalysis, headIdx: number): Promise<[string, string][]> {
   const h = a.heads[headIdx];
   const csv = ['layer,head,r,p,r_ln,p_ln', ...a.heads.map((x) => [x.layer, x.head, x.r, x.p, x.r_ln, x.p_ln].join(','))].join('\n') + '\n';
   const fmt = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(3));
@@ -52,7 +52,7 @@ async function analysisFiles(a: HeadAnalysis, headIdx: number): Promise<[string,
   ];
 }
 
-function writeAll(out: string, files: [string, string][]): string[] {
+export function writeAll(out: string, files: [string, string][]): string[] {
   return files.map(([name, text]) => {
     atomicWrite(join(out, name), text);
     return join(out, name);
