@@ -1,0 +1,114 @@
+/**
+ * The context field N_proj that guides generation (Bhattacharjee & Lee, Eqs. 9, 14), from a
+ * configurable source at the last position:
+ *   head   one head's N_proj = N₀ W_O^(h)                (blocks.l.attn.hook_result)
+ *   heads  a set of heads, summed
+ *   layer  one layer's whole attention output (all heads + c_proj bias: blocks.l.hook_attn_out)
+ *   final  the final normalised residual ln_f(x) = γ ⊙ x̂ + β, whose dot product with e_t is the
+ *          model's own logit for t (tied unembedding)
+ * Default: `final`. Of the sources, only it carries the whole network's next-token preference
+ * (N·e_t is exactly the logit), so the guidance η P_S N pulls a spin toward the tokens the language
+ * model itself prefers; single heads carry partial, sometimes antagonistic fields (BL Sec. IV A).
+ * The sweeps compare sources.
+ *
+ * `ContextFieldTracker` keeps a KV cache so that appending a token costs one incremental forward.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { Gpt2Model, KVCache } from '../model/gpt2.js';
+import { disposeActivations } from '../model/hooks.js';
+
+export const fieldSourceSchema = z.union([
+  z.object({ kind: z.literal('final') }).strict(),
+  z.object({ kind: z.literal('layer'), layer: z.number().int().min(0) }).strict(),
+  z.object({ kind: z.literal('head'), layer: z.number().int().min(0), head: z.number().int().min(0) }).strict(),
+  z.object({ kind: z.literal('heads'), heads: z.array(z.object({ layer: z.number().int().min(0), head: z.number().int().min(0) }).strict()).min(1) }).strict(),
+]);
+export type FieldSource = z.infer<typeof fieldSourceSchema>;
+export const DEFAULT_FIELD_SOURCE: FieldSource = { kind: 'final' };
+
+/** A stable text id of a source (for cache manifests and checkpoint compatibility checks). */
+export function fieldSourceId(s: FieldSource): string {
+  switch (s.kind) {
+    case 'final':
+      return 'final';
+    case 'layer':
+      return `layer:${s.layer}`;
+    case 'head':
+      return `head:${s.layer}.${s.head}`;
+    case 'heads':
+      return `heads:${s.heads.map((h) => `${h.layer}.${h.head}`).join('+')}`;
+  }
+}
+
+/** Parse "final", "layer:2", "head:3.5" or "heads:3.5+0.1". */
+export function parseFieldSource(text: string): FieldSource | null {
+  const t = text.trim();
+  if (t === 'final') return { kind: 'final' };
+  let m = /^layer:(\d+)$/.exec(t);
+  if (m) return { kind: 'layer', layer: Number(m[1]) };
+  m = /^head:(\d+)\.(\d+)$/.exec(t);
+  if (m) return { kind: 'head', layer: Number(m[1]), head: Number(m[2]) };
+  m = /^heads:((\d+\.\d+)(\+\d+\.\d+)*)$/.exec(t);
+  if (m) return { kind: 'heads', heads: m[1].split('+').map((p) => ({ layer: Number(p.split('.')[0]), head: Number(p.split('.')[1]) })) };
+  return null;
+}
+
+/** Check a source against the model's shape; returns an error message or null. */
+export function checkFieldSource(s: FieldSource, nLayer: number, nHead: number): string | null {
+  const heads = s.kind === 'head' ? [s] : s.kind === 'heads' ? s.heads : [];
+  if (s.kind === 'layer' && s.layer >= nLayer) return `layer ${s.layer} does not exist (the model has ${nLayer})`;
+  for (const h of heads) if (h.layer >= nLayer || h.head >= nHead) return `head ${h.layer}.${h.head} does not exist (the model has ${nLayer} layers × ${nHead} heads)`;
+  return null;
+}
+
+/** Hook names a source needs. */
+function hookNamesFor(s: FieldSource): string[] {
+  switch (s.kind) {
+    case 'final':
+      return ['ln_final.hook_normalized'];
+    case 'layer':
+      return [`blocks.${s.layer}.hook_attn_out`];
+    case 'head':
+      return [`blocks.${s.layer}.attn.hook_result`];
+    case 'heads':
+      return [...new Set(s.heads.map((h) => `blocks.${h.layer}.attn.hook_result`))];
+  }
+}
+
+/**
+ * Run `ids` [batch][pos] (continuing `cache` when given) and return the field at the last position
+ * of each row, [batch, d_model].
+ */
+export function contextFields(model: Gpt2Model, ids: number[][], source: FieldSource, cache?: KVCache): tf.Tensor {
+  const { logits, activations } = model.runWithCache(ids, { names: hookNamesFor(source), cache });
+  logits.dispose();
+  try {
+    return tf.tidy(() => {
+      const B = ids.length;
+      const P = ids[0].length;
+      const d = model.dModel;
+      const lastRow = (t: tf.Tensor) => tf.reshape(tf.slice(t, [0, P - 1, 0], [B, 1, d]), [B, d]); // [batch, d_model]
+      switch (source.kind) {
+        case 'final': {
+          const p = model.params();
+          return tf.add(tf.mul(lastRow(activations.get('ln_final.hook_normalized')!), p.get('ln_final.w')!), p.get('ln_final.b')!);
+        }
+        case 'layer':
+          return lastRow(activations.get(`blocks.${source.layer}.hook_attn_out`)!);
+        case 'head':
+        case 'heads': {
+          const heads = source.kind === 'head' ? [source] : source.heads;
+          let acc = tf.zeros([B, d]);
+          for (const h of heads) {
+            const res = activations.get(`blocks.${h.layer}.attn.hook_result`)!; // [batch, head, pos, d_model]
+            acc = tf.add(acc, tf.reshape(tf.slice(res, [0, h.head, P - 1, 0], [B, 1, 1, d]), [B, d]));
+          }
+          return acc;
+        }
+      }
+    });
+  } finally {
+    disposeActivations(activations);
+  }
+}
