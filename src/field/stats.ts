@@ -11,10 +11,10 @@ export interface Correlation {
   n: number;
 }
 
-export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): Correlation {
+/** Centred second moments of paired samples: Σ(x−x̄)(y−ȳ), Σ(x−x̄)², Σ(y−ȳ)², and the means. */
+function moments(x: ArrayLike<number>, y: ArrayLike<number>): { mx: number; my: number; sxy: number; sxx: number; syy: number } {
   const n = x.length;
-  if (n !== y.length) throw new RangeError(`pearson: lengths differ (${n} vs ${y.length})`);
-  if (n < 3) return { r: NaN, p: NaN, n };
+  if (n !== y.length) throw new RangeError(`paired samples differ in length (${n} vs ${y.length})`);
   let mx = 0;
   let my = 0;
   for (let i = 0; i < n; i++) {
@@ -33,7 +33,13 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): Correlation
     sxx += dx * dx;
     syy += dy * dy;
   }
-  if (sxx === 0 || syy === 0) return { r: NaN, p: NaN, n };
+  return { mx, my, sxy, sxx, syy };
+}
+
+export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): Correlation {
+  const n = x.length;
+  const { sxy, sxx, syy } = moments(x, y);
+  if (n < 3 || sxx === 0 || syy === 0) return { r: NaN, p: NaN, n };
   const r = Math.max(-1, Math.min(1, sxy / Math.sqrt(sxx * syy)));
   const df = n - 2;
   if (Math.abs(r) === 1) return { r, p: 0, n };
@@ -44,21 +50,7 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): Correlation
 
 /** Ordinary least-squares line y = a + b x (for the scatter plot's fit). */
 export function leastSquares(x: ArrayLike<number>, y: ArrayLike<number>): { intercept: number; slope: number } {
-  const n = x.length;
-  let mx = 0;
-  let my = 0;
-  for (let i = 0; i < n; i++) {
-    mx += x[i];
-    my += y[i];
-  }
-  mx /= n;
-  my /= n;
-  let sxy = 0;
-  let sxx = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-  }
+  const { mx, my, sxy, sxx } = moments(x, y);
   const slope = sxx === 0 ? 0 : sxy / sxx;
   return { intercept: my - slope * mx, slope };
 }
