@@ -7,6 +7,7 @@ import { isUserError } from '../errors.js';
 import { demoCommand } from './commands/demo.js';
 import { envCommand } from './commands/env.js';
 import { headsCommand } from './commands/heads.js';
+import { lmCommand } from './commands/lm.js';
 import { logitsCommand } from './commands/logits.js';
 import { toyCommand } from './commands/toy.js';
 import { globalOptions, processIo, type Io } from './io.js';
@@ -23,6 +24,7 @@ export function buildParser(io: Io, argv: string[]): Argv {
     .command(toyCommand(io) as never)
     .command(headsCommand(io) as never)
     .command(logitsCommand(io) as never)
+    .command(lmCommand(io) as never)
     .demandCommand(1, 'give a command; see spinbath --help')
     .strict()
     .recommendCommands()
