@@ -6,9 +6,13 @@ import yargs, { type Argv } from 'yargs';
 import { isUserError } from '../errors.js';
 import { demoCommand } from './commands/demo.js';
 import { envCommand } from './commands/env.js';
+import { generateCommand } from './commands/generate.js';
 import { headsCommand } from './commands/heads.js';
 import { lmCommand } from './commands/lm.js';
 import { logitsCommand } from './commands/logits.js';
+import { metricsCommand } from './commands/metrics.js';
+import { sampleCommand } from './commands/sample.js';
+import { sweepCommand } from './commands/sweep.js';
 import { toyCommand } from './commands/toy.js';
 import { globalOptions, processIo, type Io } from './io.js';
 
@@ -25,6 +29,10 @@ export function buildParser(io: Io, argv: string[]): Argv {
     .command(headsCommand(io) as never)
     .command(logitsCommand(io) as never)
     .command(lmCommand(io) as never)
+    .command(sampleCommand(io) as never)
+    .command(generateCommand(io) as never)
+    .command(metricsCommand(io) as never)
+    .command(sweepCommand(io) as never)
     .demandCommand(1, 'give a command; see spinbath --help')
     .strict()
     .recommendCommands()

@@ -14,7 +14,7 @@ export function rowDot(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
 
 /** Project rows onto the sphere: S / |S|. */
 export function normalizeSpins(S: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.div(S, tf.norm(S, 'euclidean', -1, true)));
+  return tf.tidy(() => tf.mul(S, tf.rsqrt(tf.sum(tf.square(S), -1, true))));
 }
 
 /** Eq. 10 / B3: P_S v = v − (S·v) S, the tangent projection at S. [n, d], [n, d] (or [d]) → [n, d]. */

@@ -9,8 +9,10 @@
  * in two modes:
  *   embedding: the head applied to the raw token embeddings S = W_E[prompt] (Appendix D: no
  *              positions, no LayerNorm, no biases), through the core's attention;
- *   residual:  in situ, the head's real LayerNorm'd input inside the model (hook_pattern, hook_z,
- *              hook_result of the forward pass).
+ *   residual:  in situ, the head's real LayerNorm'd input inside the model (hook_pattern and hook_z
+ *              of the forward pass; N_proj = z_last·W_O^(h), which is hook_result at the last
+ *              position, computed for that position only instead of caching hook_result
+ *              [1, head, k, d_model] for every position).
  * σ_f and γ_f are the final LayerNorm's divisor at the last position and its gain. ΔL_actual is
  * the model's own logit gap at the last position (Eq. D4).
  */
@@ -74,24 +76,24 @@ function embeddingModeLayer(model: Gpt2Model, S: tf.Tensor, l: number): [tf.Tens
     const p = model.params();
     const [H, dh] = [model.nHead, model.dHead];
     const k = S.shape[0] as number;
-    const Q = splitHeads(matmul(S, p.get(`blocks.${l}.attn.W_Q`)!), H, dh); // [head, k, d_head]
+    const sLast = tf.slice(S, [k - 1, 0], [1, S.shape[1] as number]); // [1, d_model]: only the last query is needed
+    const qLast = splitHeads(matmul(sLast, p.get(`blocks.${l}.attn.W_Q`)!), H, dh); // [head, 1, d_head]
     const K = splitHeads(matmul(S, p.get(`blocks.${l}.attn.W_K`)!), H, dh); // [head, k, d_head]
     const V = splitHeads(matmul(S, p.get(`blocks.${l}.attn.W_V`)!), H, dh); // [head, k, d_head]
-    const qLast = tf.slice(Q, [0, k - 1, 0], [H, 1, dh]); // [head, 1, d_head]
     const { pattern, z } = attend(qLast, K, V, Math.sqrt(dh)); // [head, 1, k], [head, 1, d_head]
     const Nproj = matmul(z, headOutputs(model, l)); // [head, 1, d_model]
     return [tf.reshape(pattern, [H, k]), tf.reshape(z, [H, dh]), tf.reshape(Nproj, [H, model.dModel])];
   });
 }
 
-const layerNames = (l: number) => [`blocks.${l}.attn.hook_pattern`, `blocks.${l}.attn.hook_z`, `blocks.${l}.attn.hook_result`];
+const layerNames = (l: number) => [`blocks.${l}.attn.hook_pattern`, `blocks.${l}.attn.hook_z`];
 
 /** Extract every head's context field for one prompt. */
 export function extractPromptFields(model: Gpt2Model, ids: number[], goodId: number, badId: number, mode: FieldMode): PromptFields {
   const [L, H, dh, d] = [model.nLayer, model.nHead, model.dHead, model.dModel];
   const k = ids.length;
   const names = ['ln_final.hook_scale', ...(mode === 'residual' ? Array.from({ length: L }, (_, l) => layerNames(l)).flat() : [])];
-  const { logits, activations } = model.runWithCache([ids], { names });
+  const { logits, activations } = model.runWithCache([ids], { names, lastOnly: true }); // logits [1, 1, vocab]
   const out: PromptFields = {
     mode,
     nLayer: L,
@@ -107,7 +109,7 @@ export function extractPromptFields(model: Gpt2Model, ids: number[], goodId: num
     logits: new Float32Array(0),
   };
   try {
-    const last = tf.tidy(() => tf.reshape(tf.slice(logits, [0, k - 1, 0], [1, 1, model.vocab]), [model.vocab]));
+    const last = tf.reshape(logits, [model.vocab]);
     out.logits = last.dataSync() as Float32Array;
     last.dispose();
     out.actual = out.logits[goodId] - out.logits[badId];
@@ -127,11 +129,12 @@ export function extractPromptFields(model: Gpt2Model, ids: number[], goodId: num
           : tf.tidy(() => {
               const pat = activations.get(`blocks.${l}.attn.hook_pattern`)!; // [1, head, k, k]
               const z = activations.get(`blocks.${l}.attn.hook_z`)!; // [1, head, k, d_head]
-              const res = activations.get(`blocks.${l}.attn.hook_result`)!; // [1, head, k, d_model]
+              const zLast = tf.reshape(tf.slice(z, [0, 0, k - 1, 0], [1, H, 1, dh]), [H, 1, dh]); // [head, 1, d_head]
+              const Nproj = matmul(zLast, headOutputs(model, l)); // [head, 1, d_model]: hook_result at the last position
               return [
                 tf.reshape(tf.slice(pat, [0, 0, k - 1, 0], [1, H, 1, k]), [H, k]),
-                tf.reshape(tf.slice(z, [0, 0, k - 1, 0], [1, H, 1, dh]), [H, dh]),
-                tf.reshape(tf.slice(res, [0, 0, k - 1, 0], [1, H, 1, d]), [H, d]),
+                tf.reshape(zLast, [H, dh]),
+                tf.reshape(Nproj, [H, d]),
               ];
             });
       const [gap, gapLn] = tf.tidy(() => {

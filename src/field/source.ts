@@ -11,12 +11,15 @@
  * model itself prefers; single heads carry partial, sometimes antagonistic fields (BL Sec. IV A).
  * The sweeps compare sources.
  *
- * `ContextFieldTracker` keeps a KV cache so that appending a token costs one incremental forward.
+ * `contextFields` (with an optional KV cache, so that appending a token costs one incremental
+ * forward) gives the field at the last position; `contextFieldsAll` gives it at every position
+ * of a window from one forward (causal attention: position p sees tokens 0..p only), which is how
+ * training caches (context, next-token) fields without one forward per token.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { Gpt2Model, KVCache } from '../model/gpt2.js';
-import { disposeActivations } from '../model/hooks.js';
+import { disposeActivations, HookPoints } from '../model/hooks.js';
 
 export const fieldSourceSchema = z.union([
   z.object({ kind: z.literal('final') }).strict(),
@@ -110,5 +113,52 @@ export function contextFields(model: Gpt2Model, ids: number[][], source: FieldSo
     });
   } finally {
     disposeActivations(activations);
+  }
+}
+
+/** Combine the source's cached activations into fields at every position: [batch, pos, d_model]. */
+function fieldsFromActivations(model: Gpt2Model, activations: Map<string, tf.Tensor>, source: FieldSource, B: number, P: number): tf.Tensor {
+  return tf.tidy(() => {
+    const d = model.dModel;
+    switch (source.kind) {
+      case 'final': {
+        const p = model.params();
+        return tf.add(tf.mul(activations.get('ln_final.hook_normalized')!, p.get('ln_final.w')!), p.get('ln_final.b')!); // [batch, pos, d]
+      }
+      case 'layer':
+        return tf.clone(activations.get(`blocks.${source.layer}.hook_attn_out`)!); // [batch, pos, d]
+      case 'head':
+      case 'heads': {
+        const heads = source.kind === 'head' ? [source] : source.heads;
+        let acc = tf.zeros([B, P, d]);
+        for (const h of heads) {
+          const res = activations.get(`blocks.${h.layer}.attn.hook_result`)!; // [batch, head, pos, d]
+          acc = tf.add(acc, tf.reshape(tf.slice(res, [0, h.head, 0, 0], [B, 1, P, d]), [B, P, d]));
+        }
+        return acc;
+      }
+    }
+  });
+}
+
+/**
+ * The field at EVERY position of `ids` [batch][pos] from one forward pass: [batch, pos, d_model];
+ * row p equals `contextFields` of the prefix ids[..p] (causal attention), continuing `cache` when
+ * given (so a long window can run in chunks whose intermediates fit in memory). The unembedding
+ * runs for the last position only (the logits are not needed), so a window costs what its
+ * transformer blocks cost.
+ */
+export function contextFieldsAll(model: Gpt2Model, ids: number[][], source: FieldSource, cache?: KVCache): tf.Tensor {
+  const hp = new HookPoints([], hookNamesFor(source));
+  try {
+    model.forward(ids, { hookPoints: hp, lastOnly: true, cache }).dispose();
+    const activations = hp.takeActivations();
+    try {
+      return fieldsFromActivations(model, activations, source, ids.length, ids[0].length);
+    } finally {
+      disposeActivations(activations);
+    }
+  } finally {
+    hp.close();
   }
 }

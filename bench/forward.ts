@@ -1,0 +1,133 @@
+/**
+ * Section `forward`: GPT-2-small-shaped model (random weights, seed fixed) — full-forward latency
+ * at 32 and 128 tokens (batch 1), the same with `lastOnly` logits (what the analysis uses), the
+ * achieved GFLOP/s against the matmul reference, and KV-cached decoding tokens/s.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Gpt2Model } from '../src/model/gpt2.js';
+import { cpuMs, gflops, gpt2Small, median, target, type BenchRow, type BenchTarget, type Section } from './common.js';
+import { matmulFigures } from './matmul.js';
+
+/**
+ * FLOPs of one forward call, counting 2 per multiply-add of every matmul (elementwise ops,
+ * softmax and LayerNorm are not counted). Batch B, P new positions, Pk = past + P key positions,
+ * d = d_model, H heads of dh = d/H, d_mlp, vocab V, U unembedded rows per sequence (P, or 1 with lastOnly):
+ *
+ *   per layer:  QKV 3·2·B·P·d·d  +  scores 2·B·H·P·Pk·dh  +  values 2·B·H·P·Pk·dh
+ *               + W_O 2·B·P·d·d  +  MLP 2·2·B·P·d·d_mlp
+ *   total:      n_layer · (per layer)  +  unembedding 2·B·U·d·V
+ *
+ * Attention is counted over all P·Pk query/key pairs (the causal half is computed then masked).
+ * GPT-2 small, batch 1: 7.94 GFLOP at 32 tokens, 32.23 at 128 (of which 9.88 the unembedding).
+ */
+export function forwardFlops(m: Gpt2Model, B: number, P: number, opts: { past?: number; lastOnly?: boolean } = {}): number {
+  const [d, H, dh, dMlp, V] = [m.dModel, m.nHead, m.dHead, m.dMlp, m.vocab];
+  const Pk = (opts.past ?? 0) + P;
+  const U = opts.lastOnly ? 1 : P;
+  const perLayer = 3 * 2 * B * P * d * d + 2 * (2 * B * H * P * Pk * dh) + 2 * B * P * d * d + 2 * 2 * B * P * d * dMlp;
+  return m.nLayer * perLayer + 2 * B * U * d * V;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+
+/**
+ * `reps` timed runs of `f` after one warm-up, each preceded by a timed 1024³ matMul: on a shared
+ * machine the ratio of a pair is robust to other processes coming and going.
+ */
+function pairedTimes(f: () => void, reps: number): { wall: number[]; cpu: number[]; mm: number[] } {
+  const a = tf.randomNormal([1024, 1024], 0, 1, 'float32', 1);
+  const b = tf.randomNormal([1024, 1024], 0, 1, 'float32', 2);
+  const mm = () => {
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    c.dispose();
+  };
+  try {
+    mm();
+    f();
+    const out = { wall: [] as number[], cpu: [] as number[], mm: [] as number[] };
+    for (let i = 0; i < reps; i++) {
+      let t0 = performance.now();
+      mm();
+      out.mm.push(performance.now() - t0);
+      const c0 = cpuMs();
+      t0 = performance.now();
+      f();
+      out.wall.push(performance.now() - t0);
+      out.cpu.push(cpuMs() - c0);
+    }
+    return out;
+  } finally {
+    tf.dispose([a, b]);
+  }
+}
+
+/** Deterministic pseudo-random token ids [B][P] (no tokenizer needed). */
+export function benchIds(B: number, P: number, vocab: number, salt = 0): number[][] {
+  return Array.from({ length: B }, (_, b) => Array.from({ length: P }, (_, i) => (i * 7919 + b * 104729 + salt * 15485863 + 13) % vocab));
+}
+
+/** Prefill `promptLen` tokens into a KV cache, then decode `steps` tokens one at a time (greedy, read back each step). */
+function decode(m: Gpt2Model, B: number, promptLen: number, steps: number): { prefillMs: number; decodeMs: number } {
+  const cache = m.newCache();
+  try {
+    const t0 = performance.now();
+    const first = tf.tidy(() => tf.argMax(m.lastLogits(benchIds(B, promptLen, m.vocab, 1), { cache }), 1)); // [B]
+    let next = Array.from(first.dataSync());
+    first.dispose();
+    const t1 = performance.now();
+    for (let s = 0; s < steps; s++) {
+      const ids = tf.tidy(() => tf.argMax(m.lastLogits(next.map((t) => [t]), { cache }), 1)); // [B]
+      next = Array.from(ids.dataSync());
+      ids.dispose();
+    }
+    return { prefillMs: t1 - t0, decodeMs: performance.now() - t1 };
+  } finally {
+    cache.dispose();
+  }
+}
+
+export const forwardSection: Section = {
+  name: 'forward',
+  description: 'GPT-2-small forward latency, GFLOP/s vs matmul, KV-cached decoding',
+  async run(ctx) {
+    const ref = (await matmulFigures(ctx)).reference;
+    const m = await gpt2Small(ctx);
+    const rows: BenchRow[] = [];
+    const targets: BenchTarget[] = [];
+    const data: Record<string, unknown> = { reference_gflops: ref, config: { ...m.config } };
+    for (const P of [32, 128]) {
+      for (const lastOnly of [false, true]) {
+        const ids = benchIds(1, P, m.vocab);
+        const reps = P <= 32 ? 7 : 5;
+        const t = pairedTimes(() => {
+          const l = m.forward(ids, { lastOnly });
+          l.dataSync();
+          l.dispose();
+        }, reps);
+        const flops = forwardFlops(m, 1, P, { lastOnly });
+        const ms = median(t.wall);
+        const g = gflops(flops, ms);
+        // Paired: each forward run right after a 1024³ matmul, so both see the same machine load.
+        const paired = median(t.wall.map((w, i) => gflops(flops, w) / gflops(2 * 1024 ** 3, t.mm[i])));
+        const label = `forward ${P} tok${lastOnly ? ', lastOnly' : ''}`;
+        ctx.log(`${label}: ${ms.toFixed(0)} ms`);
+        rows.push({ name: `${label}: latency`, value: ms, unit: 'ms', note: `median of ${reps} (best ${Math.min(...t.wall).toFixed(0)}, CPU time ${median(t.cpu).toFixed(0)})` });
+        rows.push({ name: `${label}: throughput`, value: g, unit: 'GFLOP/s', note: `${(flops / 1e9).toFixed(2)} GFLOP; ${pct(g / ref)} of matmul, ${pct(paired)} paired` });
+        data[`P${P}${lastOnly ? '_lastOnly' : ''}`] = { ms, times: t.wall, cpu_times: t.cpu, matmul_times: t.mm, gflop: flops / 1e9, gflops: g, fraction: g / ref, paired_fraction: paired };
+        if (P === 128 && !lastOnly) targets.push(target('forward@128 / matmul throughput (paired)', paired, 'fraction', 'min', 0.7));
+      }
+    }
+    for (const B of [1, 8]) {
+      const [promptLen, steps] = [32, 64];
+      decode(m, B, 4, 2); // warm-up (cache shapes, kernels)
+      const runs = [decode(m, B, promptLen, steps), decode(m, B, promptLen, steps)];
+      const best = runs.reduce((a, b) => (b.decodeMs < a.decodeMs ? b : a));
+      const tps = (B * steps) / (best.decodeMs / 1000);
+      ctx.log(`decode batch ${B}: ${tps.toFixed(1)} tokens/s`);
+      rows.push({ name: `KV decode batch ${B}: ${steps} steps after ${promptLen}-token prompt`, value: tps, unit: 'tokens/s', note: `${(best.decodeMs / steps).toFixed(1)} ms/step, prefill ${best.prefillMs.toFixed(0)} ms` });
+      data[`decode_b${B}`] = { promptLen, steps, runs, tokens_per_s: tps };
+    }
+    return { rows, targets, data };
+  },
+};

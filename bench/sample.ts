@@ -1,0 +1,187 @@
+/**
+ * Section `sample`: cost of attention-guided spin-diffusion generation (sampling/generate.ts,
+ * Bhattacharjee & Lee Eq. 14) against greedy KV-cached decoding on the same model, per token, at
+ * K = 50 reverse steps, batch 1 and 16; and the cost of the token readout against one unembedding
+ * matmul. Targets (issue 6): guided ≤ 3× greedy per token; readout ≤ 2× the matmul.
+ *
+ * Model: the embedded model (models/brown-small) when present, else random weights of its config
+ * (configs/lm/brown-small.json: 4 layers × 4 heads, d = 128, vocabulary 8257). Score: the shipped
+ * models/brown-small/score when present, else a random network of configs/score/brown-small.json's
+ * shape (width 512, depth 3), which costs what the trained one costs.
+ *
+ * Register in bench/sections.ts (`import { sampleSection } from './sample.js'`), or run alone:
+ *   npx tsx bench/sample.ts [--backend wasm]
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { matmul } from '../src/core/linalg.js';
+import { normalizeSpins } from '../src/core/sphere.js';
+import { Gpt2Model } from '../src/model/gpt2.js';
+import { embeddedModelDir, loadModel } from '../src/model/load.js';
+import { packageRoot } from '../src/model/tokenizer.js';
+import type { Gpt2Config } from '../src/model/weights.js';
+import { makeRng, normalArray } from '../src/rng.js';
+import { randomGpt2Weights } from '../test/helpers/tinyGpt2.js';
+import { initParams, uploadParams, type NetworkConfig } from '../training/network.js';
+import { loadScoreModel, NetScoreModel, type ScoreNetMeta } from '../training/score-net.js';
+import type { ScoreModel } from '../training/score-model.js';
+import { generateGuided, type GuidedLm } from '../sampling/generate.js';
+import { defaultSchedule } from '../sampling/options.js';
+import { TokenReadout } from '../sampling/readout.js';
+import { benchIds } from './forward.js';
+import { median, target, timeIt, type BenchContext, type BenchRow, type BenchTarget, type Section } from './common.js';
+
+const PROMPT = 32;
+const TOKENS = 24;
+const K = 50;
+
+interface Setup {
+  lm: GuidedLm;
+  label: string;
+  score: ScoreModel;
+  dispose(): void;
+}
+
+async function setup(): Promise<Setup> {
+  const dir = embeddedModelDir();
+  if (existsSync(join(dir, 'config.json'))) {
+    const loaded = await loadModel(undefined);
+    const scoreDir = join(dir, 'score');
+    const score = existsSync(scoreDir) ? await loadScoreModel(scoreDir) : randomScore(loaded.model);
+    return { lm: loaded, label: 'embedded brown-small', score, dispose: () => (score.dispose(), loaded.dispose()) };
+  }
+  const cfg = JSON.parse(readFileSync(join(packageRoot(), 'configs', 'lm', 'brown-small.json'), 'utf8')) as { model: { n_layer: number; n_head: number; n_embd: number; n_positions: number } };
+  const config: Partial<Gpt2Config> = { ...cfg.model, vocab_size: 8257 };
+  const w = randomGpt2Weights(config, 0);
+  const model = Gpt2Model.fromWeights(w);
+  w.tensors.clear();
+  const tokenizer = { encode: () => [0], decode: () => '', eosId: 8256 };
+  const score = randomScore(model);
+  return { lm: { model, tokenizer }, label: 'random weights, brown-small config', score, dispose: () => (score.dispose(), model.dispose()) };
+}
+
+/** A random score network of the brown-small score config's shape. */
+function randomScore(model: Gpt2Model): ScoreModel {
+  const network: NetworkConfig = { d: model.dModel, width: 512, depth: 3, activation: 'silu', timeEmbedding: 64, condition: true };
+  const schedule = defaultSchedule(model.dModel);
+  const meta: ScoreNetMeta = {
+    format: 'spinbath-score/1', d: model.dModel, vocab: model.vocab, fieldSource: 'final', schedule, eta: 0.5, modelHash: 'bench',
+    tMin: 0.02, fieldScaling: 'unit', network, norm: { logS2Min: -12, logS2Max: -2, logNMean: 2, logNStd: 1 }, training: { steps: 0, objective: 'dsm', weighting: 'sigma2' },
+  };
+  return new NetScoreModel(meta, uploadParams(initParams(network, 0), 'frozen'));
+}
+
+/** Greedy KV-cached decoding: ms per token (batch B rows), after a PROMPT-token prefill. */
+function greedyMsPerToken(m: Gpt2Model, B: number, tokens: number): number {
+  const cache = m.newCache();
+  try {
+    const first = tf.tidy(() => tf.argMax(m.lastLogits(benchIds(B, PROMPT, m.vocab, 1), { cache }), 1));
+    let next = Array.from(first.dataSync());
+    first.dispose();
+    const t0 = performance.now();
+    for (let s = 0; s < tokens; s++) {
+      const ids = tf.tidy(() => tf.argMax(m.lastLogits(next.map((t) => [t]), { cache }), 1)); // [B]
+      next = Array.from(ids.dataSync());
+      ids.dispose();
+    }
+    return (performance.now() - t0) / tokens;
+  } finally {
+    cache.dispose();
+  }
+}
+
+/** Guided generation: ms per token (all B rows), from the difference of a 1-token and a (1+tokens)-token run. */
+async function guidedMsPerToken(lm: GuidedLm, B: number, tokens: number, o: { score: ScoreModel | null; integrator?: 'heun' | 'euler' }) {
+  const promptIds = [benchIds(1, PROMPT, lm.model.vocab, 1)[0]];
+  const base = { promptIds, samples: B, steps: K, score: o.score, integrator: o.integrator, seed: 1 };
+  const p1 = { lmMs: 0, sdeMs: 0, readoutMs: 0 };
+  const pN = { lmMs: 0, sdeMs: 0, readoutMs: 0 };
+  let t0 = performance.now();
+  await generateGuided(lm, { ...base, tokens: 1, profile: p1 });
+  const t1 = performance.now() - t0;
+  t0 = performance.now();
+  await generateGuided(lm, { ...base, tokens: 1 + tokens, profile: pN });
+  const tN = performance.now() - t0;
+  const per = (a: number, b: number) => (b - a) / tokens;
+  return { ms: per(t1, tN), lm: per(p1.lmMs, pN.lmMs), sde: per(p1.sdeMs, pN.sdeMs), readout: per(p1.readoutMs, pN.readoutMs) };
+}
+
+/** Readout (nearest, with read-back) vs one unembedding matmul [n, d]×[d, vocab] (with read-back). */
+function readoutRatio(table: tf.Tensor, n: number): { readoutMs: number; matmulMs: number } {
+  const [V, d] = table.shape as [number, number];
+  const ro = new TokenReadout(table, [V - 1]);
+  const WT = tf.transpose(table); // [d, vocab], as the model's unembedding
+  const S = normalizeSpins(tf.tensor2d(normalArray(makeRng('ro'), n * d), [n, d]));
+  const reps = 15;
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    a.push(timeIt(() => void ro.nearest(S), reps, 2).ms);
+    b.push(timeIt(() => tf.tidy(() => matmul(S, WT)).dataSync() && undefined, reps, 2).ms);
+  }
+  ro.dispose();
+  tf.dispose([WT, S]);
+  return { readoutMs: median(a), matmulMs: median(b) };
+}
+
+export const sampleSection: Section = {
+  name: 'sample',
+  description: 'guided spin-diffusion sampling (K = 50) vs greedy decoding; readout vs unembedding',
+  async run(ctx: BenchContext) {
+    const s = await setup();
+    const rows: BenchRow[] = [];
+    const targets: BenchTarget[] = [];
+    const data: Record<string, unknown> = { model: s.label, config: { ...s.lm.model.config }, K, prompt: PROMPT, tokens: TOKENS };
+    try {
+      for (const B of [1, 16]) {
+        greedyMsPerToken(s.lm.model, B, 2); // warm-up
+        await guidedMsPerToken(s.lm, B, 1, { score: null });
+        const g: number[] = [];
+        const runs: Record<string, { ms: number; lm: number; sde: number; readout: number }[]> = { none: [], score: [], euler: [] };
+        for (let r = 0; r < 3; r++) {
+          // interleaved, so that a change of machine load hits both
+          g.push(greedyMsPerToken(s.lm.model, B, TOKENS));
+          runs.none.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: null }));
+          runs.score.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: s.score }));
+          runs.euler.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: null, integrator: 'euler' }));
+        }
+        const greedy = median(g);
+        rows.push({ name: `greedy decode, batch ${B}`, value: (1000 * B) / greedy, unit: 'tokens/s', note: `${greedy.toFixed(2)} ms/token-step` });
+        const pick = (xs: { ms: number; lm: number; sde: number; readout: number }[]) => xs.slice().sort((x, y) => x.ms - y.ms)[1];
+        for (const [name, label] of [['none', 'heun, no score'], ['score', 'heun, score net'], ['euler', 'euler, no score']] as const) {
+          const m = pick(runs[name]);
+          const ratio = m.ms / greedy;
+          rows.push({ name: `guided K=${K} ${label}, batch ${B}`, value: (1000 * B) / m.ms, unit: 'tokens/s', note: `${m.ms.toFixed(2)} ms/step = ${ratio.toFixed(2)}× greedy (LM ${m.lm.toFixed(2)}, SDE ${m.sde.toFixed(2)}, readout ${m.readout.toFixed(2)} ms)` });
+          if (name !== 'euler') targets.push(target(`guided (${label}) / greedy per token, batch ${B}`, ratio, '×', 'max', 3));
+        }
+        data[`batch${B}`] = { greedy_ms: g, runs };
+        ctx.log(`batch ${B}: greedy ${greedy.toFixed(2)} ms/token-step`);
+      }
+      const table = s.lm.model.params().get('embed.W_E')!;
+      for (const n of [1, 16]) {
+        const r = readoutRatio(table, n);
+        rows.push({ name: `readout (nearest) n=${n}`, value: r.readoutMs, unit: 'ms', note: `${(r.readoutMs / r.matmulMs).toFixed(2)}× the unembedding matmul (${r.matmulMs.toFixed(3)} ms)` });
+        targets.push(target(`readout / unembedding matmul, n=${n}`, r.readoutMs / r.matmulMs, '×', 'max', 2));
+        data[`readout_n${n}`] = r;
+      }
+    } finally {
+      s.dispose();
+    }
+    return { rows, targets, data };
+  },
+};
+
+// standalone: npx tsx bench/sample.ts [--backend NAME]
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { useBackend } = await import('../src/backend.js');
+  const { BenchContext } = await import('./common.js');
+  const i = process.argv.indexOf('--backend');
+  const backend = await useBackend(i > 0 ? process.argv[i + 1] : undefined);
+  const ctx = new BenchContext(backend);
+  const r = await sampleSection.run(ctx);
+  ctx.dispose();
+  for (const row of r.rows) console.log(`${row.name.padEnd(44)} ${row.value.toFixed(2).padStart(10)} ${row.unit.padEnd(9)} ${row.note ?? ''}`);
+  for (const t of r.targets ?? []) console.log(`${t.pass ? 'PASS' : 'MISS'}  ${t.name}: ${t.value.toFixed(2)} ${t.unit} (target ≤ ${t.threshold})`);
+}

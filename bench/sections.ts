@@ -1,0 +1,11 @@
+/**
+ * The bench sections, in the order `npm run bench` runs them. A section is a function in its own
+ * file (see bench/common.ts `Section`); add one by importing it here and appending it to the list.
+ */
+import type { Section } from './common.js';
+import { forwardSection } from './forward.js';
+import { headsSection } from './heads.js';
+import { matmulSection } from './matmul.js';
+import { scoreSection } from './score.js';
+
+export const SECTIONS: Section[] = [matmulSection, forwardSection, headsSection, scoreSection];

@@ -1,0 +1,52 @@
+/**
+ * The learned residual score s_θ for `spinbath sample` (training/score-model.ts contract):
+ * `--score DIR` loads a checkpoint with training/'s `loadScoreModel`, `--score none` runs the pure
+ * η-guided drift (the zero-training baseline), and no --score uses the checkpoint shipped with the
+ * embedded model (models/brown-small/score) when present, else none.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../src/errors.js';
+import { embeddedModelDir } from '../src/model/load.js';
+import { modelHash } from '../training/fieldCache.js';
+import { loadScoreModel } from '../training/score-net.js';
+import type { ScoreModel } from '../training/score-model.js';
+
+export interface OpenScoreOptions {
+  /** True when the embedded model is used (no --model): its shipped score is the default. */
+  embedded: boolean;
+  quiet?: boolean;
+  warn?: (msg: string) => void;
+}
+
+/** The score checkpoint shipped with the embedded model. */
+export function embeddedScoreDir(): string {
+  return join(embeddedModelDir(), 'score');
+}
+
+/** Resolve --score: null for 'none' (or no default checkpoint), else the loaded model. */
+export async function openScore(arg: string | undefined, opts: OpenScoreOptions): Promise<ScoreModel | null> {
+  if (arg === 'none') return null;
+  let dir = arg;
+  if (dir === undefined || dir === '') {
+    if (!opts.embedded || !existsSync(embeddedScoreDir())) {
+      if (!opts.quiet) opts.warn?.('no score checkpoint (--score DIR); sampling with the pure η-guided drift');
+      return null;
+    }
+    dir = embeddedScoreDir();
+  }
+  if (!existsSync(dir)) throw new UserError('E_FILE', `score checkpoint ${dir} does not exist; give a directory written by score training, or --score none`);
+  return loadScoreModel(dir);
+}
+
+/** A warning when `score` was trained against other weights of the same shape (modelHash), else null. */
+export function scoreHashWarning(score: ScoreModel, modelDir: string): string | null {
+  let hash: string;
+  try {
+    hash = modelHash(modelDir);
+  } catch {
+    return null; // no config/weights files to hash (e.g. an in-memory model)
+  }
+  if (score.meta.modelHash === hash) return null;
+  return `the score checkpoint was trained against other weights (model hash ${score.meta.modelHash.slice(0, 12)}, this model ${hash.slice(0, 12)}); its residual may not fit`;
+}

@@ -1,0 +1,111 @@
+/**
+ * `spinbath sweep`: grids over η, λ, β schedules, step counts, field sources and seeds, plus the
+ * attention baselines, on a prompt set; resumable, shardable, mergeable (sampling/sweep*.ts).
+ *
+ *   spinbath sweep --config configs/sweeps/NAME.json [--shard i/n] [--out DIR] [--model M] [--evaluator M]
+ *   spinbath sweep --config FILE --list            the grid: index, shard, setting, seed (loads no model)
+ *   spinbath sweep merge DIR... [--out DIR]        join shard outputs (dedupe by run id)
+ *
+ * OUT (default spinbath-out/sweeps/NAME, or .../NAME/shard-i-of-n with --shard) receives
+ * results.jsonl (one line per finished run; a rerun skips what is done), timings.jsonl,
+ * prompts.json, summary.md/.csv, runs.csv and SVG plots. --model / --evaluator override the
+ * config's. Shards: run index mod n (e.g. a Slurm array: --shard $SLURM_ARRAY_TASK_ID/N --out
+ * runs/NAME/shard-$SLURM_ARRAY_TASK_ID), then `spinbath sweep merge runs/NAME/shard-* --out runs/NAME`.
+ */
+import { basename, join } from 'node:path';
+import type { Argv } from 'yargs';
+import { mergeResults, runSweep, type ResultLine } from '../../../sampling/sweep.js';
+import { expandGrid, loadSweepConfig, parseShard, runLabel } from '../../../sampling/sweep-config.js';
+import { summaryMarkdown, summaryRows, writeReport } from '../../../sampling/sweep-report.js';
+import { UserError } from '../../errors.js';
+import { atomicWrite } from '../../io/atomic.js';
+import { loadModel, type LoadedModel } from '../../model/load.js';
+import { initBackend, printJson, type GlobalArgs, type Io } from '../io.js';
+
+interface SweepArgs extends GlobalArgs {
+  config?: string;
+  shard?: string;
+  model?: string;
+  evaluator?: string;
+  offline: boolean;
+  list: boolean;
+}
+
+interface MergeArgs extends GlobalArgs {
+  dirs: string[];
+}
+
+const fmt = (x: number | null | undefined, d = 3) => (typeof x === 'number' ? x.toFixed(d) : 'n/a');
+
+async function main(io: Io, a: SweepArgs): Promise<void> {
+  if (!a.config) throw new UserError('E_ARG', 'give --config configs/sweeps/NAME.json (or `spinbath sweep merge DIR...`)');
+  const cfg = loadSweepConfig(a.config);
+  const shard = a.shard !== undefined ? parseShard(String(a.shard)) : undefined;
+  const name = cfg.name ?? basename(a.config).replace(/\.json$/i, '');
+  if (a.list) {
+    const grid = expandGrid(cfg).map((p, index) => ({ index, shard: shard ? index % shard.count : 0, setting: runLabel(p), seed: p.seed, params: p }));
+    const rows = shard ? grid.filter((r) => r.shard === shard.index) : grid;
+    if (a.json) return printJson(io, rows);
+    for (const r of rows) io.out(`${String(r.index).padStart(4)}  ${shard ? `shard ${r.shard}  ` : ''}${r.setting}  seed ${r.seed ?? '-'}\n`);
+    return;
+  }
+  const outDir = a.out ?? join('spinbath-out', 'sweeps', name, ...(shard ? [`shard-${shard.index}-of-${shard.count}`] : []));
+  await initBackend(a);
+  const progress = !a.quiet && !a.json && process.stderr.isTTY;
+  const modelArg = a.model ?? cfg.model;
+  const evalArg = a.evaluator ?? cfg.evaluator ?? modelArg;
+  const lm = await loadModel(modelArg, { progress, offline: a.offline });
+  let ev: LoadedModel = lm;
+  try {
+    if (evalArg !== modelArg) ev = await loadModel(evalArg, { progress, offline: a.offline });
+    const outcome = await runSweep(cfg, { lm, evaluator: ev, modelId: modelArg ?? 'embedded', evaluatorId: evalArg ?? 'embedded' }, {
+      outDir,
+      shard,
+      onWarn: (m) => void (!a.quiet && io.err(`warning: ${m}\n`)),
+      onRun: (e) => {
+        if (a.quiet) return;
+        const m = e.line.metrics;
+        const what = e.skipped ? 'done before' : `${e.seconds.toFixed(1)} s  ppl ${fmt(m.perplexity, 2)}  distinct-2 ${fmt(m.distinct_2)}  rep-4 ${fmt(m.repetition_4)}`;
+        io.err(`[${e.done}/${e.total}] run ${e.line.index} ${e.line.label} seed ${e.line.params.seed ?? '-'}: ${what}\n`);
+      },
+    });
+    const files = await writeReport(outDir, outcome.lines);
+    const summary = { outDir, gridRuns: outcome.gridRuns, shardRuns: outcome.shardRuns, ran: outcome.ran, skipped: outcome.skipped, files: [join(outDir, 'results.jsonl'), ...files], summary: summaryRows(outcome.lines) };
+    if (a.json) return printJson(io, summary);
+    io.out(summaryMarkdown(summary.summary));
+    io.out(`${outcome.ran} run(s) done, ${outcome.skipped} skipped as done; ${outcome.shardRuns} in ${shard ? `shard ${shard.index}/${shard.count}` : 'the grid'} of ${outcome.gridRuns}\n`);
+    for (const f of summary.files) io.out(`wrote ${f}\n`);
+  } finally {
+    if (ev !== lm) ev.dispose();
+    lm.dispose();
+  }
+}
+
+async function merge(io: Io, a: MergeArgs): Promise<void> {
+  const lines: ResultLine[] = mergeResults(a.dirs, (m) => void (!a.quiet && io.err(`warning: ${m}\n`)));
+  const outDir = a.out ?? join('spinbath-out', 'sweeps', 'merged');
+  atomicWrite(join(outDir, 'results.jsonl'), lines.map((l) => JSON.stringify(l) + '\n').join(''));
+  const files = await writeReport(outDir, lines);
+  const rows = summaryRows(lines);
+  if (a.json) return printJson(io, { outDir, runs: lines.length, files: [join(outDir, 'results.jsonl'), ...files], summary: rows });
+  io.out(summaryMarkdown(rows));
+  io.out(`merged ${lines.length} run(s) from ${a.dirs.length} source(s)\n`);
+  for (const f of [join(outDir, 'results.jsonl'), ...files]) io.out(`wrote ${f}\n`);
+}
+
+export function sweepCommand(io: Io) {
+  return {
+    command: 'sweep',
+    describe: 'grid of guided-generation settings and baselines on a prompt set: resumable, shardable (--shard i/n), mergeable',
+    builder: (y: Argv) =>
+      y
+        .option('config', { type: 'string', describe: 'sweep config JSON (configs/sweeps/default.json, tiny.json)' })
+        .option('shard', { type: 'string', describe: 'run only shard i of n (0-based i/n): the runs with index mod n = i' })
+        .option('model', { type: 'string', describe: 'generating model (overrides the config; default: the embedded model)' })
+        .option('evaluator', { type: 'string', describe: 'model for perplexity/entropy (overrides the config; default: the generating model)' })
+        .option('offline', { type: 'boolean', default: false, describe: 'never download; use the hub cache only' })
+        .option('list', { type: 'boolean', default: false, describe: 'print the grid (index, shard, setting, seed) and exit' })
+        .command('merge <dirs..>', 'join shard outputs: dedupe by run id, error on conflicting duplicates', (yy: Argv) => yy.positional('dirs', { type: 'string', array: true, describe: 'shard output directories (or results.jsonl files)' }), ((a: MergeArgs) => merge(io, a)) as never),
+    handler: (a: SweepArgs) => main(io, a),
+  };
+}

@@ -1,0 +1,332 @@
+/**
+ * Physics of the guided reverse SDE (sampling/drift.ts) under every integrator
+ * (sampling/integrators/), without any network:
+ *  (1) no noise, constant N: cosθ(τ) = tanh(c_N|N|τ + artanh cosθ₀) in d = 3 and 64, every step;
+ *  (2) noise √β, constant N: the stationary law is vMF with κ = 2η|N|/β, E[S·N̂] = A_d(κ) within 3
+ *      standard errors (independent chains) for d = 3, 16 and 768;
+ *  (3) the exact score of a one-point distribution with η = 0 concentrates the reverse run there;
+ *  (4) Heun's weak error is smaller than Euler–Maruyama's at equal step count;
+ *  (5) |S| = 1 within 1e-6 at every step; no tensor leaks.
+ * Failure messages name the integrator and the step.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '../../src/backend.js';
+import { heatKernelScoreCoeff } from '../../src/core/heatKernel.js';
+import { sigma2 as sigma2At, type NoiseSchedule } from '../../src/core/schedules.js';
+import { normalizeSpins, rowDot, tangentProject, uniformSpins } from '../../src/core/sphere.js';
+import { makeRng, normalArray } from '../../src/rng.js';
+import type { ScoreModel } from '../../training/score-model.js';
+import { GuidedDrift, paramAt, plainIncrement, type DriftOptions, type Sde } from '../../sampling/drift.js';
+import { INTEGRATORS, INTEGRATOR_NAMES, type IntegratorName } from '../../sampling/integrators/index.js';
+import { integrateReverse } from '../../sampling/reverse.js';
+import { besselRatio, vmfMeanCos } from '../../sampling/vmf.js';
+
+beforeAll(async () => {
+  await useBackend('wasm');
+});
+// The tests are synchronous number crunching: give the worker's event loop a turn between them.
+afterEach(() => new Promise<void>((r) => setImmediate(r)));
+
+const constant = (beta: number, T = 1): NoiseSchedule => ({ kind: 'constant', betaMin: beta, betaMax: beta, T });
+
+/** Random unit fields N̂ [n, d] and N = |N| N̂. */
+function fields(n: number, d: number, norm: number, seed: number) {
+  const rng = makeRng(`fields/${seed}`);
+  const Nhat = normalizeSpins(tf.tensor2d(normalArray(rng, n * d), [n, d]));
+  return { Nhat, N: tf.mul(Nhat, norm), rng };
+}
+
+/** The tanh law of the noiseless flow: max error over all rows and steps. */
+function tanhLawError(name: IntegratorName, d: number, K: number, drift: Omit<DriftOptions, 'N' | 'schedule'>, cNorm: number) {
+  const n = 16;
+  const { Nhat, N, rng } = fields(n, d, 2, d);
+  const S0 = uniformSpins(n, d, rng);
+  const c0 = Array.from(tf.tidy(() => rowDot(S0, Nhat)).dataSync());
+  const sde = new GuidedDrift({ fieldScale: 'raw', N, schedule: constant(1), rng: makeRng('prec'), ...drift });
+  let worst = { err: 0, step: 0 };
+  const run = integrateReverse(S0, sde, {
+    integrator: INTEGRATORS[name], steps: K, T: 1, tMin: 0, rng: null,
+    onStep: (k, tau, S) => {
+      const c = tf.tidy(() => rowDot(S, Nhat)).dataSync();
+      for (let i = 0; i < n; i++) {
+        const err = Math.abs(c[i] - Math.tanh(cNorm * tau + Math.atanh(c0[i])));
+        if (err > worst.err) worst = { err, step: k };
+      }
+    },
+  });
+  tf.dispose([run.S, S0, N, Nhat]);
+  sde.dispose();
+  return worst;
+}
+
+// Heun (2nd order) meets 1e-4 at the default K = 50 steps (dτ = T/50). Euler–Maruyama is 1st
+// order: at dτ = T/50 its error is ~6e-3 (d = 3), so it is held to 1e-4 at dτ = T/3000.
+const TANH_STEPS: Record<IntegratorName, number> = { heun: 50, euler: 3000 };
+
+describe('(1) noiseless flow with constant N: cosθ(τ) = tanh(η|N|τ + artanh cosθ₀)', () => {
+  for (const name of INTEGRATOR_NAMES) {
+    for (const d of [3, 64]) {
+      it(`${name}, d = ${d}, K = ${TANH_STEPS[name]}: error ≤ 1e-4 at every step`, () => {
+        const w = tanhLawError(name, d, TANH_STEPS[name], { eta: 0.5 }, 0.5 * 2);
+        expect(w.err, `${name} d=${d}: error ${w.err.toExponential(2)} at step ${w.step}`).toBeLessThanOrEqual(1e-4);
+      });
+    }
+    it(`${name}, LLG mode (λ = γ = 1, precession about N̂ at twice the damping rate): the same law with η_eff = ηγλ/(1+λ²)`, () => {
+      for (const d of [3, 64]) {
+        const llg = { lambda: 1, gamma: 1 }; // γλ/(1+λ²) = 1/2; cross (d = 3) / orthogonal (d = 64) precession
+        const w = tanhLawError(name, d, TANH_STEPS[name], { eta: 0.5, llg }, 0.5 * 0.5 * 2);
+        expect(w.err, `${name} LLG d=${d}: error ${w.err.toExponential(2)} at step ${w.step}`).toBeLessThanOrEqual(1e-4);
+      }
+    });
+  }
+});
+
+/** Stationary E[S·N̂] from `n` independent chains: per-chain time averages after burn-in. */
+function stationaryMean(name: IntegratorName, d: number, kappa: number, o: { n: number; dtau: number; burn: number; collect: number; every: number; llg?: boolean }) {
+  // time unit: the faster of the diffusive rate (d−1)β/2 and the drift rate κβ/2 is 1
+  const beta = 2 / Math.max(d - 1, kappa);
+  const etaN = (kappa * beta) / 2;
+  const { n } = o;
+  const e0 = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) e0[i * d] = 1;
+  const Nhat = tf.tensor2d(e0, [n, d]);
+  const N = tf.mul(Nhat, etaN);
+  const llg = o.llg ? { lambda: 1, gamma: 2 } : null; // γλ/(1+λ²) = 1
+  const sde = new GuidedDrift({ fieldScale: 'raw', N, eta: 1, schedule: constant(beta, 1e9), llg, rng: makeRng('prec') });
+  const rng = makeRng(`vmf/${name}/${d}`);
+  const S0 = uniformSpins(n, d, rng);
+  const Kb = Math.round(o.burn / o.dtau);
+  const Kc = Math.round(o.collect / o.dtau);
+  const sums = new Float64Array(n);
+  let count = 0;
+  const run = integrateReverse(S0, sde, {
+    integrator: INTEGRATORS[name], steps: Kb + Kc, T: (Kb + Kc) * o.dtau, tMin: 0, rng,
+    onStep: (k, _tau, S) => {
+      if (k <= Kb || k % o.every !== 0) return;
+      const c = tf.tidy(() => tf.slice(S, [0, 0], [n, 1])).dataSync(); // S·N̂ = S₀ (N̂ = e₀)
+      for (let i = 0; i < n; i++) sums[i] += c[i];
+      count++;
+    },
+  });
+  tf.dispose([run.S, S0, N, Nhat]);
+  sde.dispose();
+  const means = Array.from(sums, (s) => s / count);
+  const mean = means.reduce((a, b) => a + b, 0) / n;
+  const se = Math.sqrt(means.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) / n);
+  return { mean, se, exact: vmfMeanCos(d, kappa) };
+}
+
+describe('(2) stationary law with noise: von Mises–Fisher, E[S·N̂] = I_{d/2}(κ)/I_{d/2−1}(κ)', () => {
+  it('the Bessel ratio matches closed forms and asymptotics', () => {
+    for (const k of [0.01, 0.5, 2, 30, 300]) expect(vmfMeanCos(3, k)).toBeCloseTo(1 / Math.tanh(k) - 1 / k, 12);
+    // ν = 1/2: I_{1/2}/I_{−1/2} = tanh κ (d = 1, the two-point "sphere")
+    expect(besselRatio(0.5, 1.3)).toBeCloseTo(Math.tanh(1.3), 12);
+    // large d: A ≈ κ/(ν − ½ + √((ν + ½)² + κ²)) to O(1/d²)
+    const a = (d: number, k: number) => k / (d / 2 - 0.5 + Math.sqrt((d / 2 + 0.5) ** 2 + k * k));
+    expect(Math.abs(vmfMeanCos(768, 1000) - a(768, 1000))).toBeLessThan(1e-4);
+  });
+
+  // dτ is chosen so that each scheme's O(dτ) stationary bias stays below ~0.5 standard errors
+  // (measured in these time units: Heun ≈ +0.35·dτ, Euler ≈ −0.18·dτ in d = 3; +0.17·dτ and
+  // −0.10·dτ in d = 16; +0.09·dτ and −0.12·dτ in d = 768 at κ = 1000).
+  const cases = [
+    { d: 3, kappa: 2, n: 2048, dtau: 0.006, burn: 3, collect: 6, every: 4 },
+    { d: 16, kappa: 10, n: 512, dtau: 0.008, burn: 3, collect: 5, every: 4 },
+    { d: 768, kappa: 1000, n: 16, dtau: 0.008, burn: 3, collect: 3, every: 4 },
+  ];
+  for (const name of INTEGRATOR_NAMES) {
+    for (const c of cases) {
+      it(`${name}, d = ${c.d}, κ = ${c.kappa}: within 3 standard errors`, () => {
+        const r = stationaryMean(name, c.d, c.kappa, c);
+        const msg = `${name} d=${c.d}: mean ${r.mean.toFixed(5)} vs A_d(κ) = ${r.exact.toFixed(5)}, se ${r.se.toExponential(2)} (dτ = ${c.dtau})`;
+        // informative: a 10% error in κ would move E[S·N̂] by more than 5 standard errors
+        expect(Math.abs(vmfMeanCos(c.d, 1.1 * c.kappa) - r.exact), msg).toBeGreaterThan(5 * r.se);
+        expect(Math.abs(r.mean - r.exact), msg).toBeLessThanOrEqual(3 * r.se);
+      });
+    }
+  }
+  it('heun, LLG mode with precession about N̂ (d = 16): the vMF law is unchanged (κ = 2η_eff|N|/β)', () => {
+    const c = cases[1];
+    const r = stationaryMean('heun', c.d, c.kappa, { ...c, llg: true });
+    expect(Math.abs(r.mean - r.exact), `mean ${r.mean} vs ${r.exact}, se ${r.se}`).toBeLessThanOrEqual(3 * r.se);
+  });
+});
+
+/** The exact heat-kernel score of the one-point distribution δ(x₀): c(u) P_S x₀ (host coefficients). */
+function onePointScore(x0: tf.Tensor, schedule: NoiseSchedule): ScoreModel {
+  const d = x0.shape[1] as number;
+  return {
+    meta: { format: 'spinbath-score/1', d, vocab: 1, fieldSource: 'final', schedule, eta: 0, modelHash: 'test' },
+    score(S: tf.Tensor, t: tf.Tensor) {
+      const u = tf.tidy(() => rowDot(S, x0)).dataSync();
+      const tt = t.dataSync();
+      const c = Float32Array.from(u, (ui, i) => heatKernelScoreCoeff(ui, d, sigma2At(schedule, tt[i])));
+      return tf.tidy(() => tf.mul(tangentProject(S, tf.broadcastTo(x0, S.shape)), tf.tensor2d(c, [c.length, 1])));
+    },
+    dispose() {},
+  };
+}
+
+describe('(3) exact score of a one-point distribution, η = 0: the reverse run ends at the point', () => {
+  const schedule: NoiseSchedule = { kind: 'linear', betaMin: 0.1, betaMax: 20, T: 1 };
+  const tMin = 0.01; // σ²(t_min) ≈ 2.0e-3
+  for (const name of INTEGRATOR_NAMES) {
+    for (const d of [3, 16]) {
+      it(`${name}, d = ${d}, K = 200 from uniform: mean cos(S, x₀) ≥ 0.95 (exact at t_min: e^{−(d−1)σ²/2} ≈ ${Math.exp((-(d - 1) * sigma2At(schedule, tMin)) / 2).toFixed(3)})`, () => {
+        const n = 64;
+        const rng = makeRng(`onepoint/${d}`);
+        const x0 = uniformSpins(1, d, rng);
+        const score = onePointScore(x0, schedule);
+        const N = tf.zeros([n, d]);
+        const sde = new GuidedDrift({ fieldScale: 'raw', N, eta: 0, schedule, score });
+        const S0 = uniformSpins(n, d, rng);
+        const start = tf.tidy(() => tf.mean(rowDot(S0, tf.broadcastTo(x0, [n, d])))).dataSync()[0];
+        const run = integrateReverse(S0, sde, { integrator: INTEGRATORS[name], steps: 200, T: 1, tMin, rng });
+        const cos = tf.tidy(() => rowDot(run.S, tf.broadcastTo(x0, [n, d]))).dataSync() as Float32Array;
+        const mean = cos.reduce((a: number, b: number) => a + b, 0) / n;
+        expect(Math.abs(start), 'uniform start').toBeLessThan(0.3);
+        expect(run.nonFinite).toBeNull();
+        expect(mean, `${name} d=${d}: final mean cos ${mean.toFixed(4)} (min ${Math.min(...cos).toFixed(3)})`).toBeGreaterThanOrEqual(0.95);
+        tf.dispose([run.S, S0, N, x0]);
+        sde.dispose();
+      });
+    }
+  }
+});
+
+describe('(4) Heun has a smaller weak error than Euler–Maruyama at equal step count', () => {
+  it('on the noiseless tanh law at K = 50 (d = 3 and 64): at least 20× smaller', () => {
+    for (const d of [3, 64]) {
+      const h = tanhLawError('heun', d, 50, { eta: 0.5 }, 1);
+      const e = tanhLawError('euler', d, 50, { eta: 0.5 }, 1);
+      expect(h.err * 20, `d=${d}: heun ${h.err.toExponential(2)} (step ${h.step}), euler ${e.err.toExponential(2)} (step ${e.step})`).toBeLessThan(e.err);
+    }
+  });
+
+  it('on E[S·N̂] at τ = 0.4 from uniform, with noise (d = 16, η|N| = 5, β = 0.2), K = 4', () => {
+    const d = 16;
+    const n = 8192;
+    const e0 = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) e0[i * d] = 1;
+    const N = tf.mul(tf.tensor2d(e0, [n, d]), 5);
+    const sde = new GuidedDrift({ fieldScale: 'raw', N, eta: 1, schedule: constant(0.2, 0.4) });
+    const meanCos = (name: IntegratorName, K: number, seed: string) => {
+      const rng = makeRng(seed);
+      const S0 = uniformSpins(n, d, rng);
+      const run = integrateReverse(S0, sde, { integrator: INTEGRATORS[name], steps: K, T: 0.4, tMin: 0, rng });
+      const c = tf.tidy(() => tf.slice(run.S, [0, 0], [n, 1])).dataSync();
+      tf.dispose([run.S, S0]);
+      let m = 0;
+      let m2 = 0;
+      for (const x of c) {
+        m += x;
+        m2 += x * x;
+      }
+      m /= n;
+      return { m, se: Math.sqrt((m2 / n - m * m) / n) };
+    };
+    const ref = meanCos('heun', 128, 'ref'); // dτ/32: its bias is far below the noise
+    const h = meanCos('heun', 4, 'coarse');
+    const e = meanCos('euler', 4, 'coarse');
+    const se = Math.hypot(ref.se, h.se);
+    const msg = `ref ${ref.m.toFixed(4)}, heun ${h.m.toFixed(4)}, euler ${e.m.toFixed(4)}, se ${se.toExponential(1)}`;
+    expect(Math.abs(e.m - ref.m), msg).toBeGreaterThan(5 * se); // Euler's bias is resolved
+    expect(Math.abs(h.m - ref.m), msg).toBeLessThan(Math.abs(e.m - ref.m) / 2);
+    tf.dispose(N);
+    sde.dispose();
+  });
+});
+
+describe('(5) unit norm and memory', () => {
+  for (const name of INTEGRATOR_NAMES) {
+    it(`${name}: |S| = 1 within 1e-6 at every step (d = 768, strong drift, noise, precession)`, () => {
+      const n = 8;
+      const d = 768;
+      const { N, Nhat, rng } = fields(n, d, 40, 768);
+      const sde = new GuidedDrift({ fieldScale: 'raw', N, eta: 1, schedule: { kind: 'linear', betaMin: 0.1, betaMax: 20, T: 1 }, llg: { lambda: 0.3 }, rng: makeRng('p') });
+      const S0 = uniformSpins(n, d, rng);
+      let worst = { dev: 0, step: 0 };
+      const run = integrateReverse(S0, sde, {
+        integrator: INTEGRATORS[name], steps: 50, T: 1, rng,
+        onStep: (k, _t, S) => {
+          const v = S.dataSync();
+          for (let i = 0; i < n; i++) {
+            let s = 0;
+            for (let j = 0; j < d; j++) s += v[i * d + j] * v[i * d + j];
+            const dev = Math.abs(Math.sqrt(s) - 1);
+            if (dev > worst.dev) worst = { dev, step: k };
+          }
+        },
+      });
+      expect(worst.dev, `${name}: |S| − 1 = ${worst.dev.toExponential(2)} at step ${worst.step}`).toBeLessThanOrEqual(1e-6);
+      tf.dispose([run.S, S0, N, Nhat]);
+      sde.dispose();
+    });
+
+    it(`${name}: a long run does not grow tf.memory().numTensors`, () => {
+      const { N, Nhat, rng } = fields(4, 32, 3, 32);
+      const before = tf.memory().numTensors;
+      for (let rep = 0; rep < 3; rep++) {
+        const sde = new GuidedDrift({ fieldScale: 'raw', N, eta: 1, schedule: constant(1), llg: { lambda: 1 }, rng: makeRng('p') });
+        const S0 = uniformSpins(4, 32, rng);
+        const run = integrateReverse(S0, sde, { integrator: INTEGRATORS[name], steps: 300, T: 1, rng });
+        tf.dispose([run.S, S0]);
+        sde.dispose();
+        expect(tf.memory().numTensors, `${name}: after run ${rep}`).toBe(before);
+      }
+      tf.dispose([N, Nhat]);
+    });
+  }
+});
+
+describe('drift pieces', () => {
+  it('the fused increment equals the plain one (a dτ + g P_S ΔW̄) and is tangent', () => {
+    const { N, Nhat, rng } = fields(6, 3, 2, 3);
+    const sde: Sde = new GuidedDrift({ fieldScale: 'raw', N, eta: 0.7, schedule: constant(0.5), llg: { lambda: 0.4, gamma: 1.5 }, rng: makeRng('p') });
+    const S = uniformSpins(6, 3, rng);
+    const W = tf.tensor2d(normalArray(rng, 18, 0.1), [6, 3]);
+    const fused = sde.increment(S, 0.3, 0.01, W);
+    const plain = plainIncrement(sde, S, 0.3, 0.01, W);
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(fused, plain)))).dataSync()[0];
+    const tang = tf.tidy(() => tf.max(tf.abs(rowDot(S, fused)))).dataSync()[0];
+    expect(diff).toBeLessThan(1e-7);
+    expect(tang).toBeLessThan(1e-6);
+    tf.dispose([N, Nhat, S, W, fused, plain]);
+    (sde as GuidedDrift).dispose();
+  });
+
+  it('d = 3: the orthogonal precession equals the cross product −γη S × N', () => {
+    const { N, Nhat, rng } = fields(5, 3, 1.7, 33);
+    const S = uniformSpins(5, 3, rng);
+    const base = { N, eta: 0.8, schedule: constant(1), rng: makeRng('p') };
+    const a = new GuidedDrift({ fieldScale: 'raw', ...base, llg: { lambda: 0, gamma: 1.3, precession: { kind: 'cross' } } });
+    const b = new GuidedDrift({ fieldScale: 'raw', ...base, llg: { lambda: 0, gamma: 1.3, precession: { kind: 'orthogonal' } } });
+    const da = a.drift(S, 0);
+    const db = b.drift(S, 0);
+    expect(tf.tidy(() => tf.max(tf.abs(tf.sub(da, db)))).dataSync()[0]).toBeLessThan(1e-5);
+    tf.dispose([N, Nhat, S, da, db]);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('a user skew matrix gives −γ A S; a non-skew one is refused', () => {
+    const A = [[0, 1, 0], [-1, 0, 2], [0, -2, 0]];
+    const { N, Nhat, rng } = fields(2, 3, 1, 4);
+    const S = uniformSpins(2, 3, rng);
+    const sde = new GuidedDrift({ fieldScale: 'raw', N, eta: 1, schedule: constant(1), llg: { lambda: 0, gamma: 2, precession: { kind: 'matrix', A } } });
+    const got = sde.drift(S, 0).arraySync() as number[][];
+    const s = S.arraySync() as number[][];
+    for (let r = 0; r < 2; r++) for (let i = 0; i < 3; i++) expect(got[r][i]).toBeCloseTo(-2 * (A[i][0] * s[r][0] + A[i][1] * s[r][1] + A[i][2] * s[r][2]), 5);
+    expect(() => new GuidedDrift({ fieldScale: 'raw', N, schedule: constant(1), llg: { lambda: 0, precession: { kind: 'matrix', A: [[0, 1, 0], [1, 0, 0], [0, 0, 0]] } } })).toThrow(/skew/);
+    tf.dispose([N, Nhat, S]);
+    sde.dispose();
+  });
+
+  it('parameter schedules run from `from` at τ = 0 to `to` at τ = T', () => {
+    expect(paramAt(0.3, 0.5, 1)).toBe(0.3);
+    expect(paramAt({ kind: 'linear', from: 0, to: 2 }, 0.25, 1)).toBeCloseTo(0.5, 12);
+    expect(paramAt({ kind: 'cosine', from: 1, to: 3 }, 1, 1)).toBeCloseTo(3, 12);
+    expect(paramAt({ kind: 'constant', from: 1, to: 3 }, 0, 1)).toBe(3);
+  });
+});
