@@ -61,8 +61,8 @@ function tanhLawError(name: IntegratorName, d: number, K: number, drift: Omit<Dr
 }
 
 // Heun (2nd order) meets 1e-4 at the default K = 50 steps (dτ = T/50). Euler–Maruyama is 1st
-// order: at dτ = T/50 its error is ~6e-3 (d = 3), so it is held to 1e-4 at dτ = T/3000.
-const TANH_STEPS: Record<IntegratorName, number> = { heun: 50, euler: 3000 };
+// order: at dτ = T/50 its error is ~6e-3 (d = 3), so it is held to 1e-4 at dτ = T/5000 (error ≈ 6e-5).
+const TANH_STEPS: Record<IntegratorName, number> = { heun: 50, euler: 5000 };
 
 describe('(1) noiseless flow with constant N: cosθ(τ) = tanh(η|N|τ + artanh cosθ₀)', () => {
   for (const name of INTEGRATOR_NAMES) {
