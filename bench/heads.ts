@@ -39,7 +39,7 @@ export const headsSection: Section = {
       const tensors = await peakTensorBytes(() => void analyzeHeads(m, prompts, mode, { keepLogits: true }));
       ctx.log(`${mode}: ${seconds.toFixed(2)} s, peak RSS ${(rss / MB).toFixed(0)} MB, peak tensors ${(tensors.peak / MB).toFixed(0)} MB`);
       rows.push({ name: `${mode}: ${prompts.length} prompts × ${m.nLayer * m.nHead} heads`, value: seconds, unit: 's', note: `${((1000 * seconds) / prompts.length).toFixed(0)} ms/prompt, CPU time ${cpuSeconds.toFixed(2)} s` });
-      rows.push({ name: `${mode}: peak process RSS`, value: rss / MB, unit: 'MB', note: `${(baseRss / MB).toFixed(0)} MB with model + tokenizer loaded, before the first forward` });
+      rows.push({ name: `${mode}: peak process RSS`, value: rss / MB, unit: 'MB', note: `+${((rss - baseRss) / MB).toFixed(0)} MB over ${(baseRss / MB).toFixed(0)} MB (model + tokenizer loaded, before the first forward)` });
       rows.push({ name: `${mode}: peak tf.memory().numBytes`, value: tensors.peak / MB, unit: 'MB', note: `${(tensors.before / MB).toFixed(0)} MB before (weights), +${((tensors.peak - tensors.before) / MB).toFixed(1)} MB transient` });
       targets.push(target(`${mode} analysis wall time`, seconds, 's', 'max', 30));
       targets.push(target(`${mode} analysis peak RSS`, rss / MB, 'MB', 'max', 2048));
