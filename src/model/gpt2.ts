@@ -15,8 +15,9 @@ import { HookPoints, type Hook, type NameFilter } from './hooks.js';
 import { expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from './weights.js';
 
 /**
- * Embedding lookup table[ids] whose gradient w.r.t. the table is oneHot(ids)ᵀ·dy (core `matmul`,
- * explicit transposes): tf.gather's own gradient needs UnsortedSegmentSum, which tfjs-wasm lacks.
+ * Embedding lookup table[ids] whose gradient w.r.t. the table is the scatter-add of dy's rows into
+ * the rows ids (tf.scatterND sums duplicate indices): tf.gather's own gradient needs
+ * UnsortedSegmentSum, which tfjs-wasm lacks, and a oneHot(ids)ᵀ·dy product costs n·vocab·d.
  * No gradient w.r.t. ids. table [vocab, d], ids int32 [n] → [n, d].
  */
 export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
@@ -26,8 +27,8 @@ export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
     return {
       value: tf.gather(t, ids), // [n, d]
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const oneHot = tf.cast(tf.oneHot(saved[0] as tf.Tensor1D, vocab), 'float32'); // [n, vocab]
-        return [matmul(swapLast(oneHot), dy)]; // [vocab, d]
+        const n = saved[0].shape[0] as number;
+        return [tf.scatterND(tf.reshape(saved[0], [n, 1]), dy, [vocab, dy.shape[1] as number])]; // [vocab, d]
       },
     };
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
