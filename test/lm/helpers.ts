@@ -6,10 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import yargs from 'yargs';
-import { lmCommand } from '../../src/cli/commands/lm.js';
-import { globalOptions } from '../../src/cli/io.js';
-import { isUserError } from '../../src/errors.js';
+import { runCli } from '../helpers/cli.js';
 import { parseLmConfig, type LmConfig } from '../../src/lm/config.js';
 
 export const TEST_CACHE = join(tmpdir(), 'spinbath-lm-test-cache');
@@ -25,16 +22,7 @@ export function tinyConfig(training: Record<string, unknown> = {}, extra: Partia
   return parseLmConfig({ ...raw, ...extra, training: { ...raw.training, ...training } }, 'tiny');
 }
 
+/** Run `spinbath lm …` through the real CLI parser (src/cli/main.ts). */
 export async function runLm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io = { out: (t: string) => void (stdout += t), err: (t: string) => void (stderr += t) };
-  try {
-    await yargs(args).options(globalOptions).command(lmCommand(io) as never).strict().exitProcess(false)
-      .fail((msg, err) => { throw err ?? new Error(msg); }).parseAsync();
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    stderr += `spinbath: ${(e as Error).message}\n`;
-    return { code: isUserError(e) ? 2 : 1, stdout, stderr };
-  }
+  return runCli(args);
 }
