@@ -148,7 +148,11 @@ export async function trainScore(opts: ScoreTrainOptions): Promise<ScoreTrainRep
   }
   const loaded = opts.resume ? loadCheckpoint(out, cfg, identity) : null;
   const condition = cfg.network.condition;
+  if (!(d >= 3)) throw new UserError('E_INPUT', `the spin dimension d = ${d} is below 3; score training needs a model with n_embd ≥ 3`);
   if (condition && (!train.fields || !validation.fields)) throw new UserError('E_INPUT', 'network.condition is true but the data have no context fields');
+  // the guidance term −(η/β) P_S N̂ depends on N, so only a conditioned network can learn it
+  const eta = condition ? cfg.target.eta : 0;
+  if (!condition && cfg.target.eta > 0) log(`note: network.condition is false, so the residual is the full score (η = 0 in the exported metadata, not ${cfg.target.eta})`);
   if (train.n < 1 || validation.n < 1) throw new UserError('E_INPUT', `need at least one training and one validation pair (have ${train.n} and ${validation.n})`);
 
   await ensureGradients();
@@ -168,7 +172,7 @@ export async function trainScore(opts: ScoreTrainOptions): Promise<ScoreTrainRep
   const ema = uploadParams(loaded ? loaded.ema : init!, 'state') as Map<string, tf.Variable>;
   const opt = new AdamW(params, { beta1: tc.beta1, beta2: tc.beta2, eps: tc.eps, weightDecay: tc.weight_decay, gradClip: tc.grad_clip });
   const spec: BatchSpec = {
-    spins, schedule, tMin, eta: cfg.target.eta, weighting: cfg.target.weighting, condition,
+    spins, schedule, tMin, eta, weighting: cfg.target.weighting, condition,
     noise: { sampler: cfg.forward.sampler, table, substeps: cfg.forward.substeps },
     hutchinsonStep: cfg.target.objective === 'ssm' ? cfg.target.hutchinson_step : undefined,
   };
@@ -185,7 +189,7 @@ export async function trainScore(opts: ScoreTrainOptions): Promise<ScoreTrainRep
       log(`resuming from ${loaded.dir} (step ${loaded.state.step} of ${tc.steps})`);
     }
     const meta = (steps: number): ScoreNetMeta => ({
-      format: 'spinbath-score/1', d, vocab: identity.vocab, fieldSource: identity.fieldSource, schedule, eta: cfg.target.eta, modelHash: identity.modelHash,
+      format: 'spinbath-score/1', d, vocab: identity.vocab, fieldSource: identity.fieldSource, schedule, eta, modelHash: identity.modelHash,
       tMin, fieldScaling: 'unit', network: net, norm, training: { steps, objective: cfg.target.objective, weighting: cfg.target.weighting, config: opts.configName },
     });
     const ctx = { cfg, net, norm, params, ema, opt, spec, valBatch, meta, tableS, table };
@@ -303,7 +307,7 @@ async function loop(opts: ScoreTrainOptions, c: LoopContext, prev: ScoreCheckpoi
   const samplesPerS = trainS > 0 ? samplesSeen / trainS : 0;
   const report: ScoreTrainReport = {
     out, stopped: opt.step < tc.steps, steps: opt.step, params: nParams, d: identity.d, vocab: identity.vocab, field_source: identity.fieldSource,
-    eta: cfg.target.eta, train_pairs: train.n, val_pairs: opts.data.validation.n, samples_seen: samplesSeen, wall_s: state().wall_s, train_s: trainS,
+    eta: c.meta(0).eta, train_pairs: train.n, val_pairs: opts.data.validation.n, samples_seen: samplesSeen, wall_s: state().wall_s, train_s: trainS,
     samples_per_s: samplesPerS, model_gflops: (samplesPerS * 3 * forwardFlopsPerRow(net) * (cfg.target.objective === 'ssm' ? 3 : 1)) / 1e9,
     final_train_loss_mean20: last.length ? last.reduce((a, e) => a + e.loss, 0) / last.length : null,
     initial_val_loss: lossLog.val[0]?.loss ?? null, final_val_loss: valLoss, val_loss_zero: valZero,
@@ -316,7 +320,7 @@ async function loop(opts: ScoreTrainOptions, c: LoopContext, prev: ScoreCheckpoi
   }
   saveScoreModel(out, c.meta(opt.step), downloadParams(ema), cfg.export.dtype === 'float16' ? 'F16' : 'F32');
   atomicWriteJson(join(out, 'loss-log.json'), lossLog);
-  const title = `${cfg.description ?? 'residual score'}: d ${identity.d}, ${nParams.toLocaleString('en-US')} parameters, η ${cfg.target.eta}`;
+  const title = `residual score: d ${identity.d}, field ${identity.fieldSource}, η ${c.meta(0).eta}, ${nParams.toLocaleString('en-US')} parameters`;
   const yTitle = `${cfg.target.objective.toUpperCase()} loss (λ = ${cfg.target.weighting}, per (d−1))`;
   atomicWrite(join(out, 'loss-curve.svg'), await renderSvg(scoreLossCurveSpec(lossLog, title, yTitle)));
   const files = ['score.json', 'score.safetensors', 'loss-log.json', 'loss-curve.svg', 'report.json'].map((f) => join(out, f));

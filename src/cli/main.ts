@@ -13,6 +13,7 @@ import { logitsCommand } from './commands/logits.js';
 import { metricsCommand } from './commands/metrics.js';
 import { sampleCommand } from './commands/sample.js';
 import { sweepCommand } from './commands/sweep.js';
+import { trainCommand } from './commands/train.js';
 import { toyCommand } from './commands/toy.js';
 import { globalOptions, processIo, type Io } from './io.js';
 
@@ -29,6 +30,7 @@ export function buildParser(io: Io, argv: string[]): Argv {
     .command(headsCommand(io) as never)
     .command(logitsCommand(io) as never)
     .command(lmCommand(io) as never)
+    .command(trainCommand(io) as never)
     .command(sampleCommand(io) as never)
     .command(generateCommand(io) as never)
     .command(metricsCommand(io) as never)
