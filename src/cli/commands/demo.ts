@@ -1,8 +1,9 @@
 /**
  * `spinbath demo`: the main job on the embedded default. Loads the Brown model that spinbath
  * trained, runs the head analysis on the Brown prompt set in both modes, draws the decision
- * landscape of the top head, ablates the top heads, sweeps the global temperature, and says
- * where every output went. (Guided generation joins once sampling/ exists.)
+ * landscape of the top head, ablates the top heads, sweeps the global temperature, ends with a
+ * guided generation (attention-guided spin diffusion with the shipped residual score) next to
+ * greedy decoding on the same prompt, and says where every output went.
  */
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
@@ -10,6 +11,9 @@ import { ablationEffects, analyzeHeads, decisionLandscape, temperatureSweep } fr
 import { ablationPlot, landscapePlot, temperaturePlot } from '../../field/plots.js';
 import { encodePrompts, readPromptFile } from '../../field/prompts.js';
 import { renderSvg } from '../../plot/render.js';
+import { generateBaseline } from '../../../sampling/baselines.js';
+import { generateGuided } from '../../../sampling/generate.js';
+import { openScore } from '../../../sampling/score.js';
 import { initBackend, printJson, type Io } from '../io.js';
 import { progressBar } from '../progress.js';
 import { analysisFiles, defaultPromptFile, writeAll } from './heads.js';
@@ -22,7 +26,7 @@ interface DemoArgs extends ModelArgs {
 export function demoCommand(io: Io) {
   return {
     command: 'demo',
-    describe: 'the main job on the embedded Brown model: head analysis, landscape, ablation, temperature sweep',
+    describe: 'the main job on the embedded Brown model: head analysis, landscape, ablation, temperature sweep, guided generation',
     builder: (y: Argv) => modelOptions(y).option('prompts', { type: 'string', describe: 'prompt set (default: configs/prompts/brown-pairs-200.json)' }),
     handler: async (args: DemoArgs) => {
       const t0 = Date.now();
@@ -55,6 +59,15 @@ export function demoCommand(io: Io) {
         const sweep = temperatureSweep(logits, temps);
         files.push(['temperature.svg', await renderSvg(temperaturePlot(sweep))], ['temperature.json', JSON.stringify(sweep, null, 2) + '\n']);
         summary.temperature = { T01: sweep[0], T10: sweep[9], T25: sweep[24] };
+        // Guided generation on a Brown prompt, next to greedy decoding.
+        const prompt = prompts[0].prompt;
+        const score = await openScore(undefined, { embedded: args.model === undefined, quiet: true });
+        const guided = await generateGuided(lm, { prompts: [prompt], tokens: 24, steps: 50, score, seed: args.seed });
+        score?.dispose();
+        const greedy = generateBaseline(lm, { method: 'greedy', prompts: [prompt], tokens: 24, seed: args.seed });
+        const generation = { prompt, guided: guided[0].text, greedy: greedy[0].text, guided_tokens: guided[0].tokens, greedy_tokens: greedy[0].tokens, score: score ? 'models/brown-small/score' : 'none' };
+        files.push(['generation.json', JSON.stringify(generation, null, 2) + '\n']);
+        summary.generation = { guided: generation.guided, greedy: generation.greedy };
         summary.seconds = (Date.now() - t0) / 1000;
         const written = writeAll(out, files);
         files.length = 0;
@@ -65,7 +78,8 @@ export function demoCommand(io: Io) {
           io.out(`  top heads (${mode}): ${(summary[mode] as { head: string; r: number }[]).map((h) => `${h.head} r=${h.r.toFixed(3)}`).join(', ')}\n`);
         }
         io.out(`  temperature: entropy ${sweep[0].entropy_bits.toFixed(2)} → ${sweep[24].entropy_bits.toFixed(2)} bits, top-1 ${sweep[0].top1.toFixed(3)} → ${sweep[24].top1.toFixed(3)} (T = 0.1 → 2.5)\n`);
-        io.out(`  outputs in ${out}/ (${written.length} files: heads-residual/, heads-embedding/, landscape, ablation, temperature)\n`);
+        io.out(`  prompt: …${prompt.slice(-60)}\n  guided: ${JSON.stringify(generation.guided)}\n  greedy: ${JSON.stringify(generation.greedy)}\n`);
+        io.out(`  outputs in ${out}/ (${written.length} files: heads-residual/, heads-embedding/, landscape, ablation, temperature, generation)\n`);
         io.out(`  ${summary.seconds} s\n`);
       } finally {
         lm.dispose();
