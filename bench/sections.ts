@@ -6,6 +6,7 @@ import type { Section } from './common.js';
 import { forwardSection } from './forward.js';
 import { headsSection } from './heads.js';
 import { matmulSection } from './matmul.js';
+import { sampleSection } from './sample.js';
 import { scoreSection } from './score.js';
 
-export const SECTIONS: Section[] = [matmulSection, forwardSection, headsSection, scoreSection];
+export const SECTIONS: Section[] = [matmulSection, forwardSection, headsSection, scoreSection, sampleSection];
