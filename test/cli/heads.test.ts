@@ -59,6 +59,15 @@ describe('spinbath heads', () => {
     const abl = JSON.parse(readFileSync(join(out, 'ablation.json'), 'utf8'));
     expect(abl.effects.map((e: { label: string }) => e.label)).toEqual(['none', 'L0H1', 'L1H0+L1H1']);
   });
+  it('reads a CSV prompt file (quoted commas) the same as the JSON one', async () => {
+    const csv = join(root, 'p.csv');
+    const rows = JSON.parse(readFileSync(prompts, 'utf8')) as { prompt: string; good: string; bad: string }[];
+    writeFileSync(csv, ['prompt,good,bad', ...rows.map((r) => `"${r.prompt.replace(/"/g, '""')}",${r.good},${r.bad}`)].join('\n') + '\n');
+    const a = JSON.parse((await runCli(['heads', '--model', full, '--prompts', prompts, '--json', '--out', join(root, 'o1'), ...B])).stdout);
+    const b = JSON.parse((await runCli(['heads', '--model', full, '--prompts', csv, '--json', '--out', join(root, 'o2'), ...B])).stdout);
+    expect(b.prompts).toEqual(a.prompts);
+    expect(b.heads).toEqual(a.heads);
+  });
 });
 
 describe('spinbath logits', () => {
