@@ -18,6 +18,8 @@ import { ensureGradients } from '../src/core/gradients.js';
 import { sigma2 as sigma2At } from '../src/core/schedules.js';
 import { isUserError, UserError } from '../src/errors.js';
 import { atomicWrite, atomicWriteJson } from '../src/io/atomic.js';
+import { restoreOptimizer } from '../src/io/checkpointDir.js';
+import type { StepInfo, TrainProgress as RunProgress } from '../src/cli/trainRun.js';
 import { AdamW, lrAt } from '../src/lm/optim.js';
 import type { HostTensor } from '../src/model/weights.js';
 import { renderSvg } from '../src/plot/render.js';
@@ -39,22 +41,11 @@ export interface TrainData {
   identity: RunIdentity;
 }
 
-export interface ProgressInfo {
-  step: number;
-  steps: number;
-  loss: number;
-  lr: number;
-  valLoss: number | null;
-  evaluated: boolean;
+export interface ProgressInfo extends StepInfo {
   samplesPerS: number;
-  etaS: number;
 }
 
-export interface TrainProgress {
-  start(fromStep: number, steps: number): void;
-  step(info: ProgressInfo): void;
-  stop(): void;
-}
+export type TrainProgress = RunProgress<ProgressInfo>;
 
 export interface ScoreTrainOptions {
   config: ScoreConfig;
@@ -180,12 +171,7 @@ export async function trainScore(opts: ScoreTrainOptions): Promise<ScoreTrainRep
   const valBatch = makeBatch({ ...spec, hutchinsonStep: undefined }, validation, vd.idx, vd.rng, vd.t);
   try {
     if (loaded) {
-      try {
-        opt.load(loaded.optimizerPath);
-      } catch (e) {
-        throw new UserError('E_CHECKPOINT', `checkpoint ${loaded.dir} is corrupt (${(e as Error).message.split('\n')[0]}); restore it or start a new run in another --out directory`);
-      }
-      if (opt.step !== loaded.state.step) throw new UserError('E_CHECKPOINT', `checkpoint ${loaded.dir} is corrupt (optimizer step ${opt.step}, state step ${loaded.state.step})`);
+      restoreOptimizer(opt, loaded);
       log(`resuming from ${loaded.dir} (step ${loaded.state.step} of ${tc.steps})`);
     }
     const meta = (steps: number): ScoreNetMeta => ({

@@ -19,6 +19,8 @@ import { ensureGradients } from '../core/gradients.js';
 import type { BpeTokenizer } from '../data/bpe.js';
 import { UserError } from '../errors.js';
 import { atomicWrite, atomicWriteJson } from '../io/atomic.js';
+import { restoreOptimizer } from '../io/checkpointDir.js';
+import type { StepInfo, TrainProgress as RunProgress } from '../cli/trainRun.js';
 import { saveGpt2Checkpoint } from '../model/checkpoint.js';
 import { Gpt2Model } from '../model/gpt2.js';
 import { expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from '../model/weights.js';
@@ -112,26 +114,12 @@ export function windowLoss(model: Gpt2Model, ids: TokenIds, offsets: number[], s
   return sum / count;
 }
 
-export interface ProgressInfo {
-  step: number;
-  steps: number;
-  loss: number;
-  lr: number;
-  /** Latest validation loss (null before the first evaluation). */
-  valLoss: number | null;
-  /** Whether this step ran an evaluation. */
-  evaluated: boolean;
+export interface ProgressInfo extends StepInfo {
   /** Training tokens per second over recent steps. */
   tokensPerS: number;
-  /** Estimated seconds to the end. */
-  etaS: number;
 }
 
-export interface TrainProgress {
-  start(fromStep: number, steps: number): void;
-  step(info: ProgressInfo): void;
-  stop(): void;
-}
+export type TrainProgress = RunProgress<ProgressInfo>;
 
 export interface TrainOptions {
   config: LmConfig;
@@ -223,12 +211,7 @@ export async function trainLm(opts: TrainOptions): Promise<TrainReport> {
   });
   try {
     if (loaded) {
-      try {
-        opt.load(loaded.optimizerPath);
-      } catch (e) {
-        throw new UserError('E_CHECKPOINT', `checkpoint ${loaded.dir} is corrupt (${(e as Error).message.split('\n')[0]}); restore it or start a new run in another --out directory`);
-      }
-      if (opt.step !== loaded.state.step) throw new UserError('E_CHECKPOINT', `checkpoint ${loaded.dir} is corrupt (optimizer step ${opt.step}, state step ${loaded.state.step})`);
+      restoreOptimizer(opt, loaded);
       log(`resuming from ${loaded.dir} (step ${loaded.state.step} of ${t.steps})`);
     }
     const report = await loop(opts, model, opt, tok, trainIds, valIds, loaded?.state ?? null);

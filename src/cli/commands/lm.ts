@@ -14,14 +14,10 @@ import { UserError } from '../../errors.js';
 import { loadLmConfig } from '../../lm/config.js';
 import { evaluateModelDir } from '../../lm/eval.js';
 import { trainLm, type ProgressInfo, type TrainProgress } from '../../lm/train.js';
+import { checkTrainRunArgs, hms, trainingProgress, trainRunOptions, type TrainRunArgs } from '../trainRun.js';
 import { initBackend, printJson, processIo, type GlobalArgs, type Io } from '../io.js';
 
-interface TrainArgs extends GlobalArgs {
-  config?: string;
-  resume: boolean;
-  'stop-after'?: number;
-  'cache-dir'?: string;
-}
+interface TrainArgs extends GlobalArgs, TrainRunArgs {}
 
 interface EvalArgs extends GlobalArgs {
   model?: string;
@@ -34,54 +30,24 @@ interface EvalArgs extends GlobalArgs {
 
 const fmt = (x: number | null, d = 3) => (x === null ? '-' : x.toFixed(d));
 
-function hms(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
-}
-
 /** A progress bar on a terminal, occasional lines otherwise, nothing when quiet. */
 function progressFor(io: Io, quiet: boolean): TrainProgress | undefined {
-  if (quiet) return undefined;
-  if (io === processIo && process.stderr.isTTY) {
-    const bar = new SingleBar({
-      stream: process.stderr,
-      format: 'train |{bar}| {value}/{total} | loss {loss} | val {val} | lr {lr} | {tps} tok/s | ETA {eta}',
-      hideCursor: true,
-      barsize: 24,
-    });
-    return {
-      start: (from, steps) => bar.start(steps, from, { loss: '-', val: '-', lr: '-', tps: '-', eta: '?' }),
-      step: (p: ProgressInfo) => bar.update(p.step, { loss: fmt(p.loss), val: fmt(p.valLoss), lr: p.lr.toExponential(2), tps: p.tokensPerS.toFixed(0), eta: hms(p.etaS) }),
-      stop: () => bar.stop(),
-    };
-  }
-  let last = 0;
-  return {
-    start: (from, steps) => io.err(`training: step ${from} of ${steps}\n`),
-    step: (p: ProgressInfo) => {
-      const now = Date.now();
-      if (!p.evaluated && p.step !== 1 && now - last < 60_000) return;
-      last = now;
-      io.err(`step ${p.step}/${p.steps}  loss ${fmt(p.loss)}  val ${fmt(p.valLoss)}  lr ${p.lr.toExponential(2)}  ${p.tokensPerS.toFixed(0)} tok/s  ETA ${hms(p.etaS)}  ${new Date(now).toISOString()}\n`);
-    },
-    stop: () => {},
-  };
+  return trainingProgress<ProgressInfo>(io.err, { quiet, tty: io === processIo && process.stderr.isTTY }, {
+    bar: 'train |{bar}| {value}/{total} | loss {loss} | val {val} | lr {lr} | {tps} tok/s | ETA {eta}',
+    blank: { loss: '-', val: '-', lr: '-', tps: '-', eta: '?' },
+    payload: (p) => ({ loss: fmt(p.loss), val: fmt(p.valLoss), lr: p.lr.toExponential(2), tps: p.tokensPerS.toFixed(0), eta: hms(p.etaS) }),
+    line: (p, now) =>
+      `step ${p.step}/${p.steps}  loss ${fmt(p.loss)}  val ${fmt(p.valLoss)}  lr ${p.lr.toExponential(2)}  ${p.tokensPerS.toFixed(0)} tok/s  ETA ${hms(p.etaS)}  ${new Date(now).toISOString()}`,
+  });
 }
 
 async function train(io: Io, a: TrainArgs): Promise<void> {
-  if (!a.config) throw new UserError('E_ARG', 'lm train needs --config FILE (e.g. configs/lm/tiny.json)');
-  if (!a.out) throw new UserError('E_ARG', 'lm train needs --out DIR for checkpoints and the exported model');
-  const stopAfter = a['stop-after'];
-  if (stopAfter !== undefined && !(Number.isInteger(stopAfter) && stopAfter >= 1)) {
-    throw new UserError('E_ARG', `--stop-after must be a positive integer number of steps, got ${stopAfter}`);
-  }
-  const config = loadLmConfig(a.config);
+  const run = checkTrainRunArgs(a, 'lm train', 'configs/lm/tiny.json', 'model');
+  const config = loadLmConfig(run.config);
   await initBackend(a);
   const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
   const report = await trainLm({
-    config, outDir: a.out, resume: a.resume, stopAfter, cacheDir: a['cache-dir'], progress: progressFor(io, a.quiet), log: say,
+    config, outDir: run.out, resume: a.resume, stopAfter: run.stopAfter, cacheDir: a['cache-dir'], progress: progressFor(io, a.quiet), log: say,
   });
   if (a.json) return printJson(io, report);
   io.out(
@@ -133,11 +99,10 @@ export function lmCommand(io: Io) {
           'train',
           'train (or --resume) a GPT-2 on Brown from configs/lm/NAME.json; checkpoints and the exported model go to --out',
           (yy: Argv) =>
-            yy
-              .option('config', { type: 'string', describe: 'LM config JSON (configs/lm/tiny.json, configs/lm/brown-small.json)' })
-              .option('resume', { type: 'boolean', default: false, describe: 'continue from the last checkpoint in --out' })
-              .option('stop-after', { type: 'number', describe: 'stop (after a checkpoint) once this many steps are done; continue later with --resume' })
-              .option('cache-dir', { type: 'string', describe: 'token cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)' }),
+            trainRunOptions(yy, {
+              config: 'LM config JSON (configs/lm/tiny.json, configs/lm/brown-small.json)',
+              cacheDir: 'token cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)',
+            }),
           ((a: TrainArgs) => train(io, a)) as never,
         )
         .command(
