@@ -59,7 +59,8 @@ describe('sweep config', () => {
 
   it('ships default.json and tiny.json; greedy runs once, the rest once per seed', () => {
     const def = loadSweepConfig('configs/sweeps/default.json');
-    expect(expandGrid(def).length).toBe(4 * 3 * 2 + 1 + 2);
+    // η × λ × scores × seeds, greedy once, top-p per seed
+    expect(expandGrid(def).length).toBe(4 * 3 * 2 * 2 + 1 + 2);
     expect(expandGrid(cfg).length).toBe(2 * 2 * 2 + 1 + 3 * 2);
   });
 
