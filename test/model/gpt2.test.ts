@@ -7,6 +7,7 @@ import { UserError } from '../../src/errors.js';
 import { embeddingLookup, Gpt2Model, truncateLeft } from '../../src/model/gpt2.js';
 import { makeRng, normalArray } from '../../src/rng.js';
 import { maxAbsDiff, naiveForward, randomIds, randomWeights, smallConfig } from './gpt2-fixtures.js';
+import { centralDiff } from '../helpers/finiteDiff.js';
 
 const cfg = smallConfig();
 const weights = randomWeights(cfg, 7);
@@ -200,14 +201,7 @@ describe('autograd', () => {
     // entries of rows used as inputs (embedding + unembedding paths) and of an unused row (unembedding only)
     for (const [row, col] of [[5, 0], [5, 13], [17, 31], [40, 7], [60, 3]]) {
       const i = row * d + col;
-      const h = 1e-3;
-      const orig = wte[i];
-      wte[i] = orig + h;
-      const fp = f(w);
-      wte[i] = orig - h;
-      const fm = f(w);
-      wte[i] = orig;
-      const fd = (fp - fm) / (2 * h);
+      const fd = centralDiff(wte, i, 1e-3, () => f(w));
       expect(Math.abs(g[i] - fd)).toBeLessThanOrEqual(2e-3 * Math.max(1, Math.abs(fd)));
     }
     tf.dispose([Rt, value, ...Object.values(grads)]);
