@@ -19,7 +19,7 @@ import { sigma2 as sigma2At } from '../src/core/schedules.js';
 import { isUserError, UserError } from '../src/errors.js';
 import { atomicWrite, atomicWriteJson } from '../src/io/atomic.js';
 import { restoreOptimizer } from '../src/io/checkpointDir.js';
-import type { StepInfo, TrainProgress as RunProgress } from '../src/cli/trainRun.js';
+import type { StepInfo, TrainProgress as RunProgress } from '../src/io/trainProgress.js';
 import { AdamW, lrAt } from '../src/lm/optim.js';
 import type { HostTensor } from '../src/model/weights.js';
 import { renderSvg } from '../src/plot/render.js';

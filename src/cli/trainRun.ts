@@ -9,24 +9,9 @@ import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
 
 /** What a trainer reports after each update (each trainer adds its own rates). */
-export interface StepInfo {
-  step: number;
-  steps: number;
-  loss: number;
-  lr: number;
-  /** Latest validation loss (null before the first evaluation). */
-  valLoss: number | null;
-  /** Whether this step ran an evaluation. */
-  evaluated: boolean;
-  /** Estimated seconds to the end. */
-  etaS: number;
-}
+import type { StepInfo, TrainProgress } from '../io/trainProgress.js';
 
-export interface TrainProgress<I> {
-  start(fromStep: number, steps: number): void;
-  step(info: I): void;
-  stop(): void;
-}
+export type { StepInfo, TrainProgress };
 
 /** Seconds as 1h05m or 4m07s ('?' when not finite). */
 export function hms(s: number): string {

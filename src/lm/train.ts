@@ -20,7 +20,7 @@ import type { BpeTokenizer } from '../data/bpe.js';
 import { UserError } from '../errors.js';
 import { atomicWrite, atomicWriteJson } from '../io/atomic.js';
 import { restoreOptimizer } from '../io/checkpointDir.js';
-import type { StepInfo, TrainProgress as RunProgress } from '../cli/trainRun.js';
+import type { StepInfo, TrainProgress as RunProgress } from '../io/trainProgress.js';
 import { saveGpt2Checkpoint } from '../model/checkpoint.js';
 import { Gpt2Model } from '../model/gpt2.js';
 import { expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from '../model/weights.js';
