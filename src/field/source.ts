@@ -84,7 +84,7 @@ function hookNamesFor(s: FieldSource): string[] {
  * of each row, [batch, d_model].
  */
 export function contextFields(model: Gpt2Model, ids: number[][], source: FieldSource, cache?: KVCache): tf.Tensor {
-  const { logits, activations } = model.runWithCache(ids, { names: hookNamesFor(source), cache });
+  const { logits, activations } = model.runWithCache(ids, { names: hookNamesFor(source), cache, lastOnly: true }); // logits unused: unembed one row
   logits.dispose();
   try {
     return tf.tidy(() => {
