@@ -22,9 +22,9 @@ import type { Argv } from 'yargs';
 import { SCHEDULE_KINDS, type NoiseSchedule, type ScheduleKind } from '../../core/schedules.js';
 import { UserError } from '../../errors.js';
 import { fieldSourceId, parseFieldSource } from '../../field/source.js';
-import { generateGuided, type GuidedResult } from '../../../sampling/generate.js';
+import { generateGuided, type GuidedOptions, type GuidedResult } from '../../../sampling/generate.js';
 import { INTEGRATOR_NAMES, type IntegratorName } from '../../../sampling/integrators/index.js';
-import { defaultSchedule, DEFAULT_STEPS } from '../../../sampling/options.js';
+import { checkGuidedOptions, defaultSchedule, DEFAULT_STEPS } from '../../../sampling/options.js';
 import { READOUTS, type ReadoutKind } from '../../../sampling/readout.js';
 import { openScore, scoreHashWarning } from '../../../sampling/score.js';
 import type { Precession } from '../../../sampling/drift.js';
@@ -143,8 +143,7 @@ async function run(io: Io, args: SampleArgs): Promise<void> {
     const bar = stream ? null : progressBar('sample', rows * args.tokens, args);
     let done = 0;
     let shown = '';
-    if (stream) io.out(prompts[0]);
-    const results = await generateGuided(lm, {
+    const options: GuidedOptions = {
       prompts,
       samples: args.samples,
       tokens: args.tokens,
@@ -171,7 +170,10 @@ async function run(io: Io, args: SampleArgs): Promise<void> {
           shown = text;
         }
       },
-    });
+    };
+    checkGuidedOptions(options); // bad input fails before anything is printed
+    if (stream) io.out(prompts[0]);
+    const results = await generateGuided(lm, options);
     bar?.stop();
     if (stream) io.out(results[0].text.slice(shown.length) + '\n');
     if (args.json) printJson(io, rows === 1 ? jsonRow(results[0], false) : results.map((r) => jsonRow(r, true)));
