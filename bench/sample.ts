@@ -24,7 +24,7 @@ import { packageRoot } from '../src/model/tokenizer.js';
 import type { Gpt2Config } from '../src/model/weights.js';
 import { makeRng, normalArray } from '../src/rng.js';
 import { randomGpt2Weights } from '../test/helpers/tinyGpt2.js';
-import { initParams, uploadParams, type NetworkConfig } from '../training/network.js';
+import { initParams, type NetworkConfig } from '../training/network.js';
 import { loadScoreModel, NetScoreModel, type ScoreNetMeta } from '../training/score-net.js';
 import type { ScoreModel } from '../training/score-model.js';
 import { generateGuided, type GuidedLm } from '../sampling/generate.js';
@@ -70,7 +70,7 @@ function randomScore(model: Gpt2Model): ScoreModel {
     format: 'spinbath-score/1', d: model.dModel, vocab: model.vocab, fieldSource: 'final', schedule, eta: 0.5, modelHash: 'bench',
     tMin: 0.02, fieldScaling: 'unit', network, norm: { logS2Min: -12, logS2Max: -2, logNMean: 2, logNStd: 1 }, training: { steps: 0, objective: 'dsm', weighting: 'sigma2' },
   };
-  return new NetScoreModel(meta, uploadParams(initParams(network, 0), 'frozen'));
+  return new NetScoreModel(meta, initParams(network, 0));
 }
 
 /** Greedy KV-cached decoding: ms per token (batch B rows), after a PROMPT-token prefill. */

@@ -33,13 +33,15 @@
  * score is trained with: training/score-net.ts, training/objectives.ts, so η carries the whole
  * magnitude of the guidance), or the raw N_proj ('raw': κ ∝ |N|, contexts with a strong field
  * guide more). The score network always receives the raw N (it normalises N itself).
+ *
+ * Arrays: host rows (Float32Array [n·d], row-major). The inner loop of the sampler is a few
+ * thousand numbers per step, which the host handles faster than a dispatch of tfjs kernels; the
+ * score network runs in a WASM SIMD kernel behind ScoreModel.bind (training/score-model.ts).
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { matmul } from '../src/core/linalg.js';
-import { normalizeSpins, rowDot, tangentProject } from '../src/core/sphere.js';
+import { normalizeRows, tangentProjectRows } from '../src/core/sphere.js';
 import { beta, type NoiseSchedule, type ScheduleKind } from '../src/core/schedules.js';
 import { normalArray, type Rng } from '../src/rng.js';
-import type { ScoreModel } from '../training/score-model.js';
+import type { BoundScore, ScoreModel } from '../training/score-model.js';
 
 /**
  * A coefficient over the reverse run: a constant, or `from` at τ = 0 (t = T, the noisy start)
@@ -77,8 +79,10 @@ export interface LlgOptions {
 }
 
 export interface DriftOptions {
-  /** Context fields N_proj [n, d], one per row; constant during one reverse run. Not disposed here. */
-  N: tf.Tensor;
+  /** Context fields N_proj, one row each [n·d]; constant during one reverse run. Not modified. */
+  N: Float32Array;
+  /** Spin dimension d (n = N.length / d). */
+  d: number;
   /** Guidance strength η (default 1). */
   eta?: ParamSchedule;
   schedule: NoiseSchedule;
@@ -92,50 +96,68 @@ export interface DriftOptions {
   rng?: Rng;
 }
 
-/** What an integrator needs: a(S, τ) and g(τ) in dS = a dτ + g P_S ∘ dW̄. */
+/** What an integrator needs: a(S, τ) and g(τ) in dS = a dτ + g P_S ∘ dW̄. Rows [n·d]. */
 export interface Sde {
-  /** Tangent drift at S [n, d] and reverse time τ → [n, d]. */
-  drift(S: tf.Tensor, tau: number): tf.Tensor;
+  readonly n: number;
+  readonly d: number;
+  /** Tangent drift a(S, τ) at S into `out` [n·d]. */
+  drift(S: Float32Array, tau: number, out: Float32Array): Float32Array;
   /** Noise amplitude g(τ) = √β(T − τ). */
   diffusion(tau: number): number;
   /**
-   * The Euler increment f = a(S, τ) dτ + g(τ) P_S ΔW̄ [n, d] (noise null: a dτ), tangent at S.
-   * Implementations may fuse it (one projection of the whole ambient vector); `plainIncrement`
-   * is the unfused reference.
+   * The Euler increment f = a(S, τ) dτ + g(τ) P_S ΔW̄ into `out` [n·d] (noise null: a dτ), tangent
+   * at S. Implementations may fuse it (one projection of the whole ambient vector); `plainIncrement`
+   * is the unfused reference. `out` must not alias S.
    */
-  increment(S: tf.Tensor, tau: number, dtau: number, noise: tf.Tensor | null): tf.Tensor;
+  increment(S: Float32Array, tau: number, dtau: number, noise: Float32Array | null, out: Float32Array): Float32Array;
 }
 
-/** f = a(S, τ) dτ + g(τ) P_S ΔW̄ from `drift` and `diffusion`: [n, d]. */
-export function plainIncrement(sde: Pick<Sde, 'drift' | 'diffusion'>, S: tf.Tensor, tau: number, dtau: number, noise: tf.Tensor | null): tf.Tensor {
-  return tf.tidy(() => {
-    const a = tf.mul(sde.drift(S, tau), dtau); // [n, d]
-    const g = noise ? sde.diffusion(tau) : 0;
-    return g === 0 ? a : tf.add(a, tf.mul(tangentProject(S, noise!), g)); // [n, d]
-  });
+/** f = a(S, τ) dτ + g(τ) P_S ΔW̄ from `drift` and `diffusion`, into `out` [n·d]. */
+export function plainIncrement(sde: Pick<Sde, 'drift' | 'diffusion' | 'd'>, S: Float32Array, tau: number, dtau: number, noise: Float32Array | null, out: Float32Array): Float32Array {
+  sde.drift(S, tau, out);
+  const g = noise ? sde.diffusion(tau) : 0;
+  const w = g === 0 ? null : tangentProjectRows(S, noise!, new Float32Array(S.length), sde.d);
+  for (let i = 0; i < out.length; i++) out[i] = out[i] * dtau + (w ? g * w[i] : 0);
+  return out;
 }
 
-/** A unit vector per row, Gaussian and orthogonal to the unit rows of every tensor in `against`. [n, d]. */
-function orthogonalDirections(n: number, d: number, against: tf.Tensor[], rng: Rng): tf.Tensor {
-  return tf.tidy(() => {
-    let u = tf.tensor2d(normalArray(rng, n * d), [n, d]);
-    for (const a of against) u = tf.sub(u, tf.mul(rowDot(u, a), a));
-    return normalizeSpins(u);
-  });
+/** Row dot product a_i·b_i (float64). */
+function dot(a: Float32Array, b: Float32Array, o: number, d: number): number {
+  let s = 0;
+  for (let j = o; j < o + d; j++) s += a[j] * b[j];
+  return s;
 }
 
-/** N/|N| per row, a zero row staying zero (no guidance rather than NaN). [n, d] → [n, d]. */
-function unitRows(N: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.div(N, tf.maximum(tf.norm(N, 'euclidean', -1, true), 1e-30)));
+/** A unit vector per row, Gaussian and orthogonal to the unit rows of every array in `against`. [n·d]. */
+function orthogonalDirections(n: number, d: number, against: Float32Array[], rng: Rng): Float32Array {
+  const u = normalArray(rng, n * d);
+  for (const a of against) {
+    for (let o = 0; o < n * d; o += d) {
+      const c = dot(u, a, o, d);
+      for (let j = o; j < o + d; j++) u[j] -= c * a[j];
+    }
+  }
+  return normalizeRows(u, u, d);
 }
 
-/** Row-wise cross product of [n, 3] tensors. */
-export function cross3(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const [a0, a1, a2] = tf.split(a, 3, 1);
-    const [b0, b1, b2] = tf.split(b, 3, 1);
-    return tf.concat([tf.sub(tf.mul(a1, b2), tf.mul(a2, b1)), tf.sub(tf.mul(a2, b0), tf.mul(a0, b2)), tf.sub(tf.mul(a0, b1), tf.mul(a1, b0))], 1);
-  });
+/** N/|N| per row, a zero row staying zero (no guidance rather than NaN). */
+function unitRows(N: Float32Array, d: number): Float32Array {
+  const out = new Float32Array(N.length);
+  for (let o = 0; o < N.length; o += d) {
+    const r = 1 / Math.max(Math.sqrt(dot(N, N, o, d)), 1e-30);
+    for (let j = o; j < o + d; j++) out[j] = N[j] * r;
+  }
+  return out;
+}
+
+/** out_i = scale · (a_i × b_i) for rows of 3 (may not alias a or b). */
+function cross3Rows(a: Float32Array, b: Float32Array, scale: number, out: Float32Array): Float32Array {
+  for (let o = 0; o < a.length; o += 3) {
+    out[o] = scale * (a[o + 1] * b[o + 2] - a[o + 2] * b[o + 1]);
+    out[o + 1] = scale * (a[o + 2] * b[o] - a[o] * b[o + 2]);
+    out[o + 2] = scale * (a[o] * b[o + 1] - a[o + 1] * b[o]);
+  }
+  return out;
 }
 
 /** The guided reverse SDE of Eq. 14 (plain or LLG) for fixed fields N. Call dispose() when done. */
@@ -143,19 +165,21 @@ export class GuidedDrift implements Sde {
   readonly n: number;
   readonly d: number;
   private readonly T: number;
-  private readonly N: tf.Tensor; // [n, d] raw field (for the score network)
-  private readonly G: tf.Tensor; // [n, d] the field the η term pulls toward (N or N̂)
-  private readonly norm: tf.Tensor; // [n, 1] |G|
-  private readonly planes: tf.Tensor[] = []; // precession directions, [n, d] each
-  private readonly AT: tf.Tensor | null = null; // user matrix Aᵀ [d, d]
+  private readonly G: Float32Array; // [n·d] the field the η term pulls toward (N or N̂)
+  private readonly norm: Float64Array; // [n] |G_i|
+  private readonly planes: Float32Array[] = []; // precession directions, [n·d] each
+  private readonly A: Float64Array | null = null; // user matrix A [d·d]
   private readonly prec: Precession['kind'];
+  private readonly bound: BoundScore | null;
+  private readonly sbuf: Float32Array; // score scratch [n·d]
 
   constructor(private readonly opts: DriftOptions) {
-    const [n, d] = opts.N.shape as [number, number];
+    const d = opts.d;
+    if (!Number.isInteger(d) || d < 1 || opts.N.length % d !== 0) throw new RangeError(`fields of length ${opts.N.length} are not rows of d = ${d}`);
+    const n = opts.N.length / d;
     this.n = n;
     this.d = d;
     this.T = opts.schedule.T;
-    this.N = opts.N;
     // validate before allocating anything
     const llg = opts.llg ?? null;
     this.prec = llg ? (llg.precession ?? { kind: d === 3 ? 'cross' : 'orthogonal' }).kind : 'none';
@@ -168,20 +192,19 @@ export class GuidedDrift implements Sde {
       for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
         if (Math.abs(A[i][j] + A[j][i]) > 1e-9 * (1 + Math.abs(A[i][j]))) throw new RangeError('precession matrix must be skew-symmetric (A = −Aᵀ)');
       }
-      this.AT = tf.tidy(() => tf.transpose(tf.tensor2d(A))); // [d, d]
+      this.A = Float64Array.from(A.flat());
     }
-    this.G = opts.fieldScale === 'raw' ? tf.clone(opts.N) : unitRows(opts.N);
-    this.norm = tf.tidy(() => tf.norm(this.G, 'euclidean', -1, true));
+    this.G = opts.fieldScale === 'raw' ? Float32Array.from(opts.N) : unitRows(opts.N, d);
+    this.norm = new Float64Array(n);
+    for (let i = 0; i < n; i++) this.norm[i] = Math.sqrt(dot(this.G, this.G, i * d, d));
     if (rng && (this.prec === 'orthogonal' || this.prec === 'field')) {
-      const nHat = unitRows(this.G);
+      const nHat = unitRows(this.G, d);
       const u = orthogonalDirections(n, d, [nHat], rng);
       if (this.prec === 'field') this.planes.push(nHat, u);
-      else {
-        const w = d === 3 ? cross3(nHat, u) : orthogonalDirections(n, d, [nHat, u], rng);
-        nHat.dispose();
-        this.planes.push(u, w);
-      }
+      else this.planes.push(u, d === 3 ? cross3Rows(nHat, u, 1, new Float32Array(n * d)) : orthogonalDirections(n, d, [nHat, u], rng));
     }
+    this.sbuf = new Float32Array(n * d); // stays 0 without a score
+    this.bound = opts.score ? opts.score.bind(opts.N, n) : null;
   }
 
   /** β at reverse time τ (t = T − τ). */
@@ -203,49 +226,79 @@ export class GuidedDrift implements Sde {
     return { cN: (eta * gamma * lambda) / (1 + lambda * lambda), gammaEta: gamma * eta, gamma };
   }
 
-  drift(S: tf.Tensor, tau: number): tf.Tensor {
-    return this.increment(S, tau, 1, null);
+  drift(S: Float32Array, tau: number, out: Float32Array): Float32Array {
+    return this.increment(S, tau, 1, null, out);
   }
 
   /** Fused: P_S(c_N dτ G + β dτ s_θ + g ΔW̄) + R(S) dτ, one projection for the whole ambient vector. */
-  increment(S: tf.Tensor, tau: number, dtau: number, noise: tf.Tensor | null): tf.Tensor {
-    return tf.tidy(() => {
-      const { cN, gammaEta, gamma } = this.coefficients(tau);
-      let v = tf.mul(this.G, cN * dtau); // [n, d] ambient
-      const score = this.opts.score;
-      if (score) {
-        const s = score.score(S, tf.fill([this.n], this.T - tau), this.N); // [n, d]
-        v = tf.add(v, tf.mul(s, this.beta(tau) * dtau));
+  increment(S: Float32Array, tau: number, dtau: number, noise: Float32Array | null, out: Float32Array): Float32Array {
+    const { cN, gammaEta, gamma } = this.coefficients(tau);
+    const a = cN * dtau;
+    const b = this.bound ? this.beta(tau) * dtau : 0;
+    const g = noise ? this.diffusion(tau) : 0;
+    if (this.bound) this.bound.score(S, this.T - tau, this.sbuf, true); // ambient: projected below with the rest
+    const { G, sbuf: s, d } = this;
+    const xi = noise ?? s; // (g = 0 without noise)
+    for (let o = 0; o < out.length; o += d) {
+      // ambient v = a G + b s + g ΔW̄, then P_S v = v − (S·v) S
+      let c = 0;
+      for (let j = o; j < o + d; j++) {
+        const v = a * G[j] + b * s[j] + g * xi[j];
+        out[j] = v;
+        c += S[j] * v;
       }
-      const g = noise ? this.diffusion(tau) : 0;
-      if (g !== 0) v = tf.add(v, tf.mul(noise!, g));
-      let f = tangentProject(S, v); // [n, d]
-      if (this.prec !== 'none' && gammaEta !== 0) f = tf.add(f, this.precession(S, gammaEta * dtau, gamma * dtau));
-      return f;
-    });
+      for (let j = o; j < o + d; j++) out[j] -= c * S[j];
+    }
+    if (this.prec !== 'none' && gammaEta !== 0) this.addPrecession(S, gammaEta * dtau, gamma * dtau, out);
+    return out;
   }
 
-  /** The precession R(S) [n, d] (tangent at S), with γη and γ given (times dτ for an increment). */
-  private precession(S: tf.Tensor, gammaEta: number, gamma: number): tf.Tensor {
+  /** out += R(S) (tangent at S), with γη and γ given (times dτ for an increment). */
+  private addPrecession(S: Float32Array, gammaEta: number, gamma: number, out: Float32Array): void {
+    const { d, n } = this;
     switch (this.prec) {
-      case 'cross':
-        return tf.mul(cross3(S, this.G), -gammaEta); // −γη S × N
+      case 'cross': {
+        // −γη S × G
+        for (let o = 0; o < out.length; o += 3) {
+          const G = this.G;
+          out[o] -= gammaEta * (S[o + 1] * G[o + 2] - S[o + 2] * G[o + 1]);
+          out[o + 1] -= gammaEta * (S[o + 2] * G[o] - S[o] * G[o + 2]);
+          out[o + 2] -= gammaEta * (S[o] * G[o + 1] - S[o + 1] * G[o]);
+        }
+        return;
+      }
       case 'orthogonal':
       case 'field': {
         // −γη|N| (p qᵀ − q pᵀ) S = −γη|N| (p (q·S) − q (p·S)), (p, q) = (u, w) or (N̂, u)
         const [p, q] = this.planes;
-        const AS = tf.sub(tf.mul(p, rowDot(q, S)), tf.mul(q, rowDot(p, S))); // [n, d]
-        return tf.mul(AS, tf.mul(this.norm, -gammaEta));
+        for (let i = 0; i < n; i++) {
+          const o = i * d;
+          const c = -gammaEta * this.norm[i];
+          const qs = dot(q, S, o, d);
+          const ps = dot(p, S, o, d);
+          for (let j = o; j < o + d; j++) out[j] += c * (p[j] * qs - q[j] * ps);
+        }
+        return;
       }
-      case 'matrix':
-        return tf.mul(matmul(S, this.AT!), -gamma); // rows: (−γ A S)ᵀ = −γ S Aᵀ
+      case 'matrix': {
+        // −γ A S per row
+        const A = this.A!;
+        for (let i = 0; i < n; i++) {
+          const o = i * d;
+          for (let r = 0; r < d; r++) {
+            let s = 0;
+            for (let c = 0; c < d; c++) s += A[r * d + c] * S[o + c];
+            out[o + r] -= gamma * s;
+          }
+        }
+        return;
+      }
       default:
-        return tf.zerosLike(S);
+        return;
     }
   }
 
   dispose(): void {
-    tf.dispose([this.G, this.norm, ...this.planes]);
-    this.AT?.dispose();
+    this.bound?.dispose();
   }
 }

@@ -98,9 +98,8 @@ export class FastNormal {
     }
   }
 
-  /** `n` normals times `std` as a Float32Array (the ziggurat's fast path inlined, state in locals). */
-  fill(n: number, std = 1): Float32Array {
-    const out = new Float32Array(n);
+  /** `n` normals times `std` into `out` (a new Float32Array by default); the ziggurat's fast path inlined, state in locals. */
+  fill(n: number, std = 1, out: Float32Array = new Float32Array(n)): Float32Array {
     let s0 = this.s0;
     let s1 = this.s1;
     let s2 = this.s2;

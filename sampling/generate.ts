@@ -24,7 +24,7 @@
  * step (the CLI prints them and exits 2).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { uniformSpins } from '../src/core/sphere.js';
+import { uniformSpinRows } from '../src/core/sphere.js';
 import { UserError } from '../src/errors.js';
 import { contextFields, DEFAULT_FIELD_SOURCE, type FieldSource } from '../src/field/source.js';
 import type { Gpt2Model, KVCache } from '../src/model/gpt2.js';
@@ -134,6 +134,7 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
   const llg = opts.lambda !== undefined ? { lambda: opts.lambda, gamma: opts.gamma, precession: opts.precession } : null;
   const maxBatch = opts.maxBatch ?? 64;
   const prof = opts.profile;
+  const d = model.dModel;
   const clock = () => performance.now();
 
   const prompts = encodePrompts(lm, opts);
@@ -179,40 +180,37 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
         if (prof) prof.lmMs += clock() - t0;
         for (let k = 0; k < opts.tokens; k++) {
           t0 = clock();
-          const N = chunk.length === 1 ? chunk[0].field! : tf.concat(chunk.map((g) => g.field!), 0); // [rows, d]
-          const normsT = tf.tidy(() => tf.norm(N, 'euclidean', -1)); // [rows]
-          const norms = Array.from(normsT.dataSync());
-          normsT.dispose();
+          const Nt = chunk.length === 1 ? chunk[0].field! : tf.concat(chunk.map((g) => g.field!), 0); // [rows, d]
+          const N = Float32Array.from(Nt.dataSync()); // host rows [rows·d]
+          if (chunk.length > 1) Nt.dispose();
+          const norms = rows.map((_, i) => Math.hypot(...N.subarray(i * d, (i + 1) * d)));
           const badField = norms.findIndex((x) => !Number.isFinite(x));
-          let S: tf.Tensor | null = null;
+          let S: Float32Array | null = null;
           let failure: string | null = null;
           if (badField >= 0) failure = `non-finite context field at token ${k + 1} (prompt ${rows[badField].promptIndex}, sample ${rows[badField].sample})`;
           else {
-            const sde = new GuidedDrift({ N, eta, schedule, score, llg, fieldScale, rng: rngPrec });
-            const S0 = uniformSpins(rows.length, model.dModel, rngInit); // [rows, d]
+            const sde = new GuidedDrift({ N, d, eta, schedule, score, llg, fieldScale, rng: rngPrec });
             try {
-              const run = integrateReverse(S0, sde, { integrator, steps, T: schedule.T, tMin, rng: rngNoise });
+              const run = integrateReverse(uniformSpinRows(rows.length, d, rngInit), sde, { integrator, steps, T: schedule.T, tMin, rng: rngNoise });
               S = run.S;
               if (run.nonFinite) {
                 const r = rows[run.nonFinite.row];
                 failure = `non-finite value in the reverse SDE at token ${k + 1}, step ${run.nonFinite.step} of ${steps} (prompt ${r.promptIndex}, sample ${r.sample}); try more --steps or a smaller --eta`;
               }
             } finally {
-              S0.dispose();
               sde.dispose();
             }
           }
-          if (chunk.length > 1) N.dispose();
           if (prof) prof.sdeMs += clock() - t0;
           if (failure) {
-            S?.dispose();
             stopped = failure;
             for (const r of rows) r.error = failure;
             break;
           }
           t0 = clock();
-          const out = readout.read(S!, readoutKind, temperature, rngRead);
-          S!.dispose();
+          const St = tf.tensor2d(S!, [rows.length, d]); // [rows, d]
+          const out = readout.read(St, readoutKind, temperature, rngRead);
+          St.dispose();
           if (prof) prof.readoutMs += clock() - t0;
           rows.forEach((r, i) => {
             r.tokens.push(out.ids[i]);

@@ -2,11 +2,10 @@
  * The reverse-time loop of the guided sampler (Bhattacharjee & Lee, Sec. V D, Eq. 14): from S at
  * τ = 0 (t = T) to τ = T − t_min in K equal steps dτ = (T − t_min)/K, one integrator step and one
  * Wiener increment per step (drawn on the host by sampling/gaussian.ts, seeded from the run's RNG, so
- * every draw follows --seed).
- * Memory: each step runs in tf.tidy and the previous S is released; the loop keeps only one
- * row-sum per step [n] to locate the first non-finite value after the run (one read-back per run).
+ * every draw follows --seed). Host rows [n·d] throughout: two buffers alternate, nothing grows.
+ * After each step the rows are checked for a non-finite value (one pass), so a failure names its
+ * step and row.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../src/rng.js';
 import { FastNormal } from './gaussian.js';
 import type { Sde } from './drift.js';
@@ -25,53 +24,49 @@ export interface ReverseOptions {
   tMin?: number;
   /** Seeds the Wiener increments (sampling/gaussian.ts, four words drawn per run); null: the deterministic flow. */
   rng: Rng | null;
-  /** Called after step k (1-based) at τ_k with the new S (owned by the loop: do not dispose). */
-  onStep?: (k: number, tau: number, S: tf.Tensor) => void;
+  /** Called after step k (1-based) at τ_k with the new S (owned by the loop: copy what you keep). */
+  onStep?: (k: number, tau: number, S: Float32Array) => void;
 }
 
 export interface ReverseResult {
-  /** Final spins [n, d] (the caller disposes). */
-  S: tf.Tensor;
-  /** First step (1-based) and row whose spin was not finite, or null. */
+  /** Final spins [n·d]. */
+  S: Float32Array;
+  /** First step (1-based) and row whose spin was not finite, or null (the run stops there). */
   nonFinite: { step: number; row: number } | null;
   dtau: number;
 }
 
-/** Integrate `sde` from S0 [n, d] (not disposed) over the reverse time grid. */
-export function integrateReverse(S0: tf.Tensor, sde: Sde, opts: ReverseOptions): ReverseResult {
-  const [n, d] = S0.shape as [number, number];
+/** The first row of S [n·d] holding a non-finite value, or −1 (one summing pass when all are finite). */
+function firstNonFiniteRow(S: Float32Array, d: number): number {
+  let all = 0;
+  for (let j = 0; j < S.length; j++) all += S[j];
+  if (Number.isFinite(all)) return -1;
+  for (let o = 0; o < S.length; o += d) {
+    let s = 0;
+    for (let j = o; j < o + d; j++) s += S[j];
+    if (!Number.isFinite(s)) return o / d;
+  }
+  return -1;
+}
+
+/** Integrate `sde` from S0 [n·d] (not modified) over the reverse time grid. */
+export function integrateReverse(S0: Float32Array, sde: Sde, opts: ReverseOptions): ReverseResult {
   const tMin = opts.tMin ?? DEFAULT_T_MIN_FRACTION * opts.T;
   const K = opts.steps;
   const dtau = (opts.T - tMin) / K;
   const sqrtDt = Math.sqrt(dtau);
-  const sums: tf.Tensor[] = []; // [n] per step
   const gauss = opts.rng ? new FastNormal(opts.rng) : null;
-  let S = tf.clone(S0);
-  try {
-    for (let k = 0; k < K; k++) {
-      const tau = k * dtau;
-      const noise = gauss ? tf.tensor2d(gauss.fill(n * d, sqrtDt), [n, d]) : null; // ΔW̄ [n, d]
-      const next = opts.integrator.step(S, tau, dtau, sde, noise);
-      noise?.dispose();
-      S.dispose();
-      S = next;
-      sums.push(tf.sum(S, 1));
-      opts.onStep?.(k + 1, tau + dtau, S);
-    }
-    return { S, nonFinite: firstNonFinite(sums, n), dtau };
-  } catch (e) {
-    S.dispose();
-    throw e;
-  } finally {
-    tf.dispose(sums);
+  const noise = gauss ? new Float32Array(S0.length) : null; // ΔW̄ [n·d]
+  let S = Float32Array.from(S0);
+  let next = new Float32Array(S0.length);
+  for (let k = 0; k < K; k++) {
+    const tau = k * dtau;
+    if (gauss) gauss.fill(noise!.length, sqrtDt, noise!);
+    opts.integrator.step(S, tau, dtau, sde, noise, next);
+    [S, next] = [next, S];
+    const bad = firstNonFiniteRow(S, sde.d);
+    if (bad >= 0) return { S, nonFinite: { step: k + 1, row: bad }, dtau };
+    opts.onStep?.(k + 1, tau + dtau, S);
   }
-}
-
-function firstNonFinite(sums: tf.Tensor[], n: number): { step: number; row: number } | null {
-  if (sums.length === 0) return null;
-  const all = tf.tidy(() => tf.stack(sums)); // [K, n]
-  const v = all.dataSync();
-  all.dispose();
-  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return { step: Math.floor(i / n) + 1, row: i % n };
-  return null;
+  return { S, nonFinite: null, dtau };
 }

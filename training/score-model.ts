@@ -2,8 +2,12 @@
  * The contract between score training (training/) and the reverse samplers (sampling/): a
  * trained residual tangent score s_θ(S_t, t, N̂) with the metadata that ties it to one language
  * model, field source and noise schedule. training/ implements and saves it; sampling/ loads it.
+ *
+ * The sampler's inner loop runs on the host (plain Float32Array rows, sampling/drift.ts), so the
+ * score is evaluated through `bind`: the context fields are fixed for one reverse run, which lets
+ * an implementation fold everything that depends only on N (and, across runs, only on t) out of
+ * the per-step work.
  */
-import type * as tf from '@tensorflow/tfjs-core';
 import type { NoiseSchedule } from '../src/core/schedules.js';
 
 export interface ScoreModelMeta {
@@ -22,12 +26,27 @@ export interface ScoreModelMeta {
   modelHash: string;
 }
 
+/** The score with the fields of one reverse run bound. */
+export interface BoundScore {
+  /**
+   * s_θ at spins S [n·d] (row-major unit rows) and forward time t (the same for every row),
+   * written into `out` [n·d]: tangent at S row by row. S and out must not alias.
+   * `ambient` (optional to honour): the implementation may instead write any ambient vector u
+   * with P_S u = s_θ, for a caller that projects its whole drift onto T_S anyway (the sampler's
+   * fused increment, sampling/drift.ts) and so can skip the projections here.
+   */
+  score(S: Float32Array, t: number, out: Float32Array, ambient?: boolean): void;
+  /** Release what the binding holds (a later bind of the same model may reuse it). */
+  dispose(): void;
+}
+
 export interface ScoreModel {
   readonly meta: ScoreModelMeta;
   /**
-   * The residual tangent score at spins S [n, d] (unit rows), times t [n] and context fields
-   * N [n, d] (raw N_proj; the network normalises it itself): returns [n, d], tangent at S.
+   * Bind n raw context fields N [n·d] (row-major N_proj; the model normalises them itself) for
+   * one reverse run. At most one binding of a model is live at a time: binding again invalidates
+   * the previous one (its `score` throws).
    */
-  score(S: tf.Tensor, t: tf.Tensor, N: tf.Tensor): tf.Tensor;
+  bind(N: Float32Array, n: number): BoundScore;
   dispose(): void;
 }

@@ -22,7 +22,8 @@ import { loadSafetensors, writeSafetensors, type WriteDtype } from '../src/model
 import type { HostTensor } from '../src/model/weights.js';
 import { normaliseFields } from './batch.js';
 import { checkParams, scoreForward, uploadParams, type FeatureNorm, type NetworkConfig, type Params } from './network.js';
-import type { ScoreModel, ScoreModelMeta } from './score-model.js';
+import { HostScoreNet } from './network-host.js';
+import type { BoundScore, ScoreModel, ScoreModelMeta } from './score-model.js';
 
 export const SCORE_META_FILE = 'score.json';
 export const SCORE_WEIGHTS_FILE = 'score.safetensors';
@@ -62,13 +63,32 @@ export function readScoreMeta(dir: string): ScoreNetMeta {
   return m;
 }
 
-/** The network with fixed weights behind the ScoreModel contract. */
+/**
+ * The network with fixed weights behind the ScoreModel contract. `bind` (the sampler's path) runs
+ * on the host through HostScoreNet (training/network-host.ts, WebAssembly SIMD); `score` runs the
+ * tfjs `scoreForward` (tests and tools). Each side is built from the host weights on first use.
+ */
 export class NetScoreModel implements ScoreModel {
-  constructor(readonly meta: ScoreNetMeta, private readonly params: Params) {}
+  private params: Params | null = null;
+  private hostNet: HostScoreNet | null = null;
+
+  constructor(
+    readonly meta: ScoreNetMeta,
+    private readonly host: Map<string, HostTensor>,
+  ) {
+    const problem = checkParams(meta.network, host);
+    if (problem) throw new UserError('E_CHECKPOINT', `score model: ${problem}`);
+  }
+
+  /** Bind raw fields N [n·d] for one reverse run (the ScoreModel contract); invalidates the previous binding. */
+  bind(N: Float32Array, n: number): BoundScore {
+    this.hostNet ??= new HostScoreNet(this.meta, this.host);
+    return this.hostNet.bind(N, n);
+  }
 
   /**
    * Residual score at spins S [n, d], forward times t [n] (clamped to [tMin, T]) and raw fields
-   * N [n, d] (normalised here; ignored by an unconditioned network) → [n, d], tangent at S.
+   * N [n, d] (normalised here; ignored by an unconditioned network) → [n, d], tangent at S (tfjs).
    */
   score(S: tf.Tensor, t: tf.Tensor, N: tf.Tensor): tf.Tensor {
     const n = S.shape[0] as number;
@@ -83,16 +103,21 @@ export class NetScoreModel implements ScoreModel {
       logS2[i] = Math.log(s2);
       inv[i] = 1 / Math.sqrt(s2);
     }
+    this.params ??= uploadParams(this.host, 'frozen');
+    const params = this.params;
     return tf.tidy(() => {
       const extra = this.meta.network.condition ? normaliseFields(N) : {};
-      return scoreForward(this.meta.network, this.meta.norm, this.params, {
+      return scoreForward(this.meta.network, this.meta.norm, params, {
         S, logSigma2: tf.tensor2d(logS2, [n, 1]), invSigma: tf.tensor2d(inv, [n, 1]), ...extra,
       });
     });
   }
 
   dispose(): void {
-    for (const p of this.params.values()) p.dispose();
+    if (this.params) for (const p of this.params.values()) p.dispose();
+    this.params = null;
+    this.hostNet?.dispose();
+    this.hostNet = null;
   }
 }
 
@@ -104,5 +129,5 @@ export async function loadScoreModel(dir: string): Promise<NetScoreModel> {
   const host = loadSafetensors(wpath);
   const problem = checkParams(meta.network, host);
   if (problem) throw new UserError('E_CHECKPOINT', `${wpath}: ${problem}; the weights do not match ${SCORE_META_FILE}`);
-  return new NetScoreModel(meta, uploadParams(host, 'frozen'));
+  return new NetScoreModel(meta, host);
 }

@@ -1,6 +1,6 @@
 /**
  * Geodesic Euler–Maruyama for dS = a dτ + g P_S ∘ dW̄ on S^{d−1} (Bhattacharjee & Lee, Eq. 14 / B6):
- * one tangent step, retracted to the sphere by the exponential map (src/core/sphere.ts expMap),
+ * one tangent step, retracted to the sphere by the exponential map (src/core/sphere.ts expMapRows),
  *
  *   S' = exp_S( a(S, τ) dτ + g(τ) P_S ΔW̄ ),   ΔW̄ ~ N(0, dτ I).
  *
@@ -13,16 +13,13 @@
  * "Riemannian score-based generative modelling", NeurIPS 2022). Adding −½g²(d−1)S dτ would count
  * it twice. Weak order 1 (also for the deterministic part: global error O(dτ)).
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { expMap } from '../../src/core/sphere.js';
-import type { Integrator } from './types.js';
+import { expMapRows } from '../../src/core/sphere.js';
+import { scratch, type Integrator } from './types.js';
 
 export const euler: Integrator = {
   name: 'euler',
-  step(S, tau, dtau, sde, noise) {
-    return tf.tidy(() => {
-      const v = sde.increment(S, tau, dtau, noise); // a dτ + g P_S ΔW̄, tangent [n, d]
-      return expMap(S, v); // [n, d]
-    });
+  step(S, tau, dtau, sde, noise, out) {
+    const v = sde.increment(S, tau, dtau, noise, scratch('euler', 0, S.length)); // a dτ + g P_S ΔW̄, tangent [n·d]
+    return expMapRows(S, v, out, sde.d);
   },
 };

@@ -14,18 +14,17 @@
  * curvature drift −½g²(d−1)S dτ of the Itô form, so no correction term is added. For the
  * deterministic part the scheme is the explicit trapezoidal rule: global error O(dτ²).
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { normalizeSpins } from '../../src/core/sphere.js';
-import type { Integrator } from './types.js';
+import { retractRows } from '../../src/core/sphere.js';
+import { scratch, type Integrator } from './types.js';
 
 export const heun: Integrator = {
   name: 'heun',
-  step(S, tau, dtau, sde, noise) {
-    return tf.tidy(() => {
-      const f0 = sde.increment(S, tau, dtau, noise); // f(S, τ) [n, d]
-      const Sp = normalizeSpins(tf.add(S, f0)); // predictor [n, d]
-      const f1 = sde.increment(Sp, tau + dtau, dtau, noise); // f(S̃, τ + dτ), same ΔW̄ [n, d]
-      return normalizeSpins(tf.add(S, tf.mul(tf.add(f0, f1), 0.5))); // corrector [n, d]
-    });
+  step(S, tau, dtau, sde, noise, out) {
+    const len = S.length;
+    const f0 = sde.increment(S, tau, dtau, noise, scratch('heun', 0, len)); // f(S, τ) [n·d]
+    const Sp = retractRows(S, f0, 1, scratch('heun', 1, len), sde.d); // predictor S̃ = (S + f0)/|·|
+    const f1 = sde.increment(Sp, tau + dtau, dtau, noise, scratch('heun', 2, len)); // f(S̃, τ + dτ), same ΔW̄
+    for (let i = 0; i < len; i++) f0[i] += f1[i];
+    return retractRows(S, f0, 0.5, out, sde.d); // corrector (S + ½(f0 + f1))/|·|
   },
 };

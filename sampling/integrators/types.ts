@@ -1,17 +1,28 @@
 /**
  * The integrator contract of the guided reverse sampler: one `step()` from τ to τ + dτ of the
  * Stratonovich SDE dS = a(S, τ) dτ + g(τ) P_S ∘ dW̄ on S^{d−1} (Bhattacharjee & Lee, Eq. 14 / B6),
- * with the physics (a, g) supplied by an `Sde` (sampling/drift.ts). Batched: S is [n, d].
+ * with the physics (a, g) supplied by an `Sde` (sampling/drift.ts). Batched host rows: S is [n·d].
  */
-import type * as tf from '@tensorflow/tfjs-core';
 import type { Sde } from '../drift.js';
 
 export interface Integrator {
   readonly name: string;
   /**
-   * One step. S [n, d] unit rows (not disposed); `noise` the ambient Wiener increment ΔW̄ [n, d] ~
-   * N(0, dτ I), drawn once per step by the caller (null: the deterministic flow). Returns the new
-   * unit rows [n, d]; every intermediate is released (tf.tidy).
+   * One step. S [n·d] unit rows (not modified); `noise` the ambient Wiener increment ΔW̄ [n·d] ~
+   * N(0, dτ I), drawn once per step by the caller (null: the deterministic flow). Writes the new
+   * unit rows into `out` [n·d] (must not alias S) and returns it.
    */
-  step(S: tf.Tensor, tau: number, dtau: number, drift: Sde, noise: tf.Tensor | null): tf.Tensor;
+  step(S: Float32Array, tau: number, dtau: number, sde: Sde, noise: Float32Array | null, out: Float32Array): Float32Array;
+}
+
+/** A scratch array of `len` floats in slot `slot`, reused from call to call (the sampler is synchronous). */
+const pool = new Map<string, Float32Array>();
+export function scratch(owner: string, slot: number, len: number): Float32Array {
+  const key = `${owner}/${slot}`;
+  let a = pool.get(key);
+  if (!a || a.length !== len) {
+    a = new Float32Array(len);
+    pool.set(key, a);
+  }
+  return a;
 }

@@ -3,6 +3,10 @@
  * implementation of tangent projection, exponential and logarithm maps, and the geodesic random
  * walk used by forward noising (training/) and by the reverse samplers (sampling/).
  * Batched: spins are rows, S [n, d].
+ *
+ * Two forms of the same maps: tensors (tfjs; training, analysis) and host rows (Float32Array
+ * [n·d], row-major; the reverse sampler's inner loop, where a step's few thousand numbers cost less
+ * on the host than the dispatch of tfjs kernels). test/core/sphere.test.ts checks them equal.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { normalArray, type Rng } from '../rng.js';
@@ -83,4 +87,68 @@ export function geodesicRandomWalk(S0: tf.Tensor, sigma2: tf.Tensor | number, su
   }
   stepVar.dispose();
   return S;
+}
+
+// ---- host rows: Float32Array [n·d], row-major; dot products accumulate in float64 ----
+
+/** Eq. 10 / B3 on host rows: out_i = v_i − (S_i·v_i) S_i. `out` may alias `v`. */
+export function tangentProjectRows(S: Float32Array, v: Float32Array, out: Float32Array, d: number): Float32Array {
+  for (let o = 0; o < S.length; o += d) {
+    let c = 0;
+    for (let j = o; j < o + d; j++) c += S[j] * v[j];
+    for (let j = o; j < o + d; j++) out[j] = v[j] - c * S[j];
+  }
+  return out;
+}
+
+/** Host rows projected onto the sphere: out_i = X_i/|X_i|. `out` may alias `X`. */
+export function normalizeRows(X: Float32Array, out: Float32Array, d: number): Float32Array {
+  for (let o = 0; o < X.length; o += d) {
+    let s = 0;
+    for (let j = o; j < o + d; j++) s += X[j] * X[j];
+    const r = 1 / Math.sqrt(s);
+    for (let j = o; j < o + d; j++) out[j] = X[j] * r;
+  }
+  return out;
+}
+
+/** The projection retraction on host rows: out_i = (S_i + w·v_i)/|S_i + w·v_i|. `out` may alias S or v. */
+export function retractRows(S: Float32Array, v: Float32Array, w: number, out: Float32Array, d: number): Float32Array {
+  for (let o = 0; o < S.length; o += d) {
+    let s = 0;
+    for (let j = o; j < o + d; j++) {
+      const x = S[j] + w * v[j];
+      out[j] = x;
+      s += x * x;
+    }
+    const r = 1 / Math.sqrt(s);
+    for (let j = o; j < o + d; j++) out[j] *= r;
+  }
+  return out;
+}
+
+/** Exponential map on host rows: out_i = exp_{S_i}(v_i) = cos|v| S + sin|v| v/|v|, renormalised. `out` may alias `v`, not `S`. */
+export function expMapRows(S: Float32Array, v: Float32Array, out: Float32Array, d: number): Float32Array {
+  for (let o = 0; o < S.length; o += d) {
+    let s = 0;
+    for (let j = o; j < o + d; j++) s += v[j] * v[j];
+    const n = Math.sqrt(s);
+    const cos = Math.cos(n);
+    const sinc = n < 1e-6 ? 1 : Math.sin(n) / n; // sin|v|/|v| → 1 as |v| → 0
+    let q = 0;
+    for (let j = o; j < o + d; j++) {
+      const x = cos * S[j] + sinc * v[j];
+      out[j] = x;
+      q += x * x;
+    }
+    const r = 1 / Math.sqrt(q);
+    for (let j = o; j < o + d; j++) out[j] *= r;
+  }
+  return out;
+}
+
+/** Uniform spins on S^{d−1} as host rows [n·d] (the draws of `uniformSpins`). */
+export function uniformSpinRows(n: number, d: number, rng: Rng): Float32Array {
+  const X = normalArray(rng, n * d);
+  return normalizeRows(X, X, d);
 }

@@ -84,19 +84,17 @@ function hookNamesFor(s: FieldSource): string[] {
  * of each row, [batch, d_model].
  */
 export function contextFields(model: Gpt2Model, ids: number[][], source: FieldSource, cache?: KVCache): tf.Tensor {
-  const { logits, activations } = model.runWithCache(ids, { names: hookNamesFor(source), cache, lastOnly: true }); // logits unused: unembed one row
+  const B = ids.length;
+  const d = model.dModel;
+  // No unembedding: the field is read before the logits (output 'residual' stops after ln_final).
+  if (source.kind === 'final') return tf.tidy(() => tf.reshape(model.forward(ids, { cache, lastOnly: true, output: 'residual' }), [B, d])); // [batch, d_model]
+  const { logits, activations } = model.runWithCache(ids, { names: hookNamesFor(source), cache, lastOnly: true, output: 'residual' });
   logits.dispose();
   try {
     return tf.tidy(() => {
-      const B = ids.length;
       const P = ids[0].length;
-      const d = model.dModel;
       const lastRow = (t: tf.Tensor) => tf.reshape(tf.slice(t, [0, P - 1, 0], [B, 1, d]), [B, d]); // [batch, d_model]
       switch (source.kind) {
-        case 'final': {
-          const p = model.params();
-          return tf.add(tf.mul(lastRow(activations.get('ln_final.hook_normalized')!), p.get('ln_final.w')!), p.get('ln_final.b')!);
-        }
         case 'layer':
           return lastRow(activations.get(`blocks.${source.layer}.hook_attn_out`)!);
         case 'head':
@@ -151,7 +149,7 @@ function fieldsFromActivations(model: Gpt2Model, activations: Map<string, tf.Ten
 export function contextFieldsAll(model: Gpt2Model, ids: number[][], source: FieldSource, cache?: KVCache): tf.Tensor {
   const hp = new HookPoints([], hookNamesFor(source));
   try {
-    model.forward(ids, { hookPoints: hp, lastOnly: true, cache }).dispose();
+    model.forward(ids, { hookPoints: hp, lastOnly: true, cache, output: 'residual' }).dispose();
     const activations = hp.takeActivations();
     try {
       return fieldsFromActivations(model, activations, source, ids.length, ids[0].length);

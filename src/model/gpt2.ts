@@ -73,6 +73,11 @@ export interface ForwardOptions {
   hookPoints?: HookPoints;
   /** Unembed only the last position: logits (and hook_logits) are [batch, 1, vocab]. */
   lastOnly?: boolean;
+  /**
+   * 'residual': stop after ln_final and return its output γ ⊙ x̂ + β [batch, pos (or 1), d_model]
+   * instead of logits (no unembedding, hook_logits does not run). Default 'logits'.
+   */
+  output?: 'logits' | 'residual';
 }
 
 /** Parameter names (TransformerLens style) and shapes: see `Gpt2Model.params`. */
@@ -239,7 +244,7 @@ export class Gpt2Model {
     return new KVCache(this.nLayer);
   }
 
-  /** Logits [batch, pos, vocab] for rectangular `ids` [batch][pos]. */
+  /** Logits [batch, pos, vocab] for rectangular `ids` [batch][pos] (or the final residual: `output`). */
   forward(ids: number[][], opts: ForwardOptions = {}): tf.Tensor {
     const { cache } = opts;
     const hp = opts.hookPoints ?? NO_HOOKS;
@@ -268,6 +273,7 @@ export class Gpt2Model {
         x = this.layerNorm(x, this.lnf_w, this.lnf_b, 'ln_final.', hp); // [batch, pos, d_model]
         const Pout = opts.lastOnly ? 1 : P;
         if (opts.lastOnly) x = tf.slice(x, [0, P - 1, 0], [B, 1, d]); // [batch, 1, d_model]
+        if (opts.output === 'residual') return x; // [batch, pos, d_model]
         const unembed = this.W_U ?? this.W_E_T ?? tf.transpose(this.W_E); // [d_model, vocab]
         const logits2d = matmul(tf.reshape(x, [B * Pout, d]), unembed); // [batch·pos, vocab]
         return hp.run('hook_logits', tf.reshape(logits2d, [B, Pout, this.vocab])); // [batch, pos, vocab]
@@ -408,11 +414,11 @@ export class Gpt2Model {
    */
   runWithCache(
     ids: number[][],
-    opts: { names: NameFilter; cache?: KVCache; hooks?: readonly Hook[]; lastOnly?: boolean },
+    opts: { names: NameFilter; cache?: KVCache; hooks?: readonly Hook[]; lastOnly?: boolean; output?: 'logits' | 'residual' },
   ): { logits: tf.Tensor; activations: Map<string, tf.Tensor> } {
     const hp = new HookPoints(opts.hooks ?? [], opts.names);
     try {
-      const logits = this.forward(ids, { cache: opts.cache, hookPoints: hp, lastOnly: opts.lastOnly });
+      const logits = this.forward(ids, { cache: opts.cache, hookPoints: hp, lastOnly: opts.lastOnly, output: opts.output });
       return { logits, activations: hp.takeActivations() };
     } finally {
       hp.close(); // disposes the activations when forward threw

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend.js';
 import { heatKernelSeries, meanCosine, varadhanCoeff } from '../../src/core/heatKernel.js';
 import { beta, sigma2, SCHEDULE_KINDS } from '../../src/core/schedules.js';
-import { expMap, geodesicRandomWalk, logMap, rowDot, tangentProject, uniformSpins } from '../../src/core/sphere.js';
+import { expMap, expMapRows, geodesicRandomWalk, logMap, normalizeRows, normalizeSpins, rowDot, tangentProject, tangentProjectRows, uniformSpinRows, uniformSpins } from '../../src/core/sphere.js';
 import { makeRng } from '../../src/rng.js';
 
 beforeAll(async () => {
@@ -25,6 +25,38 @@ describe('maps', () => {
     const P = tangentProject(S, v);
     expect(tf.max(tf.abs(rowDot(S, P))).dataSync()[0]).toBeLessThan(1e-6);
     expect(tf.max(tf.abs(tf.sub(tangentProject(S, P), P))).dataSync()[0]).toBeLessThan(1e-6);
+  });
+});
+
+describe('host rows equal the tensor maps', () => {
+  it('tangentProjectRows, normalizeRows, expMapRows and uniformSpinRows match their tensor forms (d = 3, 128)', () => {
+    for (const d of [3, 128]) {
+      const n = 9;
+      const S = uniformSpins(n, d, makeRng(`h${d}`));
+      const Sh = uniformSpinRows(n, d, makeRng(`h${d}`));
+      const x = tf.mul(uniformSpins(n, d, makeRng(`x${d}`)), 1.7);
+      const v = tf.mul(tangentProject(S, x), 0.9); // tangent, |v| ~ 0.9
+      const tiny = tf.mul(v, 1e-8); // the sinc limit of expMap
+      const cases: [string, tf.Tensor, Float32Array][] = [
+        ['uniformSpinRows', S, Sh],
+        ['tangentProjectRows', tangentProject(S, x), tangentProjectRows(Sh, x.dataSync() as Float32Array, new Float32Array(n * d), d)],
+        ['normalizeRows', normalizeSpins(x), normalizeRows(x.dataSync() as Float32Array, new Float32Array(n * d), d)],
+        ['expMapRows', expMap(S, v), expMapRows(Sh, v.dataSync() as Float32Array, new Float32Array(n * d), d)],
+        ['expMapRows (|v| = 1e-8)', expMap(S, tiny), expMapRows(Sh, tiny.dataSync() as Float32Array, new Float32Array(n * d), d)],
+      ];
+      for (const [name, want, got] of cases) {
+        const w = want.dataSync();
+        const err = Math.max(...got.map((g, i) => Math.abs(g - w[i])));
+        expect(err, `${name}, d = ${d}`).toBeLessThan(2e-6);
+      }
+      // aliasing: out = v in place
+      const a = x.dataSync() as Float32Array;
+      const b = Float32Array.from(a);
+      tangentProjectRows(Sh, b, b, d);
+      const ref = tangentProjectRows(Sh, a, new Float32Array(n * d), d);
+      expect(Math.max(...b.map((g, i) => Math.abs(g - ref[i])))).toBe(0);
+      tf.dispose([S, x, v, tiny, ...cases.map((c) => c[1])]);
+    }
   });
 });
 

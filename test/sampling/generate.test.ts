@@ -114,7 +114,7 @@ describe('generateGuided', () => {
 
   it('runs LLG mode, Euler, the softmax readout and a learned score through the same path', async () => {
     let calls = 0;
-    const zero: ScoreModel = { meta: meta(), score: (S) => (calls++, tf.zerosLike(S)), dispose: () => {} };
+    const zero: ScoreModel = { meta: meta(), bind: () => ({ score: (_S, _t, out) => (calls++, out.fill(0), undefined), dispose: () => {} }), dispose: () => {} };
     const res = await generateGuided(lm, { prompts: ['A'], tokens: 2, steps: 10, lambda: 0.5, gamma: 2, integrator: 'euler', readout: 'softmax', readoutTemperature: 0.05, score: zero });
     expect(res[0].tokens).toHaveLength(2);
     expect(calls).toBe(2 * 10); // one score call per Euler step
@@ -125,7 +125,7 @@ describe('generateGuided', () => {
     const K = 8;
     const bad: ScoreModel = {
       meta: meta(),
-      score: (S) => (++calls > 2 * K + 6 ? tf.fill(S.shape, NaN) : tf.zerosLike(S)), // Heun: 2 calls per step
+      bind: () => ({ score: (_S, _t, out) => void out.fill(++calls > 2 * K + 6 ? NaN : 0), dispose: () => {} }), // Heun: 2 calls per step
       dispose: () => {},
     };
     const before = tf.memory().numTensors;
@@ -145,7 +145,7 @@ describe('generateGuided', () => {
     await expect(go({ schedule: { kind: 'linear', betaMin: 2, betaMax: 1, T: 1 } })).rejects.toThrow(/β out of range/);
     await expect(go({ fieldSource: { kind: 'layer', layer: 9 } })).rejects.toThrow(/layer 9 does not exist/);
     for (const [over, what] of [[{ d: 32 }, /d = 32/], [{ vocab: 300 }, /vocabulary 300/], [{ fieldSource: 'layer:1' }, /field source layer:1/]] as const) {
-      const s: ScoreModel = { meta: meta(over), score: (S) => tf.zerosLike(S), dispose: () => {} };
+      const s: ScoreModel = { meta: meta(over), bind: () => ({ score: (_S, _t, out) => void out.fill(0), dispose: () => {} }), dispose: () => {} };
       await expect(go({ score: s })).rejects.toThrow(what);
     }
     const long = 'x '.repeat(30).trim(); // 30 tokens

@@ -1,0 +1,224 @@
+;; Hand-written WebAssembly SIMD kernels for host inference (src/core/kernels/wasm.ts wraps them).
+;; Build: `npx tsx scripts/build-wasm.ts` compiles this file with wabt into kernels.wasm.ts.
+;;
+;; Conventions: every pointer is a byte offset into the exported memory, 16-byte aligned; matrices
+;; are row-major float32. Nothing is allocated here: the host lays out its buffers and grows the
+;; memory itself.
+(module
+  (memory (export "memory") 1)
+
+  ;; gemm: C[m,n] = bias_i + A[m,k] · B[k,n], bias_i the n floats at bias + i·biasStride·4 bytes
+  ;; (biasStride 0: one [n] bias broadcast to every row; biasStride n: per-row biases [m,n]).
+  ;; n must be a multiple of 4; k ≥ 0 any. Rows go four at a time (8-column blocks, then a 4-column
+  ;; strip: every B vector loaded feeds four rows, which quarters the traffic over B; ~2x at
+  ;; [16,512]x[512,512]), the last m mod 4 one at a time (16-column blocks, then 4). Each output
+  ;; block is finished (over all of k) before it is stored, so C may alias the bias rows (C = bias
+  ;; with biasStride n updates them in place), but not A or B.
+  (func (export "gemm") (param $A i32) (param $B i32) (param $bias i32) (param $biasStride i32)
+                        (param $C i32) (param $m i32) (param $k i32) (param $n i32)
+    (local $i i32) (local $nb i32) (local $kb i32) (local $bs i32) (local $jb i32) (local $arow i32)
+    (local $aend i32) (local $crow i32) (local $brow i32) (local $ap i32) (local $bp i32)
+    (local $a v128) (local $b0 v128) (local $b1 v128) (local $c0 v128) (local $c1 v128) (local $c2 v128)
+    (local $c3 v128) (local $c4 v128) (local $c5 v128) (local $c6 v128) (local $c7 v128)
+    (local.set $nb (i32.shl (local.get $n) (i32.const 2)))            ;; row strides in bytes: B and C,
+    (local.set $kb (i32.shl (local.get $k) (i32.const 2)))            ;; A,
+    (local.set $bs (i32.shl (local.get $biasStride) (i32.const 2)))   ;; and the bias
+    (local.set $arow (local.get $A))
+    (local.set $crow (local.get $C))
+    (local.set $brow (local.get $bias))
+    ;; blocks of 4 rows × 8 columns: c0,c1 row i, c2,c3 row i+1, c4,c5 row i+2, c6,c7 row i+3
+    (block $quadDone (loop $quad
+      (br_if $quadDone (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $m)))
+      (local.set $aend (i32.add (local.get $arow) (local.get $kb)))
+      (local.set $jb (i32.const 0))                                    ;; column offset in bytes
+      (block $q8Done (loop $q8
+        (br_if $q8Done (i32.gt_u (i32.add (local.get $jb) (i32.const 32)) (local.get $nb)))
+        (local.set $bp (i32.add (local.get $brow) (local.get $jb)))
+        (local.set $c0 (v128.load offset=0 (local.get $bp)))
+        (local.set $c1 (v128.load offset=16 (local.get $bp)))
+        (local.set $bp (i32.add (local.get $bp) (local.get $bs)))
+        (local.set $c2 (v128.load offset=0 (local.get $bp)))
+        (local.set $c3 (v128.load offset=16 (local.get $bp)))
+        (local.set $bp (i32.add (local.get $bp) (local.get $bs)))
+        (local.set $c4 (v128.load offset=0 (local.get $bp)))
+        (local.set $c5 (v128.load offset=16 (local.get $bp)))
+        (local.set $bp (i32.add (local.get $bp) (local.get $bs)))
+        (local.set $c6 (v128.load offset=0 (local.get $bp)))
+        (local.set $c7 (v128.load offset=16 (local.get $bp)))
+        (local.set $bp (i32.add (local.get $B) (local.get $jb)))
+        (local.set $ap (local.get $arow))
+        (block $qkDone (loop $qk                                       ;; over p < k
+          (br_if $qkDone (i32.ge_u (local.get $ap) (local.get $aend)))
+          (local.set $b0 (v128.load offset=0 (local.get $bp)))
+          (local.set $b1 (v128.load offset=16 (local.get $bp)))
+          (local.set $a (v128.load32_splat (local.get $ap)))
+          (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (local.get $b0))))
+          (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $a) (local.get $b1))))
+          (local.set $a (v128.load32_splat (i32.add (local.get $ap) (local.get $kb))))
+          (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $a) (local.get $b0))))
+          (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $a) (local.get $b1))))
+          (local.set $a (v128.load32_splat (i32.add (local.get $ap) (i32.shl (local.get $kb) (i32.const 1)))))
+          (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (local.get $a) (local.get $b0))))
+          (local.set $c5 (f32x4.add (local.get $c5) (f32x4.mul (local.get $a) (local.get $b1))))
+          (local.set $a (v128.load32_splat (i32.add (local.get $ap) (i32.mul (local.get $kb) (i32.const 3)))))
+          (local.set $c6 (f32x4.add (local.get $c6) (f32x4.mul (local.get $a) (local.get $b0))))
+          (local.set $c7 (f32x4.add (local.get $c7) (f32x4.mul (local.get $a) (local.get $b1))))
+          (local.set $bp (i32.add (local.get $bp) (local.get $nb)))
+          (local.set $ap (i32.add (local.get $ap) (i32.const 4)))
+          (br $qk)))
+        (local.set $bp (i32.add (local.get $crow) (local.get $jb)))
+        (v128.store offset=0 (local.get $bp) (local.get $c0))
+        (v128.store offset=16 (local.get $bp) (local.get $c1))
+        (local.set $bp (i32.add (local.get $bp) (local.get $nb)))
+        (v128.store offset=0 (local.get $bp) (local.get $c2))
+        (v128.store offset=16 (local.get $bp) (local.get $c3))
+        (local.set $bp (i32.add (local.get $bp) (local.get $nb)))
+        (v128.store offset=0 (local.get $bp) (local.get $c4))
+        (v128.store offset=16 (local.get $bp) (local.get $c5))
+        (local.set $bp (i32.add (local.get $bp) (local.get $nb)))
+        (v128.store offset=0 (local.get $bp) (local.get $c6))
+        (v128.store offset=16 (local.get $bp) (local.get $c7))
+        (local.set $jb (i32.add (local.get $jb) (i32.const 32)))
+        (br $q8)))
+      ;; n ≡ 4 (mod 8): the last 4 columns of these rows, one accumulator per row
+      (if (i32.lt_u (local.get $jb) (local.get $nb)) (then
+        (local.set $bp (i32.add (local.get $brow) (local.get $jb)))
+        (local.set $c0 (v128.load (local.get $bp)))
+        (local.set $c2 (v128.load (i32.add (local.get $bp) (local.get $bs))))
+        (local.set $c4 (v128.load (i32.add (local.get $bp) (i32.shl (local.get $bs) (i32.const 1)))))
+        (local.set $c6 (v128.load (i32.add (local.get $bp) (i32.mul (local.get $bs) (i32.const 3)))))
+        (local.set $bp (i32.add (local.get $B) (local.get $jb)))
+        (local.set $ap (local.get $arow))
+        (block $q4Done (loop $q4
+          (br_if $q4Done (i32.ge_u (local.get $ap) (local.get $aend)))
+          (local.set $b0 (v128.load (local.get $bp)))
+          (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (v128.load32_splat (local.get $ap)) (local.get $b0))))
+          (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (v128.load32_splat
+            (i32.add (local.get $ap) (local.get $kb))) (local.get $b0))))
+          (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (v128.load32_splat
+            (i32.add (local.get $ap) (i32.shl (local.get $kb) (i32.const 1)))) (local.get $b0))))
+          (local.set $c6 (f32x4.add (local.get $c6) (f32x4.mul (v128.load32_splat
+            (i32.add (local.get $ap) (i32.mul (local.get $kb) (i32.const 3)))) (local.get $b0))))
+          (local.set $bp (i32.add (local.get $bp) (local.get $nb)))
+          (local.set $ap (i32.add (local.get $ap) (i32.const 4)))
+          (br $q4)))
+        (local.set $bp (i32.add (local.get $crow) (local.get $jb)))
+        (v128.store (local.get $bp) (local.get $c0))
+        (v128.store (i32.add (local.get $bp) (local.get $nb)) (local.get $c2))
+        (v128.store (i32.add (local.get $bp) (i32.shl (local.get $nb) (i32.const 1))) (local.get $c4))
+        (v128.store (i32.add (local.get $bp) (i32.mul (local.get $nb) (i32.const 3))) (local.get $c6))))
+      ;; next four rows of A, C and (unless broadcast) the bias
+      (local.set $arow (i32.add (local.get $arow) (i32.shl (local.get $kb) (i32.const 2))))
+      (local.set $crow (i32.add (local.get $crow) (i32.shl (local.get $nb) (i32.const 2))))
+      (local.set $brow (i32.add (local.get $brow) (i32.shl (local.get $bs) (i32.const 2))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $quad)))
+    ;; remaining rows one at a time
+    (block $rowsDone (loop $rows
+      (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $m)))
+      (local.set $aend (i32.add (local.get $arow) (local.get $kb)))
+      (local.set $jb (i32.const 0))
+      ;; blocks of 16 columns: c0..c3 = bias, then c += A[i,p] · B[p, j..j+16] for p < k
+      (block $b16Done (loop $b16
+        (br_if $b16Done (i32.gt_u (i32.add (local.get $jb) (i32.const 64)) (local.get $nb)))
+        (local.set $bp (i32.add (local.get $brow) (local.get $jb)))
+        (local.set $c0 (v128.load offset=0 (local.get $bp)))
+        (local.set $c1 (v128.load offset=16 (local.get $bp)))
+        (local.set $c2 (v128.load offset=32 (local.get $bp)))
+        (local.set $c3 (v128.load offset=48 (local.get $bp)))
+        (local.set $bp (i32.add (local.get $B) (local.get $jb)))
+        (local.set $ap (local.get $arow))
+        (block $k16Done (loop $k16
+          (br_if $k16Done (i32.ge_u (local.get $ap) (local.get $aend)))
+          (local.set $a (v128.load32_splat (local.get $ap)))
+          (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (local.get $a) (v128.load offset=0 (local.get $bp)))))
+          (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (local.get $a) (v128.load offset=16 (local.get $bp)))))
+          (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (local.get $a) (v128.load offset=32 (local.get $bp)))))
+          (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (local.get $a) (v128.load offset=48 (local.get $bp)))))
+          (local.set $bp (i32.add (local.get $bp) (local.get $nb)))
+          (local.set $ap (i32.add (local.get $ap) (i32.const 4)))
+          (br $k16)))
+        (local.set $bp (i32.add (local.get $crow) (local.get $jb)))
+        (v128.store offset=0 (local.get $bp) (local.get $c0))
+        (v128.store offset=16 (local.get $bp) (local.get $c1))
+        (v128.store offset=32 (local.get $bp) (local.get $c2))
+        (v128.store offset=48 (local.get $bp) (local.get $c3))
+        (local.set $jb (i32.add (local.get $jb) (i32.const 64)))
+        (br $b16)))
+      ;; remaining columns in blocks of 4, one accumulator
+      (block $b4Done (loop $b4
+        (br_if $b4Done (i32.gt_u (i32.add (local.get $jb) (i32.const 16)) (local.get $nb)))
+        (local.set $c0 (v128.load (i32.add (local.get $brow) (local.get $jb))))
+        (local.set $bp (i32.add (local.get $B) (local.get $jb)))
+        (local.set $ap (local.get $arow))
+        (block $k4Done (loop $k4
+          (br_if $k4Done (i32.ge_u (local.get $ap) (local.get $aend)))
+          (local.set $c0 (f32x4.add (local.get $c0)
+            (f32x4.mul (v128.load32_splat (local.get $ap)) (v128.load (local.get $bp)))))
+          (local.set $bp (i32.add (local.get $bp) (local.get $nb)))
+          (local.set $ap (i32.add (local.get $ap) (i32.const 4)))
+          (br $k4)))
+        (v128.store (i32.add (local.get $crow) (local.get $jb)) (local.get $c0))
+        (local.set $jb (i32.add (local.get $jb) (i32.const 16)))
+        (br $b4)))
+      ;; next row of A, C and (unless broadcast) the bias
+      (local.set $arow (local.get $aend))
+      (local.set $crow (i32.add (local.get $crow) (local.get $nb)))
+      (local.set $brow (i32.add (local.get $brow) (local.get $bs)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $rows)))
+  )
+
+  ;; silu: Y[i] = silu(X[i]) (accumulate 0) or Y[i] += silu(X[i]) (accumulate 1), 4 lanes at a
+  ;; time; len must be a multiple of 4 (the host pads its buffers). X = Y is allowed.
+  ;; silu(x) = x / (1 + e), e = exp(−x) computed as
+  ;;   u = clamp(−x, −87, 88)              (2^n below stays a normal float, e + 1 stays finite)
+  ;;   n = nearest(u · log2 e),  r = u − n·ln2_hi − n·ln2_lo     (|r| ≤ ln2/2; ln2_hi has 9 bits,
+  ;;                                                            so n·ln2_hi is exact)
+  ;;   exp(r) ≈ Σ_{j≤6} r^j/j!  (Horner; truncation ≤ 1e-7 relative at |r| = ln2/2)
+  ;;   e = exp(r) · 2^n,  2^n built as the bits (n + 127) << 23.
+  ;; Relative error of e ≈ 2e-7. Clamping: x > 87 gives x/(1 + e^−87) = x, x < −88 gives
+  ;; x/(1 + e^88) ≈ 0 (−∞ gives −∞, NaN stays NaN).
+  (func (export "silu") (param $X i32) (param $Y i32) (param $len i32) (param $accumulate i32)
+    (local $end i32) (local $x v128) (local $u v128) (local $nf v128) (local $r v128) (local $p v128)
+    (local $lo v128) (local $hi v128) (local $log2e v128) (local $ln2hi v128) (local $ln2lo v128)
+    (local $one v128) (local $c2 v128) (local $c3 v128) (local $c4 v128) (local $c5 v128) (local $c6 v128)
+    ;; constants, splatted once
+    (local.set $lo (f32x4.splat (f32.const -87.0)))
+    (local.set $hi (f32x4.splat (f32.const 88.0)))
+    (local.set $log2e (f32x4.splat (f32.const 1.44269504088896341)))
+    (local.set $ln2hi (f32x4.splat (f32.const 0.693359375)))
+    (local.set $ln2lo (f32x4.splat (f32.const -2.12194440e-4)))
+    (local.set $one (f32x4.splat (f32.const 1.0)))
+    (local.set $c2 (f32x4.splat (f32.const 0.5)))
+    (local.set $c3 (f32x4.splat (f32.const 0.166666666666666667)))
+    (local.set $c4 (f32x4.splat (f32.const 0.0416666666666666667)))
+    (local.set $c5 (f32x4.splat (f32.const 0.00833333333333333333)))
+    (local.set $c6 (f32x4.splat (f32.const 0.00138888888888888889)))
+    (local.set $end (i32.add (local.get $X) (i32.shl (local.get $len) (i32.const 2))))
+    (block $done (loop $lanes
+      (br_if $done (i32.ge_u (local.get $X) (local.get $end)))
+      (local.set $x (v128.load (local.get $X)))
+      ;; range reduction of u = −x
+      (local.set $u (f32x4.min (f32x4.max (f32x4.neg (local.get $x)) (local.get $lo)) (local.get $hi)))
+      (local.set $nf (f32x4.nearest (f32x4.mul (local.get $u) (local.get $log2e))))
+      (local.set $r (f32x4.sub (f32x4.sub (local.get $u) (f32x4.mul (local.get $nf) (local.get $ln2hi)))
+                               (f32x4.mul (local.get $nf) (local.get $ln2lo))))
+      ;; p = exp(r): Horner on 1 + r(1 + r(1/2 + r(1/6 + r(1/24 + r(1/120 + r/720)))))
+      (local.set $p (f32x4.add (local.get $c5) (f32x4.mul (local.get $r) (local.get $c6))))
+      (local.set $p (f32x4.add (local.get $c4) (f32x4.mul (local.get $r) (local.get $p))))
+      (local.set $p (f32x4.add (local.get $c3) (f32x4.mul (local.get $r) (local.get $p))))
+      (local.set $p (f32x4.add (local.get $c2) (f32x4.mul (local.get $r) (local.get $p))))
+      (local.set $p (f32x4.add (local.get $one) (f32x4.mul (local.get $r) (local.get $p))))
+      (local.set $p (f32x4.add (local.get $one) (f32x4.mul (local.get $r) (local.get $p))))
+      ;; e = p · 2^n, then silu = x / (1 + e)
+      (local.set $p (f32x4.mul (local.get $p)
+        (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $nf)) (i32x4.splat (i32.const 127))) (i32.const 23))))
+      (local.set $x (f32x4.div (local.get $x) (f32x4.add (local.get $one) (local.get $p))))
+      (if (local.get $accumulate) (then (local.set $x (f32x4.add (local.get $x) (v128.load (local.get $Y))))))
+      (v128.store (local.get $Y) (local.get $x))
+      (local.set $X (i32.add (local.get $X) (i32.const 16)))
+      (local.set $Y (i32.add (local.get $Y) (i32.const 16)))
+      (br $lanes)))
+  )
+)
