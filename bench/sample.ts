@@ -7,7 +7,7 @@
  * Model: the embedded model (models/brown-small) when present, else random weights of its config
  * (configs/lm/brown-small.json: 4 layers × 4 heads, d = 128, vocabulary 8257). Score: the shipped
  * models/brown-small/score when present, else a random network of configs/score/brown-small.json's
- * shape (width 512, depth 3), which costs what the trained one costs.
+ * shape, which costs what the trained one costs.
  *
  * Register in bench/sections.ts (`import { sampleSection } from './sample.js'`), or run alone:
  *   npx tsx bench/sample.ts [--backend wasm]
@@ -64,7 +64,9 @@ async function setup(): Promise<Setup> {
 
 /** A random score network of the brown-small score config's shape. */
 function randomScore(model: Gpt2Model): ScoreModel {
-  const network: NetworkConfig = { d: model.dModel, width: 512, depth: 3, activation: 'silu', timeEmbedding: 64, condition: true };
+  const cfg = JSON.parse(readFileSync(join(packageRoot(), 'configs', 'score', 'brown-small.json'), 'utf8')) as { network: { width: number; depth: number; activation: NetworkConfig['activation']; time_embedding: number } };
+  const { width, depth, activation, time_embedding } = cfg.network;
+  const network: NetworkConfig = { d: model.dModel, width, depth, activation, timeEmbedding: time_embedding, condition: true };
   const schedule = defaultSchedule(model.dModel);
   const meta: ScoreNetMeta = {
     format: 'spinbath-score/1', d: model.dModel, vocab: model.vocab, fieldSource: 'final', schedule, eta: 0.5, modelHash: 'bench',
@@ -133,7 +135,9 @@ export const sampleSection: Section = {
     const s = await setup();
     const rows: BenchRow[] = [];
     const targets: BenchTarget[] = [];
-    const data: Record<string, unknown> = { model: s.label, config: { ...s.lm.model.config }, K, prompt: PROMPT, tokens: TOKENS };
+    const net = (s.score.meta as { network?: NetworkConfig }).network;
+    const data: Record<string, unknown> = { model: s.label, config: { ...s.lm.model.config }, score_network: net, K, prompt: PROMPT, tokens: TOKENS };
+    if (net) ctx.log(`score network: width ${net.width}, depth ${net.depth}, ${net.activation}`);
     try {
       for (const B of [1, 16]) {
         greedyMsPerToken(s.lm.model, B, 2); // warm-up
@@ -150,7 +154,7 @@ export const sampleSection: Section = {
         const greedy = median(g);
         rows.push({ name: `greedy decode, batch ${B}`, value: (1000 * B) / greedy, unit: 'tokens/s', note: `${greedy.toFixed(2)} ms/token-step` });
         const pick = (xs: { ms: number; lm: number; sde: number; readout: number }[]) => xs.slice().sort((x, y) => x.ms - y.ms)[1];
-        for (const [name, label] of [['none', 'heun, no score'], ['score', 'heun, score net'], ['euler', 'euler, no score']] as const) {
+        for (const [name, label] of [['none', 'heun, no score'], ['score', `heun, score net${net ? ` (width ${net.width}, depth ${net.depth})` : ''}`], ['euler', 'euler, no score']] as const) {
           const m = pick(runs[name]);
           const ratio = m.ms / greedy;
           rows.push({ name: `guided K=${K} ${label}, batch ${B}`, value: (1000 * B) / m.ms, unit: 'tokens/s', note: `${m.ms.toFixed(2)} ms/step = ${ratio.toFixed(2)}× greedy (LM ${m.lm.toFixed(2)}, SDE ${m.sde.toFixed(2)}, readout ${m.readout.toFixed(2)} ms)` });

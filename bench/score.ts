@@ -136,9 +136,16 @@ export const scoreSection: Section = {
     const rows: BenchRow[] = [];
     const targets: BenchTarget[] = [];
     const data: Record<string, unknown> = { reference_gflops: ref };
-    const f = await measureTraining(join(packageRoot(), 'configs', 'score', 'brown-small.json'), 128, 8257, 12);
+    // The matmul-efficiency target is taken at width 512, where the network's products dominate a
+    // step; the shipped config's small network (sized for the sampler's inner loop) is reported
+    // alongside: more samples/s, lower GFLOP/s (its products are too small to be compute-bound).
+    const cfgPath = join(packageRoot(), 'configs', 'score', 'brown-small.json');
+    const shipped = await measureTraining(cfgPath, 128, 8257, 12);
+    rows.push({ name: `training (brown-small config, d 128, width ${shipped.width})`, value: shipped.samplesPerS, unit: 'samples/s', note: `${shipped.ms.total.toFixed(0)} ms/step of ${shipped.batch}, ${shipped.gflops.toFixed(1)} GFLOP/s` });
+    data.training_shipped = shipped;
+    const f = await measureTraining(cfgPath, 128, 8257, 12, { width: 512 });
     ctx.log(`score training: ${f.samplesPerS.toFixed(0)} samples/s, ${f.gflops.toFixed(1)} GFLOP/s`);
-    rows.push({ name: 'training (brown-small config, d 128)', value: f.samplesPerS, unit: 'samples/s', note: `${f.ms.total.toFixed(0)} ms/step of ${f.batch}, width ${f.width}` });
+    rows.push({ name: 'training (brown-small config, d 128, width 512)', value: f.samplesPerS, unit: 'samples/s', note: `${f.ms.total.toFixed(0)} ms/step of ${f.batch}, width ${f.width}` });
     rows.push({ name: 'training matmul throughput', value: f.gflops, unit: 'GFLOP/s', note: `${(100 * f.fraction).toFixed(0)}% of the interleaved 1024³ matmul (${f.referenceGflops.toFixed(1)} GFLOP/s)` });
     rows.push({ name: 'step split: batch | fwd+bwd | Adam+EMA', value: f.ms.total, unit: 'ms', note: `${f.ms.batch.toFixed(1)} | ${f.ms.grad.toFixed(1)} | ${f.ms.update.toFixed(1)} ms` });
     targets.push(target('score training / matmul throughput', f.fraction, 'fraction', 'min', 0.5));

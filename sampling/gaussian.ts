@@ -8,6 +8,7 @@
  * follows --seed). Normals: the ziggurat of Marsaglia & Tsang, J. Stat. Softw. 5(8) (2000), 128
  * layers, with the layer index and the value taken from separate 32-bit words (avoiding the
  * index/value correlation of the original single-word version, Doornik 2005).
+ * test/sampling/gaussian.test.ts checks moments, the tails, a Kolmogorov–Smirnov distance to Φ.
  */
 import type { Rng } from '../src/rng.js';
 
