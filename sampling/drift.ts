@@ -36,9 +36,13 @@
  *
  * Arrays: host rows (Float32Array [n·d], row-major). The inner loop of the sampler is a few
  * thousand numbers per step, which the host handles faster than a dispatch of tfjs kernels; the
- * score network runs in a WASM SIMD kernel behind ScoreModel.bind (training/score-model.ts).
+ * score network runs in a WASM SIMD kernel behind ScoreModel.bind (training/score-model.ts). Inside
+ * a reverse run (sampling/reverse.ts, which opens a row scope of src/core/kernels/rows.ts) the drift
+ * keeps a copy of its field and its score buffer in the row arena, so that the fused projection of
+ * `increment` runs in the WASM SIMD kernel (src/core/sphere.ts projectCombineRows).
  */
-import { normalizeRows, tangentProjectRows } from '../src/core/sphere.js';
+import { rowBuffer, rowScopeId } from '../src/core/kernels/rows.js';
+import { normalizeRows, projectCombineRows, tangentProjectRows } from '../src/core/sphere.js';
 import { beta, type NoiseSchedule, type ScheduleKind } from '../src/core/schedules.js';
 import { normalArray, type Rng } from '../src/rng.js';
 import type { BoundScore, ScoreModel } from '../training/score-model.js';
@@ -172,6 +176,10 @@ export class GuidedDrift implements Sde {
   private readonly prec: Precession['kind'];
   private readonly bound: BoundScore | null;
   private readonly sbuf: Float32Array; // score scratch [n·d]
+  // G and the score scratch as rows of the current row scope (arena views inside a reverse run):
+  private scopeId = 0;
+  private runG: Float32Array;
+  private runS: Float32Array;
 
   constructor(private readonly opts: DriftOptions) {
     const d = opts.d;
@@ -204,7 +212,24 @@ export class GuidedDrift implements Sde {
       else this.planes.push(u, d === 3 ? cross3Rows(nHat, u, 1, new Float32Array(n * d)) : orthogonalDirections(n, d, [nHat, u], rng));
     }
     this.sbuf = new Float32Array(n * d); // stays 0 without a score
+    this.runG = this.G;
+    this.runS = this.sbuf;
     this.bound = opts.score ? opts.score.bind(opts.N, n) : null;
+  }
+
+  /** G and the score scratch for the current row scope: re-taken (G copied) when the scope changed. */
+  private scopeRows(): void {
+    const id = rowScopeId();
+    if (id === this.scopeId) return;
+    this.scopeId = id;
+    if (id === 0) {
+      this.runG = this.G;
+      this.runS = this.sbuf;
+    } else {
+      this.runG = rowBuffer(this.G.length);
+      this.runG.set(this.G);
+      this.runS = rowBuffer(this.G.length); // zeroed: stays 0 without a score
+    }
   }
 
   /** β at reverse time τ (t = T − τ). */
@@ -236,19 +261,11 @@ export class GuidedDrift implements Sde {
     const a = cN * dtau;
     const b = this.bound ? this.beta(tau) * dtau : 0;
     const g = noise ? this.diffusion(tau) : 0;
-    if (this.bound) this.bound.score(S, this.T - tau, this.sbuf, true); // ambient: projected below with the rest
-    const { G, sbuf: s, d } = this;
-    const xi = noise ?? s; // (g = 0 without noise)
-    for (let o = 0; o < out.length; o += d) {
-      // ambient v = a G + b s + g ΔW̄, then P_S v = v − (S·v) S
-      let c = 0;
-      for (let j = o; j < o + d; j++) {
-        const v = a * G[j] + b * s[j] + g * xi[j];
-        out[j] = v;
-        c += S[j] * v;
-      }
-      for (let j = o; j < o + d; j++) out[j] -= c * S[j];
-    }
+    this.scopeRows();
+    const s = this.runS;
+    if (this.bound) this.bound.score(S, this.T - tau, s, true); // ambient: projected below with the rest
+    // P_S(a G + b s + g ΔW̄) = v − (S·v) S, one pass (g = 0 without noise: ΔW̄ is then any finite row)
+    projectCombineRows(S, this.runG, s, noise ?? s, a, b, g, out, this.d);
     if (this.prec !== 'none' && gammaEta !== 0) this.addPrecession(S, gammaEta * dtau, gamma * dtau, out);
     return out;
   }

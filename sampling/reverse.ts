@@ -5,7 +5,13 @@
  * every draw follows --seed). Host rows [n·d] throughout: two buffers alternate, nothing grows.
  * After each step the rows are checked for a non-finite value (one pass), so a failure names its
  * step and row.
+ *
+ * The run's rows (S, the next S, the noise, the integrator's scratch, the drift's field and score
+ * buffer) live in one row scope of the WASM row arena (src/core/kernels/rows.ts), so that the
+ * elementwise passes run in the SIMD kernels; the scope is released when the run returns, and the
+ * final spins are copied out.
  */
+import { closeRowScope, openRowScope, rowBuffer, rowsFor, sumFloats } from '../src/core/kernels/rows.js';
 import type { Rng } from '../src/rng.js';
 import { FastNormal } from './gaussian.js';
 import type { Sde } from './drift.js';
@@ -24,23 +30,31 @@ export interface ReverseOptions {
   tMin?: number;
   /** Seeds the Wiener increments (sampling/gaussian.ts, four words drawn per run); null: the deterministic flow. */
   rng: Rng | null;
-  /** Called after step k (1-based) at τ_k with the new S (owned by the loop: copy what you keep). */
+  /**
+   * Called after step k (1-based) at τ_k with the new S, owned by the loop and valid only during the
+   * callback (it is a row of the arena, overwritten by the next step and reused after the run): copy
+   * what you keep.
+   */
   onStep?: (k: number, tau: number, S: Float32Array) => void;
 }
 
 export interface ReverseResult {
-  /** Final spins [n·d]. */
+  /** Final spins [n·d] (a fresh array, the caller's). */
   S: Float32Array;
   /** First step (1-based) and row whose spin was not finite, or null (the run stops there). */
   nonFinite: { step: number; row: number } | null;
   dtau: number;
 }
 
+/**
+ * Row buffers a run allocates in its scope: S, next, noise (3), the integrator's scratch (Heun: 3)
+ * and the drift's field and score buffer (2), with room to spare; what does not fit is a plain array.
+ */
+const RUN_ROW_BUFFERS = 12;
+
 /** The first row of S [n·d] holding a non-finite value, or −1 (one summing pass when all are finite). */
 function firstNonFiniteRow(S: Float32Array, d: number): number {
-  let all = 0;
-  for (let j = 0; j < S.length; j++) all += S[j];
-  if (Number.isFinite(all)) return -1;
+  if (Number.isFinite(sumFloats(S))) return -1; // (a float32 sum may overflow: then look row by row)
   for (let o = 0; o < S.length; o += d) {
     let s = 0;
     for (let j = o; j < o + d; j++) s += S[j];
@@ -56,17 +70,24 @@ export function integrateReverse(S0: Float32Array, sde: Sde, opts: ReverseOption
   const dtau = (opts.T - tMin) / K;
   const sqrtDt = Math.sqrt(dtau);
   const gauss = opts.rng ? new FastNormal(opts.rng) : null;
-  const noise = gauss ? new Float32Array(S0.length) : null; // ΔW̄ [n·d]
-  let S = Float32Array.from(S0);
-  let next = new Float32Array(S0.length);
-  for (let k = 0; k < K; k++) {
-    const tau = k * dtau;
-    if (gauss) gauss.fill(noise!.length, sqrtDt, noise!);
-    opts.integrator.step(S, tau, dtau, sde, noise, next);
-    [S, next] = [next, S];
-    const bad = firstNonFiniteRow(S, sde.d);
-    if (bad >= 0) return { S, nonFinite: { step: k + 1, row: bad }, dtau };
-    opts.onStep?.(k + 1, tau + dtau, S);
+  const len = S0.length;
+  const scope = openRowScope(rowsFor(RUN_ROW_BUFFERS, len));
+  try {
+    const noise = gauss ? rowBuffer(len) : null; // ΔW̄ [n·d]
+    let S = rowBuffer(len);
+    S.set(S0);
+    let next = rowBuffer(len);
+    for (let k = 0; k < K; k++) {
+      const tau = k * dtau;
+      if (gauss) gauss.fill(len, sqrtDt, noise!);
+      opts.integrator.step(S, tau, dtau, sde, noise, next);
+      [S, next] = [next, S];
+      const bad = firstNonFiniteRow(S, sde.d);
+      if (bad >= 0) return { S: Float32Array.from(S), nonFinite: { step: k + 1, row: bad }, dtau };
+      opts.onStep?.(k + 1, tau + dtau, S);
+    }
+    return { S: Float32Array.from(S), nonFinite: null, dtau };
+  } finally {
+    closeRowScope(scope);
   }
-  return { S, nonFinite: null, dtau };
 }

@@ -14,6 +14,7 @@
  * curvature drift −½g²(d−1)S dτ of the Itô form, so no correction term is added. For the
  * deterministic part the scheme is the explicit trapezoidal rule: global error O(dτ²).
  */
+import { axpy } from '../../src/core/kernels/rows.js';
 import { retractRows } from '../../src/core/sphere.js';
 import { scratch, type Integrator } from './types.js';
 
@@ -24,7 +25,7 @@ export const heun: Integrator = {
     const f0 = sde.increment(S, tau, dtau, noise, scratch('heun', 0, len)); // f(S, τ) [n·d]
     const Sp = retractRows(S, f0, 1, scratch('heun', 1, len), sde.d); // predictor S̃ = (S + f0)/|·|
     const f1 = sde.increment(Sp, tau + dtau, dtau, noise, scratch('heun', 2, len)); // f(S̃, τ + dτ), same ΔW̄
-    for (let i = 0; i < len; i++) f0[i] += f1[i];
+    axpy(f1, f0, 1); // f0 += f1
     return retractRows(S, f0, 0.5, out, sde.d); // corrector (S + ½(f0 + f1))/|·|
   },
 };

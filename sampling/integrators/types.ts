@@ -3,6 +3,7 @@
  * Stratonovich SDE dS = a(S, τ) dτ + g(τ) P_S ∘ dW̄ on S^{d−1} (Bhattacharjee & Lee, Eq. 14 / B6),
  * with the physics (a, g) supplied by an `Sde` (sampling/drift.ts). Batched host rows: S is [n·d].
  */
+import { rowBuffer, rowScopeId } from '../../src/core/kernels/rows.js';
 import type { Sde } from '../drift.js';
 
 export interface Integrator {
@@ -15,14 +16,20 @@ export interface Integrator {
   step(S: Float32Array, tau: number, dtau: number, sde: Sde, noise: Float32Array | null, out: Float32Array): Float32Array;
 }
 
-/** A scratch array of `len` floats in slot `slot`, reused from call to call (the sampler is synchronous). */
-const pool = new Map<string, Float32Array>();
+/**
+ * A scratch array of `len` floats in slot `slot`, reused from call to call (the sampler is
+ * synchronous). Inside a row scope (a reverse run, sampling/reverse.ts) it is a row of the arena
+ * (src/core/kernels/rows.ts), taken once per scope, so that the integrator's passes run in the WASM
+ * kernels; outside one, a plain array kept in a pool. Contents are unspecified on return.
+ */
+const pool = new Map<string, { scope: number; rows: Float32Array }>();
 export function scratch(owner: string, slot: number, len: number): Float32Array {
   const key = `${owner}/${slot}`;
-  let a = pool.get(key);
-  if (!a || a.length !== len) {
-    a = new Float32Array(len);
-    pool.set(key, a);
+  const scope = rowScopeId();
+  let e = pool.get(key);
+  if (!e || e.scope !== scope || e.rows.length !== len) {
+    e = { scope, rows: scope === 0 ? new Float32Array(len) : rowBuffer(len) };
+    pool.set(key, e);
   }
-  return a;
+  return e.rows;
 }

@@ -6,10 +6,13 @@
  *
  * Two forms of the same maps: tensors (tfjs; training, analysis) and host rows (Float32Array
  * [n·d], row-major; the reverse sampler's inner loop, where a step's few thousand numbers cost less
- * on the host than the dispatch of tfjs kernels). test/core/sphere.test.ts checks them equal.
+ * on the host than the dispatch of tfjs kernels). test/core/sphere.test.ts checks them equal. The
+ * host row functions run WASM SIMD kernels on rows of the row arena (src/core/kernels/rows.ts),
+ * plain loops otherwise (test/core/rows.test.ts checks the two agree).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { normalArray, type Rng } from '../rng.js';
+import { arenaKernelsFor, assertAttached, onArena } from './kernels/rows.js';
 
 /** Row-wise dot product: [n, d], [n, d] → [n, 1]. */
 export function rowDot(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
@@ -89,10 +92,54 @@ export function geodesicRandomWalk(S0: tf.Tensor, sigma2: tf.Tensor | number, su
   return S;
 }
 
-// ---- host rows: Float32Array [n·d], row-major; dot products accumulate in float64 ----
+// ---- host rows: Float32Array [n·d], row-major ----
+// Each function below with a WASM kernel takes it when every array is a view on the row arena's
+// memory (src/core/kernels/rows.ts; the reverse sampler allocates its rows there) and d % 4 = 0:
+// float32 arithmetic, dots and squared norms summed in four float32 lanes. Otherwise it runs the
+// plain loop, the reference, whose dots accumulate in float64. The two agree to float32 rounding
+// (test/core/rows.test.ts).
+
+/** Whether S, a and b (a and b at least as long as S) are arena views and d allows the SIMD kernels. */
+function simd(S: Float32Array, a: Float32Array, b: Float32Array, d: number): boolean {
+  return d % 4 === 0 && onArena(S) && onArena(a) && onArena(b) && a.length >= S.length && b.length >= S.length;
+}
+
+/**
+ * The fused tangent projection of a combination: out_i = v − (S_i·v) S_i with v = a·G_i + b·s_i +
+ * g·ξ_i (a, b, g scalars). The guided drift's increment in one pass (sampling/drift.ts). `out` may
+ * alias G, s or ξ, not S.
+ */
+export function projectCombineRows(S: Float32Array, G: Float32Array, s: Float32Array, xi: Float32Array, a: number, b: number, g: number, out: Float32Array, d: number): Float32Array {
+  if (simd(S, G, out, d) && onArena(s) && onArena(xi) && s.length >= S.length && xi.length >= S.length) {
+    arenaKernelsFor(S)!.projectCombine(S.byteOffset, G.byteOffset, s.byteOffset, xi.byteOffset, out.byteOffset, a, b, g, S.length / d, d);
+    return out;
+  }
+  assertAttached(S, 'projectCombineRows');
+  assertAttached(G, 'projectCombineRows');
+  assertAttached(s, 'projectCombineRows');
+  assertAttached(xi, 'projectCombineRows');
+  assertAttached(out, 'projectCombineRows');
+  for (let o = 0; o < S.length; o += d) {
+    let c = 0;
+    for (let j = o; j < o + d; j++) {
+      const v = a * G[j] + b * s[j] + g * xi[j];
+      out[j] = v;
+      c += S[j] * v;
+    }
+    for (let j = o; j < o + d; j++) out[j] -= c * S[j];
+  }
+  return out;
+}
 
 /** Eq. 10 / B3 on host rows: out_i = v_i − (S_i·v_i) S_i. `out` may alias `v`. */
 export function tangentProjectRows(S: Float32Array, v: Float32Array, out: Float32Array, d: number): Float32Array {
+  if (simd(S, v, out, d)) {
+    arenaKernelsFor(S)!.projectCombine(S.byteOffset, v.byteOffset, v.byteOffset, v.byteOffset, out.byteOffset, 1, 0, 0, S.length / d, d);
+    return out;
+  }
+  assertAttached(S, 'tangentProjectRows');
+  assertAttached(v, 'tangentProjectRows');
+  assertAttached(out, 'tangentProjectRows');
   for (let o = 0; o < S.length; o += d) {
     let c = 0;
     for (let j = o; j < o + d; j++) c += S[j] * v[j];
@@ -103,6 +150,12 @@ export function tangentProjectRows(S: Float32Array, v: Float32Array, out: Float3
 
 /** Host rows projected onto the sphere: out_i = X_i/|X_i|. `out` may alias `X`. */
 export function normalizeRows(X: Float32Array, out: Float32Array, d: number): Float32Array {
+  if (simd(X, X, out, d)) {
+    arenaKernelsFor(X)!.retract(X.byteOffset, X.byteOffset, 0, out.byteOffset, X.length / d, d);
+    return out;
+  }
+  assertAttached(X, 'normalizeRows');
+  assertAttached(out, 'normalizeRows');
   for (let o = 0; o < X.length; o += d) {
     let s = 0;
     for (let j = o; j < o + d; j++) s += X[j] * X[j];
@@ -114,6 +167,13 @@ export function normalizeRows(X: Float32Array, out: Float32Array, d: number): Fl
 
 /** The projection retraction on host rows: out_i = (S_i + w·v_i)/|S_i + w·v_i|. `out` may alias S or v. */
 export function retractRows(S: Float32Array, v: Float32Array, w: number, out: Float32Array, d: number): Float32Array {
+  if (simd(S, v, out, d)) {
+    arenaKernelsFor(S)!.retract(S.byteOffset, v.byteOffset, w, out.byteOffset, S.length / d, d);
+    return out;
+  }
+  assertAttached(S, 'retractRows');
+  assertAttached(v, 'retractRows');
+  assertAttached(out, 'retractRows');
   for (let o = 0; o < S.length; o += d) {
     let s = 0;
     for (let j = o; j < o + d; j++) {
@@ -127,8 +187,14 @@ export function retractRows(S: Float32Array, v: Float32Array, w: number, out: Fl
   return out;
 }
 
-/** Exponential map on host rows: out_i = exp_{S_i}(v_i) = cos|v| S + sin|v| v/|v|, renormalised. `out` may alias `v`, not `S`. */
+/**
+ * Exponential map on host rows: out_i = exp_{S_i}(v_i) = cos|v| S + sin|v| v/|v|, renormalised.
+ * `out` may alias `v`, not `S`. Plain loops only (float64 dots; cos/sin per row).
+ */
 export function expMapRows(S: Float32Array, v: Float32Array, out: Float32Array, d: number): Float32Array {
+  assertAttached(S, 'expMapRows');
+  assertAttached(v, 'expMapRows');
+  assertAttached(out, 'expMapRows');
   for (let o = 0; o < S.length; o += d) {
     let s = 0;
     for (let j = o; j < o + d; j++) s += v[j] * v[j];

@@ -221,4 +221,143 @@
       (local.set $Y (i32.add (local.get $Y) (i32.const 16)))
       (br $lanes)))
   )
+
+  ;; ---- sampler rows (src/core/kernels/rows.ts, the host row functions of src/core/sphere.ts) ----
+  ;; Rows of d floats, d a multiple of 4; n rows back to back. Dot products and squared norms are
+  ;; accumulated in the four f32 lanes of one vector and the lanes summed at the end of the row.
+
+  ;; project_combine: for each row i, v = a·G_i + b·s_i + g·ξ_i, out_i = v − (S_i·v) S_i (the tangent
+  ;; projection of a combination of three ambient rows). Pass 1 stores v into out while it sums S·v,
+  ;; pass 2 subtracts (S·v) S; every element is read before it is written at the same index, so out
+  ;; may alias G, s or ξ, but not S.
+  (func (export "project_combine") (param $S i32) (param $G i32) (param $s i32) (param $xi i32) (param $out i32)
+                                   (param $a f32) (param $b f32) (param $g f32) (param $n i32) (param $d i32)
+    (local $rb i32) (local $end i32) (local $j i32)
+    (local $va v128) (local $vb v128) (local $vg v128) (local $v v128) (local $acc v128) (local $c v128)
+    (local.set $va (f32x4.splat (local.get $a)))
+    (local.set $vb (f32x4.splat (local.get $b)))
+    (local.set $vg (f32x4.splat (local.get $g)))
+    (local.set $rb (i32.shl (local.get $d) (i32.const 2)))                         ;; row stride in bytes
+    (local.set $end (i32.add (local.get $S) (i32.mul (local.get $n) (local.get $rb))))
+    (block $rowsDone (loop $rows
+      (br_if $rowsDone (i32.ge_u (local.get $S) (local.get $end)))
+      ;; pass 1: out = v, acc += S·v lane-wise
+      (local.set $acc (v128.const f32x4 0 0 0 0))
+      (local.set $j (i32.const 0))
+      (block $p1Done (loop $p1
+        (br_if $p1Done (i32.ge_u (local.get $j) (local.get $rb)))
+        (local.set $v (f32x4.add
+          (f32x4.add (f32x4.mul (local.get $va) (v128.load (i32.add (local.get $G) (local.get $j))))
+                     (f32x4.mul (local.get $vb) (v128.load (i32.add (local.get $s) (local.get $j)))))
+          (f32x4.mul (local.get $vg) (v128.load (i32.add (local.get $xi) (local.get $j))))))
+        (v128.store (i32.add (local.get $out) (local.get $j)) (local.get $v))
+        (local.set $acc (f32x4.add (local.get $acc)
+          (f32x4.mul (v128.load (i32.add (local.get $S) (local.get $j))) (local.get $v))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $p1)))
+      ;; c = S·v (the four lanes summed), splatted
+      (local.set $c (f32x4.splat (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+        (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc))))))
+      ;; pass 2: out −= c S
+      (local.set $j (i32.const 0))
+      (block $p2Done (loop $p2
+        (br_if $p2Done (i32.ge_u (local.get $j) (local.get $rb)))
+        (v128.store (i32.add (local.get $out) (local.get $j))
+          (f32x4.sub (v128.load (i32.add (local.get $out) (local.get $j)))
+                     (f32x4.mul (local.get $c) (v128.load (i32.add (local.get $S) (local.get $j))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $p2)))
+      ;; next row of every array
+      (local.set $S (i32.add (local.get $S) (local.get $rb)))
+      (local.set $G (i32.add (local.get $G) (local.get $rb)))
+      (local.set $s (i32.add (local.get $s) (local.get $rb)))
+      (local.set $xi (i32.add (local.get $xi) (local.get $rb)))
+      (local.set $out (i32.add (local.get $out) (local.get $rb)))
+      (br $rows)))
+  )
+
+  ;; retract: for each row i, x = S_i + w v_i, out_i = x/|x| (the projection retraction; w = 0 with
+  ;; v = S normalises S). Pass 1 stores x into out while it sums x², pass 2 scales by 1/|x|, taken in
+  ;; f64 from the f64 sum of the four lanes. out may alias S or v.
+  (func (export "retract") (param $S i32) (param $v i32) (param $w f32) (param $out i32) (param $n i32) (param $d i32)
+    (local $rb i32) (local $end i32) (local $j i32)
+    (local $vw v128) (local $x v128) (local $acc v128) (local $r v128)
+    (local.set $vw (f32x4.splat (local.get $w)))
+    (local.set $rb (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $end (i32.add (local.get $S) (i32.mul (local.get $n) (local.get $rb))))
+    (block $rowsDone (loop $rows
+      (br_if $rowsDone (i32.ge_u (local.get $S) (local.get $end)))
+      ;; pass 1: out = S + w v, acc += x² lane-wise
+      (local.set $acc (v128.const f32x4 0 0 0 0))
+      (local.set $j (i32.const 0))
+      (block $p1Done (loop $p1
+        (br_if $p1Done (i32.ge_u (local.get $j) (local.get $rb)))
+        (local.set $x (f32x4.add (v128.load (i32.add (local.get $S) (local.get $j)))
+                                 (f32x4.mul (local.get $vw) (v128.load (i32.add (local.get $v) (local.get $j))))))
+        (v128.store (i32.add (local.get $out) (local.get $j)) (local.get $x))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $x) (local.get $x))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $p1)))
+      ;; r = 1/√(Σ lanes), in f64, splatted as f32
+      (local.set $r (f32x4.splat (f32.demote_f64 (f64.div (f64.const 1) (f64.sqrt (f64.add
+        (f64.add (f64.promote_f32 (f32x4.extract_lane 0 (local.get $acc))) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $acc))))
+        (f64.add (f64.promote_f32 (f32x4.extract_lane 2 (local.get $acc))) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $acc))))))))))
+      ;; pass 2: out *= r
+      (local.set $j (i32.const 0))
+      (block $p2Done (loop $p2
+        (br_if $p2Done (i32.ge_u (local.get $j) (local.get $rb)))
+        (v128.store (i32.add (local.get $out) (local.get $j))
+          (f32x4.mul (v128.load (i32.add (local.get $out) (local.get $j))) (local.get $r)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $p2)))
+      (local.set $S (i32.add (local.get $S) (local.get $rb)))
+      (local.set $v (i32.add (local.get $v) (local.get $rb)))
+      (local.set $out (i32.add (local.get $out) (local.get $rb)))
+      (br $rows)))
+  )
+
+  ;; axpy: y += a·x over len floats (4 lanes at a time, then the last len mod 4 one by one). y may
+  ;; alias x.
+  (func (export "axpy") (param $x i32) (param $y i32) (param $a f32) (param $len i32)
+    (local $end i32) (local $end4 i32) (local $va v128)
+    (local.set $va (f32x4.splat (local.get $a)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $len) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2))))
+    (block $done4 (loop $lanes
+      (br_if $done4 (i32.ge_u (local.get $x) (local.get $end4)))
+      (v128.store (local.get $y) (f32x4.add (v128.load (local.get $y))
+                                            (f32x4.mul (local.get $va) (v128.load (local.get $x)))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $y (i32.add (local.get $y) (i32.const 16)))
+      (br $lanes)))
+    (block $done (loop $tail
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (f32.store (local.get $y) (f32.add (f32.load (local.get $y)) (f32.mul (local.get $a) (f32.load (local.get $x)))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $y (i32.add (local.get $y) (i32.const 4)))
+      (br $tail)))
+  )
+
+  ;; sum: Σ x over len floats, in four f32 lanes (then the tail), lanes summed at the end. Meant
+  ;; for detecting non-finite values (any NaN or ±∞ makes the sum non-finite; a finite sum can
+  ;; still overflow, which the host treats as "look closer").
+  (func (export "sum") (param $x i32) (param $len i32) (result f32)
+    (local $end i32) (local $end4 i32) (local $acc v128) (local $t f32)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $len) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2))))
+    (block $done4 (loop $lanes
+      (br_if $done4 (i32.ge_u (local.get $x) (local.get $end4)))
+      (local.set $acc (f32x4.add (local.get $acc) (v128.load (local.get $x))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (br $lanes)))
+    (block $done (loop $tail
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $t (f32.add (local.get $t) (f32.load (local.get $x))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (br $tail)))
+    (f32.add (local.get $t)
+      (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+               (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+  )
 )

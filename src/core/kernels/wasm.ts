@@ -1,13 +1,15 @@
 /**
- * Host float32 kernels on WebAssembly SIMD (source: kernels.wat; bytes: the generated
- * kernels.wasm.ts, rebuilt by `npx tsx scripts/build-wasm.ts`). Loading is synchronous and does no
+ * Host float32 kernels on WebAssembly SIMD: gemm and silu (the host score network), and the reverse
+ * sampler's row passes projectCombine, retract, axpy and sum (used through src/core/kernels/rows.ts).
+ * Source: kernels.wat; bytes: the generated kernels.wasm.ts, rebuilt by
+ * `npx tsx scripts/build-wasm.ts`. Loading is synchronous and does no
  * I/O: the module is compiled once per process and each `WasmKernels` instantiates it with its own
  * linear memory.
  *
  * Memory: a bump allocator of 16-byte-aligned float buffers (`alloc` returns a byte offset,
- * `mark`/`reset` free back to a mark). The memory grows only inside `alloc`, and growing detaches
- * every typed-array view of the old buffer: take views (`f32`) after allocating, or re-take them
- * when `buffer` has changed.
+ * `mark`/`reset` free back to a mark). The memory grows only inside `alloc` and `ensureCapacity`,
+ * and growing detaches every typed-array view of the old buffer: take views (`f32`) after
+ * allocating, or re-take them when `buffer` has changed.
  */
 import { KERNELS_WASM_BASE64 } from './kernels.wasm.js';
 
@@ -15,6 +17,10 @@ interface KernelExports {
   memory: WebAssembly.Memory;
   gemm(A: number, B: number, bias: number, biasStride: number, C: number, m: number, k: number, n: number): void;
   silu(X: number, Y: number, len: number, accumulate: number): void;
+  project_combine(S: number, G: number, s: number, xi: number, out: number, a: number, b: number, g: number, n: number, d: number): void;
+  retract(S: number, v: number, w: number, out: number, n: number, d: number): void;
+  axpy(x: number, y: number, a: number, len: number): void;
+  sum(x: number, len: number): number;
 }
 
 let compiled: WebAssembly.Module | null = null;
@@ -56,6 +62,17 @@ export class WasmKernels {
     return ptr;
   }
 
+  /**
+   * Grow the memory (if needed) to at least `bytes`; returns whether it grew. Growing detaches every
+   * view of the old buffer.
+   */
+  ensureCapacity(bytes: number): boolean {
+    const have = this.ex.memory.buffer.byteLength;
+    if (bytes <= have) return false;
+    this.ex.memory.grow(Math.ceil((bytes - have) / PAGE));
+    return true;
+  }
+
   /** The allocation mark: `reset(mark())` later frees everything allocated in between. */
   mark(): number {
     return this.top;
@@ -85,5 +102,32 @@ export class WasmKernels {
   silu(X: number, Y: number, len: number, accumulate = false): void {
     if (len % 4 !== 0) throw new Error(`WasmKernels.silu: len = ${len} is not a multiple of 4 (pad the buffer)`);
     this.ex.silu(X, Y, len, accumulate ? 1 : 0);
+  }
+
+  // ---- sampler rows: n rows of d floats (d a multiple of 4), pointers are byte offsets ----
+
+  /**
+   * out_i = v − (S_i·v) S_i with v = a·G_i + b·s_i + g·xi_i, per row (f32; the dot summed in four
+   * lanes). out may alias G, s or xi, not S.
+   */
+  projectCombine(S: number, G: number, s: number, xi: number, out: number, a: number, b: number, g: number, n: number, d: number): void {
+    if (d % 4 !== 0) throw new Error(`WasmKernels.projectCombine: d = ${d} is not a multiple of 4`);
+    this.ex.project_combine(S, G, s, xi, out, a, b, g, n, d);
+  }
+
+  /** out_i = (S_i + w·v_i)/|S_i + w·v_i| per row (1/|·| taken in f64). out may alias S or v. */
+  retract(S: number, v: number, w: number, out: number, n: number, d: number): void {
+    if (d % 4 !== 0) throw new Error(`WasmKernels.retract: d = ${d} is not a multiple of 4`);
+    this.ex.retract(S, v, w, out, n, d);
+  }
+
+  /** y += a·x over `len` floats (any len). */
+  axpy(x: number, y: number, a: number, len: number): void {
+    this.ex.axpy(x, y, a, len);
+  }
+
+  /** Σ x over `len` floats, summed in f32 (for non-finite detection: a finite sum may still overflow). */
+  sum(x: number, len: number): number {
+    return this.ex.sum(x, len);
   }
 }
