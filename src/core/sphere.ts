@@ -133,36 +133,12 @@ export function projectCombineRows(S: Float32Array, G: Float32Array, s: Float32A
 
 /** Eq. 10 / B3 on host rows: out_i = v_i − (S_i·v_i) S_i. `out` may alias `v`. */
 export function tangentProjectRows(S: Float32Array, v: Float32Array, out: Float32Array, d: number): Float32Array {
-  if (simd(S, v, out, d)) {
-    arenaKernelsFor(S)!.projectCombine(S.byteOffset, v.byteOffset, v.byteOffset, v.byteOffset, out.byteOffset, 1, 0, 0, S.length / d, d);
-    return out;
-  }
-  assertAttached(S, 'tangentProjectRows');
-  assertAttached(v, 'tangentProjectRows');
-  assertAttached(out, 'tangentProjectRows');
-  for (let o = 0; o < S.length; o += d) {
-    let c = 0;
-    for (let j = o; j < o + d; j++) c += S[j] * v[j];
-    for (let j = o; j < o + d; j++) out[j] = v[j] - c * S[j];
-  }
-  return out;
+  return projectCombineRows(S, v, v, v, 1, 0, 0, out, d);
 }
 
 /** Host rows projected onto the sphere: out_i = X_i/|X_i|. `out` may alias `X`. */
 export function normalizeRows(X: Float32Array, out: Float32Array, d: number): Float32Array {
-  if (simd(X, X, out, d)) {
-    arenaKernelsFor(X)!.retract(X.byteOffset, X.byteOffset, 0, out.byteOffset, X.length / d, d);
-    return out;
-  }
-  assertAttached(X, 'normalizeRows');
-  assertAttached(out, 'normalizeRows');
-  for (let o = 0; o < X.length; o += d) {
-    let s = 0;
-    for (let j = o; j < o + d; j++) s += X[j] * X[j];
-    const r = 1 / Math.sqrt(s);
-    for (let j = o; j < o + d; j++) out[j] = X[j] * r;
-  }
-  return out;
+  return retractRows(X, X, 0, out, d);
 }
 
 /** The projection retraction on host rows: out_i = (S_i + w·v_i)/|S_i + w·v_i|. `out` may alias S or v. */

@@ -2,7 +2,8 @@
  * The loss curve of a training run as a vega-lite spec (the LM trainer, src/lm/plot.ts, and the
  * score trainer, training/plot.ts): training loss of every update (thin line), its trailing mean,
  * and the validation loss at each evaluation (points + line), against the update step. Rendered to
- * SVG by src/plot/render.ts.
+ * SVG by src/plot/render.ts. Runs longer than MAX_SERIES_POINTS updates are thinned for drawing
+ * (the loss log itself keeps every step).
  */
 import type { VegaLiteSpec } from './render.js';
 
@@ -48,15 +49,45 @@ export function trailingMean(xs: number[], w: number): number[] {
   return out;
 }
 
+/** Points drawn per training series at most: a long run is thinned so its SVG stays small. */
+export const MAX_SERIES_POINTS = 2000;
+
+/**
+ * Indices of `ys` to draw so that at most ~`max` remain: all of them when few, else per bucket of
+ * consecutive points the first, the smallest and the largest (in step order), so the band of the
+ * per-step loss and its extremes survive the thinning.
+ */
+export function thinIndices(ys: number[], max: number): number[] {
+  if (ys.length <= max) return ys.map((_, i) => i);
+  const buckets = Math.max(1, Math.floor(max / 3));
+  const size = Math.ceil(ys.length / buckets);
+  const out: number[] = [];
+  for (let b = 0; b < ys.length; b += size) {
+    const end = Math.min(ys.length, b + size);
+    let lo = b;
+    let hi = b;
+    for (let i = b; i < end; i++) {
+      if (ys[i] < ys[lo]) lo = i;
+      if (ys[i] > ys[hi]) hi = i;
+    }
+    out.push(...[...new Set([b, lo, hi])].sort((x, y) => x - y));
+  }
+  return out;
+}
+
 export function lossCurveSpec(log: LossLog, o: LossCurveOptions): VegaLiteSpec {
   const w = Math.max(1, Math.round(log.train.length / 50));
-  const smooth = trailingMean(log.train.map((e) => e.loss), w);
+  const losses = log.train.map((e) => e.loss);
+  const smooth = trailingMean(losses, w);
   const y0 = o.yScale === 'log' ? (x: number) => Math.max(x, 1e-12) : (x: number) => x;
   const mean = `train (mean of ${w})`;
   const withMean = w > 1 || o.alwaysMean === true;
+  const keep = thinIndices(losses, MAX_SERIES_POINTS); // per-step series: bucket extremes
+  const every = Math.max(1, Math.ceil(log.train.length / MAX_SERIES_POINTS)); // the mean is smooth: every k-th
+  const meanIdx = log.train.map((_, i) => i).filter((i) => i % every === 0 || i === log.train.length - 1);
   const values = [
-    ...log.train.map((e) => ({ step: e.step, loss: y0(e.loss), series: 'train (per step)' })),
-    ...(withMean ? log.train.map((e, i) => ({ step: e.step, loss: y0(smooth[i]), series: mean })) : []),
+    ...keep.map((i) => ({ step: log.train[i].step, loss: y0(losses[i]), series: 'train (per step)' })),
+    ...(withMean ? meanIdx.map((i) => ({ step: log.train[i].step, loss: y0(smooth[i]), series: mean })) : []),
     ...log.val.map((e) => ({ step: e.step, loss: y0(e.loss), series: o.valLabel })),
   ];
   const x = { field: 'step', type: 'quantitative', title: 'update step' };
