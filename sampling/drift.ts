@@ -154,12 +154,13 @@ function unitRows(N: Float32Array, d: number): Float32Array {
   return out;
 }
 
-/** out_i = scale · (a_i × b_i) for rows of 3 (may not alias a or b). */
-function cross3Rows(a: Float32Array, b: Float32Array, scale: number, out: Float32Array): Float32Array {
+/** Row-wise cross products a_i × b_i of rows of 3: a new [n·3]. */
+function cross3Rows(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
   for (let o = 0; o < a.length; o += 3) {
-    out[o] = scale * (a[o + 1] * b[o + 2] - a[o + 2] * b[o + 1]);
-    out[o + 1] = scale * (a[o + 2] * b[o] - a[o] * b[o + 2]);
-    out[o + 2] = scale * (a[o] * b[o + 1] - a[o + 1] * b[o]);
+    out[o] = a[o + 1] * b[o + 2] - a[o + 2] * b[o + 1];
+    out[o + 1] = a[o + 2] * b[o] - a[o] * b[o + 2];
+    out[o + 2] = a[o] * b[o + 1] - a[o + 1] * b[o];
   }
   return out;
 }
@@ -209,7 +210,7 @@ export class GuidedDrift implements Sde {
       const nHat = unitRows(this.G, d);
       const u = orthogonalDirections(n, d, [nHat], rng);
       if (this.prec === 'field') this.planes.push(nHat, u);
-      else this.planes.push(u, d === 3 ? cross3Rows(nHat, u, 1, new Float32Array(n * d)) : orthogonalDirections(n, d, [nHat, u], rng));
+      else this.planes.push(u, d === 3 ? cross3Rows(nHat, u) : orthogonalDirections(n, d, [nHat, u], rng));
     }
     this.sbuf = new Float32Array(n * d); // stays 0 without a score
     this.runG = this.G;
