@@ -1,0 +1,72 @@
+/**
+ * The contract every GPT-2 inference engine meets, so that analysis, sampling, evaluation and the
+ * CLI run unchanged on either engine:
+ *
+ * - `tfjs` (src/model/gpt2.ts, `Gpt2Model`): the reference and the training engine (differentiable,
+ *   any tfjs backend: wasm, cpu, tensorflow, webgpu), arbitrary JS hooks.
+ * - `ort` (src/model/ort/): the same forward as an ONNX graph built in memory from the loaded
+ *   weights, run by onnxruntime-node (native, threads, fused kernels). Hook sites are graph
+ *   outputs; the declarative interventions of src/model/interventions.ts are graph inputs.
+ *
+ * Results are tf.Tensors in both engines (an ORT engine copies its outputs into tensors on the
+ * current tfjs backend), in the layouts of the hook table in src/model/hooks.ts.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Hook, NameFilter } from './hooks.js';
+import type { Gpt2Config } from './weights.js';
+
+/** Which engine runs a forward pass. */
+export type EngineName = 'tfjs' | 'ort';
+/** What the user asks for: `auto` = ort for inference when its native binary loads, else tfjs. */
+export type EngineChoice = EngineName | 'auto';
+
+/** A KV cache of one engine (each engine accepts only its own caches). */
+export interface ModelCache {
+  /** Number of cached positions (0 when empty). */
+  readonly length: number;
+  /** Batch rows held (null when empty). */
+  readonly batch: number | null;
+  dispose(): void;
+}
+
+export interface EngineForwardOptions {
+  /** KV cache: read for the past positions, then updated in place with this call's keys and values. */
+  cache?: ModelCache;
+  /** Unembed only the last position: logits are [batch, 1, vocab]. */
+  lastOnly?: boolean;
+  /** 'residual': return the ln_final output [batch, pos (or 1), d_model] instead of logits. */
+  output?: 'logits' | 'residual';
+}
+
+export interface RunWithCacheOptions extends EngineForwardOptions {
+  names: NameFilter;
+  hooks?: readonly Hook[];
+}
+
+/** A loaded GPT-2 that can run forward passes; `Gpt2Model` (tfjs) and `OrtGpt2` (ort) implement it. */
+export interface LanguageModel {
+  readonly engine: EngineName;
+  readonly config: Gpt2Config;
+  readonly nLayer: number;
+  readonly nHead: number;
+  readonly dModel: number;
+  readonly dHead: number;
+  readonly dMlp: number;
+  readonly vocab: number;
+  readonly nPositions: number;
+  /**
+   * Parameters by TransformerLens-style name (see `Gpt2Model.params`), as tf.Tensors on the
+   * current backend. Owned by the model: do not dispose.
+   */
+  params(): Map<string, tf.Tensor>;
+  newCache(): ModelCache;
+  /** Logits [batch, pos, vocab] (or [batch, 1, vocab] with lastOnly; or the final residual). Caller disposes. */
+  forward(ids: number[][], opts?: EngineForwardOptions): tf.Tensor;
+  /** Logits of the last position [batch, vocab]. Caller disposes. */
+  lastLogits(ids: number[][], opts?: { cache?: ModelCache }): tf.Tensor;
+  /** Run with hooks registered for this call only. Caller disposes the logits. */
+  runWithHooks(ids: number[][], opts: { hooks: readonly Hook[]; cache?: ModelCache }): tf.Tensor;
+  /** Run and keep the named activations. Caller disposes logits and activations. */
+  runWithCache(ids: number[][], opts: RunWithCacheOptions): { logits: tf.Tensor; activations: Map<string, tf.Tensor> };
+  dispose(): void;
+}
