@@ -20,7 +20,7 @@ import { drawIndices, makeBatch, stepRng, type BatchSpec } from '../training/bat
 import { absoluteSchedule, loadScoreConfig } from '../training/config.js';
 import { buildPairs, type PairSet } from '../training/fieldCache.js';
 import { tableForSchedule } from '../training/forward.js';
-import { forwardFlopsPerRow, initParams, scoreForward, uploadParams, type NetworkConfig } from '../training/network.js';
+import { forwardFlopsPerRow, initParams, scoreForward, uploadParams, type NetworkConfig } from '../src/score/network.js';
 import { dsmLoss } from '../training/objectives.js';
 import { gpt2Small, median, target, type BenchContext, type BenchRow, type BenchTarget, type Section } from './common.js';
 import { benchIds } from './forward.js';

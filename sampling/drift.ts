@@ -8,7 +8,7 @@
  *   dS = [ c_N(τ) P_S N + β(t) P_S s_θ(S, t, N) + R(S) ] dτ + √β(t) P_S ∘ dW̄,      t = T − τ,
  *
  * where N is the context field N_proj of the current context (one row per sample), P_S = I − S Sᵀ
- * (Eq. 10 / B3), s_θ the learned residual tangent score (training/score-model.ts; absent = the
+ * (Eq. 10 / B3), s_θ the learned residual tangent score (src/score/contract.ts; absent = the
  * zero-training baseline) and β(t) the forward noise schedule (src/core/schedules.ts).
  *   plain mode:  c_N = η(τ), R = 0 — the guidance η P_S N pulls S toward N̂ (overdamped limit, B4).
  *   LLG mode:    c_N = η(τ) γ λ/(1+λ²)  (the Gilbert double-cross torque of B1 as a projection, B2;
@@ -30,13 +30,13 @@
  * d cosθ/dτ = c_N|N|(1 − cos²θ), so cosθ(τ) = tanh(c_N|N|τ + artanh cosθ₀) in every d.
  *
  * Field scale: the η term uses N̂ = N/|N| ('unit', the default and the convention the residual
- * score is trained with: training/score-net.ts, training/objectives.ts, so η carries the whole
+ * score is trained with: src/score/scoreNet.ts, training/objectives.ts, so η carries the whole
  * magnitude of the guidance), or the raw N_proj ('raw': κ ∝ |N|, contexts with a strong field
  * guide more). The score network always receives the raw N (it normalises N itself).
  *
  * Arrays: host rows (Float32Array [n·d], row-major). The inner loop of the sampler is a few
  * thousand numbers per step, which the host handles faster than a dispatch of tfjs kernels; the
- * score network runs in a WASM SIMD kernel behind ScoreModel.bind (training/score-model.ts). Inside
+ * score network runs in a WASM SIMD kernel behind ScoreModel.bind (src/score/contract.ts). Inside
  * a reverse run (sampling/reverse.ts, which opens a row scope of src/core/kernels/rows.ts) the drift
  * keeps a copy of its field and its score buffer in the row arena, so that the fused projection of
  * `increment` runs in the WASM SIMD kernel (src/core/sphere.ts projectCombineRows).
@@ -45,7 +45,7 @@ import { rowBuffer, rowScopeId } from '../src/core/kernels/rows.js';
 import { normalizeRows, projectCombineRows, tangentProjectRows } from '../src/core/sphere.js';
 import { beta, type NoiseSchedule, type ScheduleKind } from '../src/core/schedules.js';
 import { normalArray, type Rng } from '../src/rng.js';
-import type { BoundScore, ScoreModel } from '../training/score-model.js';
+import type { BoundScore, ScoreModel } from '../src/score/contract.js';
 
 /**
  * A coefficient over the reverse run: a constant, or `from` at τ = 0 (t = T, the noisy start)

@@ -9,7 +9,7 @@
  *
  * `GuidedOptions` (sampling/options.ts): prompts | promptIds, samples, tokens, eta, lambda (→ LLG
  * mode), gamma, precession, steps (K = 50), schedule, tMin, integrator ('heun'), fieldSource
- * ({kind:'final'}), fieldScale ('unit': η P_S N̂, as the score is trained — training/score-net.ts),
+ * ({kind:'final'}), fieldScale ('unit': η P_S N̂, as the score is trained — src/score/scoreNet.ts),
  * score (null = zero-training baseline), readout ('nearest')
  * and readoutTemperature, seed, truncate, maxBatch, onToken, profile.
  * Results: one per (prompt, sample), prompt-major (row = promptIndex·samples + sample).
@@ -127,7 +127,7 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
   const readoutKind = opts.readout ?? 'nearest';
   const temperature = opts.readoutTemperature ?? DEFAULT_READOUT_TEMPERATURE;
   const eta = opts.eta ?? score?.meta.eta ?? 1;
-  // How N enters the η term, and where the run ends: as the score was trained (training/score-net.ts)
+  // How N enters the η term, and where the run ends: as the score was trained (src/score/scoreNet.ts)
   const saved = (score?.meta ?? {}) as { fieldScaling?: 'unit' | 'raw'; tMin?: number };
   const fieldScale = opts.fieldScale ?? saved.fieldScaling ?? 'unit';
   const tMin = opts.tMin ?? (saved.tMin !== undefined && saved.tMin < schedule.T ? saved.tMin : undefined);

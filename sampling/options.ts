@@ -7,7 +7,7 @@ import { UserError } from '../src/errors.js';
 import { checkFieldSource, fieldSourceId, type FieldSource } from '../src/field/source.js';
 import type { Gpt2Model } from '../src/model/gpt2.js';
 import { SCHEDULE_KINDS, type NoiseSchedule } from '../src/core/schedules.js';
-import type { ScoreModelMeta } from '../training/score-model.js';
+import type { ScoreModelMeta } from '../src/score/contract.js';
 import { paramRange, type ParamSchedule, type Precession } from './drift.js';
 import { INTEGRATOR_NAMES, type IntegratorName } from './integrators/index.js';
 import { READOUTS, type ReadoutKind } from './readout.js';
@@ -65,7 +65,7 @@ export interface GuidedOptions {
   /** N̂ ('unit', default: the convention the score is trained with) or the raw N_proj in the η term (sampling/drift.ts). */
   fieldScale?: 'raw' | 'unit';
   /** Learned residual score; null/absent: pure η-guided drift (the zero-training baseline). */
-  score?: import('../training/score-model.js').ScoreModel | null;
+  score?: import('../src/score/contract.js').ScoreModel | null;
   readout?: ReadoutKind;
   /** Softmax readout temperature (default 0.1). */
   readoutTemperature?: number;

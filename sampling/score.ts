@@ -1,5 +1,5 @@
 /**
- * The learned residual score s_θ for `spinbath sample` (training/score-model.ts contract):
+ * The learned residual score s_θ for `spinbath sample` (src/score/contract.ts contract):
  * `--score DIR` loads a checkpoint with training/'s `loadScoreModel`, `--score none` runs the pure
  * η-guided drift (the zero-training baseline), and no --score uses the checkpoint shipped with the
  * embedded model (models/brown-small/score) when present, else none.
@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { UserError } from '../src/errors.js';
 import { embeddedModelDir } from '../src/model/load.js';
 import { modelHash } from '../training/fieldCache.js';
-import { loadScoreModel } from '../training/score-net.js';
-import type { ScoreModel } from '../training/score-model.js';
+import { loadScoreModel } from '../src/score/scoreNet.js';
+import type { ScoreModel } from '../src/score/contract.js';
 
 export interface OpenScoreOptions {
   /** True when the embedded model is used (no --model): its shipped score is the default. */

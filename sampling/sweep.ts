@@ -22,7 +22,7 @@ import { parseFieldSource } from '../src/field/source.js';
 import { generateBaseline, type BaselineLm } from './baselines.js';
 import { generateGuided, type GuidedOptions } from './generate.js';
 import { openScore } from './score.js';
-import type { ScoreModel } from '../training/score-model.js';
+import type { ScoreModel } from '../src/score/contract.js';
 import { computeMetrics, metricsJson, type Evaluator } from './metrics.js';
 import { canonicalJson, expandGrid, runId, runLabel, shardIndices, type RunParams, type SweepConfig, type SweepSetup } from './sweep-config.js';
 import { buildPromptSet, type PromptSet } from './sweep-prompts.js';

@@ -14,7 +14,7 @@ import { tangentGaussian } from '../src/core/sphere.js';
 import { makeRng, type Rng } from '../src/rng.js';
 import { fieldTensor, type PairSet } from './fieldCache.js';
 import { noiseSpins, sampleTimes, timesAt, type NoiseOptions, type TimeSample } from './forward.js';
-import type { NetInputs } from './network.js';
+import type { NetInputs } from '../src/score/network.js';
 import { dsmTarget, lossWeights, type Weighting } from './objectives.js';
 
 export interface BatchSpec {

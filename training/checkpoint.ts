@@ -23,13 +23,13 @@ import { loadSafetensors, writeSafetensors } from '../src/model/safetensors.js';
 import type { HostTensor } from '../src/model/weights.js';
 import type { LossLog } from '../src/plot/lossCurve.js';
 import { configDifference, parseScoreConfig, type ScoreConfig } from './config.js';
-import type { FeatureNorm } from './network.js';
-import { saveScoreModel, type ScoreNetMeta } from './score-net.js';
+import type { FeatureNorm } from '../src/score/network.js';
+import { saveScoreModel, type ScoreNetMeta } from '../src/score/scoreNet.js';
 
 export { checkpointRoot, latestCheckpoint } from '../src/io/checkpointDir.js';
 export type { LossLog } from '../src/plot/lossCurve.js';
 /** Re-exported for loaders that look for it here (sampling/score.ts); defined in score-net.ts. */
-export { loadScoreModel } from './score-net.js';
+export { loadScoreModel } from '../src/score/scoreNet.js';
 
 export const SCORE_CHECKPOINT_FORMAT = 'spinbath-score-checkpoint';
 

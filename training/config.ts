@@ -31,7 +31,7 @@ import { SCHEDULE_KINDS, sigma2, type NoiseSchedule } from '../src/core/schedule
 import { UserError } from '../src/errors.js';
 import { fieldSourceSchema, parseFieldSource, type FieldSource } from '../src/field/source.js';
 import { FORWARD_SAMPLERS } from './forward.js';
-import { ACTIVATIONS } from './network.js';
+import { ACTIVATIONS } from '../src/score/network.js';
 import { WEIGHTINGS } from './objectives.js';
 
 const int = (lo: number, hi: number) =>

@@ -28,10 +28,10 @@ import { latestCheckpoint, loadCheckpoint, saveCheckpoint, SCORE_CHECKPOINT_FORM
 import { absoluteSchedule, type ScoreConfig } from './config.js';
 import { gatherFields, type PairSet } from './fieldCache.js';
 import { tableForSchedule } from './forward.js';
-import { downloadParams, forwardFlopsPerRow, initParams, scoreForward, uploadParams, type FeatureNorm, type NetworkConfig, type Params } from './network.js';
+import { downloadParams, forwardFlopsPerRow, initParams, scoreForward, uploadParams, type FeatureNorm, type NetworkConfig, type Params } from '../src/score/network.js';
 import { dsmLoss, ssmLoss } from './objectives.js';
 import { scoreLossCurveSpec } from './plot.js';
-import { saveScoreModel, type ScoreNetMeta } from './score-net.js';
+import { saveScoreModel, type ScoreNetMeta } from '../src/score/scoreNet.js';
 
 export interface TrainData {
   train: PairSet;

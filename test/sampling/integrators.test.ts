@@ -14,7 +14,7 @@ import { heatKernelScoreCoeff } from '../../src/core/heatKernel.js';
 import { sigma2 as sigma2At, type NoiseSchedule } from '../../src/core/schedules.js';
 import { normalizeRows, tangentProjectRows, uniformSpinRows } from '../../src/core/sphere.js';
 import { makeRng, normalArray } from '../../src/rng.js';
-import type { ScoreModel } from '../../training/score-model.js';
+import type { ScoreModel } from '../../src/score/contract.js';
 import { GuidedDrift, paramAt, plainIncrement, type DriftOptions, type Sde } from '../../sampling/drift.js';
 import { INTEGRATORS, INTEGRATOR_NAMES, type IntegratorName } from '../../sampling/integrators/index.js';
 import { integrateReverse } from '../../sampling/reverse.js';

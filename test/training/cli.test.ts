@@ -13,7 +13,7 @@ import { trainCommand } from '../../src/cli/commands/train.js';
 import { writeTruncatedTokenizer } from '../../src/data/bpe.js';
 import { isUserError } from '../../src/errors.js';
 import { saveGpt2Checkpoint } from '../../src/model/checkpoint.js';
-import { loadScoreModel } from '../../training/score-net.js';
+import { loadScoreModel } from '../../src/score/scoreNet.js';
 import { randomGpt2Weights } from '../helpers/tinyGpt2.js';
 
 /** The command inside a parser configured like src/cli/main.ts (until main registers it). */

@@ -1,5 +1,5 @@
 /**
- * Residual-score objectives (training/objectives.ts) and the network's output (training/network.ts):
+ * Residual-score objectives (training/objectives.ts) and the network's output (src/score/network.ts):
  * sliced (Hutchinson) score matching and DSM differ by the known constant E[λ|c P_{S_t} S_0|²]/(d−1)
  * for every field (a Stein identity on the sphere), DSM of the exact score of a one-point data set
  * is 0 while its SSM is −E[λ|∇log q|²]/(d−1), the Hutchinson divergence matches an analytic one,
@@ -13,9 +13,9 @@ import { makeRng } from '../../src/rng.js';
 import { makeBatch, type BatchSpec } from '../../training/batch.js';
 import type { PairSet } from '../../training/fieldCache.js';
 import { tableForSchedule } from '../../training/forward.js';
-import { initParams, scoreForward, uploadParams, type FeatureNorm, type NetworkConfig } from '../../training/network.js';
+import { initParams, scoreForward, uploadParams, type FeatureNorm, type NetworkConfig } from '../../src/score/network.js';
 import { dsmPerRow, ssmPerRow } from '../../training/objectives.js';
-import { loadScoreModel, saveScoreModel, type ScoreNetMeta } from '../../training/score-net.js';
+import { loadScoreModel, saveScoreModel, type ScoreNetMeta } from '../../src/score/scoreNet.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

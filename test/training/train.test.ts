@@ -17,7 +17,7 @@ import { loadSafetensors } from '../../src/model/safetensors.js';
 import { makeRng } from '../../src/rng.js';
 import { parseScoreConfig, type ScoreConfig } from '../../training/config.js';
 import type { PairSet } from '../../training/fieldCache.js';
-import { loadScoreModel } from '../../training/score-net.js';
+import { loadScoreModel } from '../../src/score/scoreNet.js';
 import { trainScore, type TrainData } from '../../training/train.js';
 
 beforeAll(async () => {

@@ -1,9 +1,9 @@
 /**
  * Host inference of the residual tangent-score network: exactly `scoreForward` of
- * training/network.ts (which stays the tfjs version, for training with autograd), evaluated on
+ * src/score/network.ts (which stays the tfjs version, for training with autograd), evaluated on
  * plain Float32Array rows with the WebAssembly SIMD kernels of src/core/kernels (gemm, silu).
  * This is what the reverse sampler's inner loop calls, through the `bind` contract of
- * training/score-model.ts.
+ * src/score/contract.ts.
  *
  * The input layer is folded. Split in.W by its input rows into W_S (d rows), W_N (d), w_z (1) and
  * W_E (E) (unconditioned: W_S, W_E). Then x W_in + b_in = S W_S + c + e with
@@ -26,12 +26,12 @@
  * of W_S, W_i, W_out); a padded hidden unit has pre-activation 0 and act(0) = 0 for all four
  * activations, so it stays 0 and padding changes nothing.
  */
-import { sigma2 as sigma2At, type NoiseSchedule } from '../src/core/schedules.js';
-import { WasmKernels } from '../src/core/kernels/wasm.js';
-import { UserError } from '../src/errors.js';
-import type { HostTensor } from '../src/model/weights.js';
+import { sigma2 as sigma2At, type NoiseSchedule } from '../core/schedules.js';
+import { WasmKernels } from '../core/kernels/wasm.js';
+import { UserError } from '../errors.js';
+import type { HostTensor } from '../model/weights.js';
 import { checkParams, type Activation, type FeatureNorm, type NetworkConfig } from './network.js';
-import type { BoundScore } from './score-model.js';
+import type { BoundScore } from './contract.js';
 
 /** What the host network needs besides its weights (a subset of ScoreNetMeta). */
 export interface HostScoreSpec {

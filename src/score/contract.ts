@@ -8,7 +8,7 @@
  * an implementation fold everything that depends only on N (and, across runs, only on t) out of
  * the per-step work.
  */
-import type { NoiseSchedule } from '../src/core/schedules.js';
+import type { NoiseSchedule } from '../core/schedules.js';
 
 export interface ScoreModelMeta {
   format: 'spinbath-score/1';

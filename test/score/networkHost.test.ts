@@ -1,5 +1,5 @@
 /**
- * HostScoreNet (training/network-host.ts, WebAssembly SIMD) against the tfjs scoreForward through
+ * HostScoreNet (src/score/networkHost.ts, WebAssembly SIMD) against the tfjs scoreForward through
  * NetScoreModel.score, on random weights whose biases and output matrix are perturbed so that
  * every term of the network matters: d = 16 and 128, widths 64 and 128, depths 1–3, conditioned
  * and not, silu and gelu (relu and tanh on a smaller grid, padded shapes too), t across
@@ -11,9 +11,9 @@ import { useBackend } from '../../src/backend.js';
 import type { NoiseSchedule } from '../../src/core/schedules.js';
 import type { HostTensor } from '../../src/model/weights.js';
 import { makeRng, normalArray } from '../../src/rng.js';
-import { initParams, type Activation, type NetworkConfig } from '../../training/network.js';
-import { HostScoreNet } from '../../training/network-host.js';
-import { NetScoreModel, type ScoreNetMeta } from '../../training/score-net.js';
+import { initParams, type Activation, type NetworkConfig } from '../../src/score/network.js';
+import { HostScoreNet } from '../../src/score/networkHost.js';
+import { NetScoreModel, type ScoreNetMeta } from '../../src/score/scoreNet.js';
 
 beforeAll(async () => {
   await useBackend('wasm');

@@ -1,5 +1,5 @@
 /**
- * The trained residual tangent score as a `ScoreModel` (training/score-model.ts) for the guided
+ * The trained residual tangent score as a `ScoreModel` (src/score/contract.ts) for the guided
  * reverse sampler of Eq. 14 (Bhattacharjee & Lee; derivation in docs/residual-score.md):
  *
  *   reverse time τ = T − t:   dS = [η P_S N̂ + β(t) P_S s_θ(S, t, N)] dτ + √β(t) P_S ∘ dW̄,
@@ -15,15 +15,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { sigma2 as sigma2At } from '../src/core/schedules.js';
-import { UserError } from '../src/errors.js';
-import { atomicWriteJson } from '../src/io/atomic.js';
-import { loadSafetensors, writeSafetensors, type WriteDtype } from '../src/model/safetensors.js';
-import type { HostTensor } from '../src/model/weights.js';
-import { normaliseFields } from './batch.js';
+import { sigma2 as sigma2At } from '../core/schedules.js';
+import { UserError } from '../errors.js';
+import { atomicWriteJson } from '../io/atomic.js';
+import { loadSafetensors, writeSafetensors, type WriteDtype } from '../model/safetensors.js';
+import type { HostTensor } from '../model/weights.js';
+import { normaliseFields } from '../../training/batch.js';
 import { checkParams, scoreForward, uploadParams, type FeatureNorm, type NetworkConfig, type Params } from './network.js';
-import { HostScoreNet } from './network-host.js';
-import type { BoundScore, ScoreModel, ScoreModelMeta } from './score-model.js';
+import { HostScoreNet } from './networkHost.js';
+import type { BoundScore, ScoreModel, ScoreModelMeta } from './contract.js';
 
 export const SCORE_META_FILE = 'score.json';
 export const SCORE_WEIGHTS_FILE = 'score.safetensors';
@@ -65,7 +65,7 @@ export function readScoreMeta(dir: string): ScoreNetMeta {
 
 /**
  * The network with fixed weights behind the ScoreModel contract. `bind` (the sampler's path) runs
- * on the host through HostScoreNet (training/network-host.ts, WebAssembly SIMD); `score` runs the
+ * on the host through HostScoreNet (src/score/networkHost.ts, WebAssembly SIMD); `score` runs the
  * tfjs `scoreForward` (tests and tools). Each side is built from the host weights on first use.
  */
 export class NetScoreModel implements ScoreModel {

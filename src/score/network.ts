@@ -14,11 +14,11 @@
  * their EMA and host copies. Shapes in comments: n rows, d spin dimension, W width.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { linear } from '../src/core/linalg.js';
-import { tangentProject } from '../src/core/sphere.js';
-import { geluTanh } from '../src/model/gpt2.js';
-import type { HostTensor } from '../src/model/weights.js';
-import { makeRng, normalArray } from '../src/rng.js';
+import { linear } from '../core/linalg.js';
+import { tangentProject } from '../core/sphere.js';
+import { geluTanh } from '../model/gpt2.js';
+import type { HostTensor } from '../model/weights.js';
+import { makeRng, normalArray } from '../rng.js';
 
 export const ACTIVATIONS = ['silu', 'gelu', 'relu', 'tanh'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
