@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Gpt2Model } from '../src/model/gpt2.js';
 import { packageRoot } from '../src/model/tokenizer.js';
 import type { Gpt2Config } from '../src/model/weights.js';
-import { randomGpt2Weights } from '../test/helpers/tinyGpt2.js';
+import { randomGpt2Weights } from '../src/model/randomWeights.js';
 
 /** One measured figure of a section (a line of the printed table). */
 export interface BenchRow {

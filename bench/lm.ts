@@ -3,7 +3,7 @@
  * embedded model's config (configs/lm/brown-small.json) with random tokens: tokens/s of a full
  * AdamW update, model FLOP/s (nanoGPT's count: 6·params + 12·n_layer·n_embd·seq_len per token,
  * position embeddings excluded) as a fraction of the backend's matmul, and forward-only
- * evaluation tokens/s (logits + per-token NLL). `measureLm` also serves training/lm/bench.ts.
+ * evaluation tokens/s (logits + per-token NLL). `measureLm` also serves bench/lm-candidates.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';

@@ -23,7 +23,7 @@ import { embeddedModelDir, loadModel } from '../src/model/load.js';
 import { packageRoot } from '../src/model/tokenizer.js';
 import type { Gpt2Config } from '../src/model/weights.js';
 import { makeRng, normalArray } from '../src/rng.js';
-import { randomGpt2Weights } from '../test/helpers/tinyGpt2.js';
+import { randomGpt2Weights } from '../src/model/randomWeights.js';
 import { initParams, type NetworkConfig } from '../src/score/network.js';
 import { loadScoreModel, NetScoreModel, type ScoreNetMeta } from '../src/score/scoreNet.js';
 import type { ScoreModel } from '../src/score/contract.js';

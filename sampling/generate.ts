@@ -128,9 +128,9 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
   const temperature = opts.readoutTemperature ?? DEFAULT_READOUT_TEMPERATURE;
   const eta = opts.eta ?? score?.meta.eta ?? 1;
   // How N enters the η term, and where the run ends: as the score was trained (src/score/scoreNet.ts)
-  const saved = (score?.meta ?? {}) as { fieldScaling?: 'unit' | 'raw'; tMin?: number };
-  const fieldScale = opts.fieldScale ?? saved.fieldScaling ?? 'unit';
-  const tMin = opts.tMin ?? (saved.tMin !== undefined && saved.tMin < schedule.T ? saved.tMin : undefined);
+  const saved = score?.meta;
+  const fieldScale = opts.fieldScale ?? saved?.fieldScaling ?? 'unit';
+  const tMin = opts.tMin ?? (saved !== undefined && saved.tMin < schedule.T ? saved.tMin : undefined);
   const llg = opts.lambda !== undefined ? { lambda: opts.lambda, gamma: opts.gamma, precession: opts.precession } : null;
   const maxBatch = opts.maxBatch ?? 64;
   const prof = opts.profile;

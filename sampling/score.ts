@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../src/errors.js';
 import { embeddedModelDir } from '../src/model/load.js';
-import { modelHash } from '../training/fieldCache.js';
+import { modelHash } from '../src/score/identity.js';
 import { loadScoreModel } from '../src/score/scoreNet.js';
 import type { ScoreModel } from '../src/score/contract.js';
 

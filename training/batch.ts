@@ -14,7 +14,7 @@ import { tangentGaussian } from '../src/core/sphere.js';
 import { makeRng, type Rng } from '../src/rng.js';
 import { fieldTensor, type PairSet } from './fieldCache.js';
 import { noiseSpins, sampleTimes, timesAt, type NoiseOptions, type TimeSample } from './forward.js';
-import type { NetInputs } from '../src/score/network.js';
+import { normaliseFields, type NetInputs } from '../src/score/network.js';
 import { dsmTarget, lossWeights, type Weighting } from './objectives.js';
 
 export interface BatchSpec {
@@ -53,14 +53,6 @@ export interface Batch {
 }
 
 const col = (x: ArrayLike<number>) => tf.tensor2d(Float32Array.from(x), [x.length, 1]);
-
-/** Unit fields and log norms of raw fields N [n, d] → N̂ [n, d], log|N| [n, 1]. */
-export function normaliseFields(N: tf.Tensor): { Nhat: tf.Tensor; logN: tf.Tensor } {
-  return tf.tidy(() => {
-    const norm = tf.maximum(tf.norm(N, 'euclidean', -1, true), 1e-12); // [n, 1]
-    return { Nhat: tf.div(N, norm), logN: tf.log(norm) };
-  });
-}
 
 /** Build a batch for pair rows `idx` at times `t` (or drawn uniformly when null). */
 export function makeBatch(spec: BatchSpec, pairs: PairSet, idx: Int32Array, rng: Rng, t: Float64Array | null = null): Batch {

@@ -16,7 +16,8 @@ import { checkFieldSource, fieldSourceId } from '../src/field/source.js';
 import type { Gpt2Model } from '../src/model/gpt2.js';
 import type { RunIdentity } from './checkpoint.js';
 import { configFieldSource, type ScoreConfig } from './config.js';
-import { loadOrBuildFieldCache, modelHash, type FieldCacheResult } from './fieldCache.js';
+import { modelHash } from '../src/score/identity.js';
+import { loadOrBuildFieldCache, type FieldCacheResult } from './fieldCache.js';
 import type { TrainData } from './train.js';
 
 /** Token spins: the unit-normalised rows of the token-embedding matrix, [vocab, d] (kept). */

@@ -19,14 +19,13 @@
  * cache is rebuilt, or refused with one line when rebuilding is turned off.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { defaultCacheDir } from '../src/data/tokenCache.js';
 import { UserError } from '../src/errors.js';
 import { atomicWrite, atomicWriteJson } from '../src/io/atomic.js';
 import { contextFieldsAll, fieldSourceId, type FieldSource } from '../src/field/source.js';
-import { checkpointFiles } from '../src/model/checkpoint.js';
 import type { Gpt2Model } from '../src/model/gpt2.js';
 import { f16ToF32, f32ArrayToF16 } from '../src/model/halfFloat.js';
 
@@ -90,14 +89,6 @@ export interface FieldCacheOptions {
 }
 
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
-
-/** Identity of a language model directory: sha256 of config.json and the weight files' names and sizes. */
-export function modelHash(dir: string): string {
-  const h = createHash('sha256');
-  h.update(readFileSync(join(dir, 'config.json')));
-  for (const f of checkpointFiles(dir)) h.update(`\0${basename(f)}:${statSync(f).size}`);
-  return h.digest('hex');
-}
 
 /** sha256 of a token id stream (its little-endian bytes as stored). */
 export function corpusHash(ids: Uint16Array | Uint32Array | Int32Array): string {

@@ -24,6 +24,13 @@ export interface ScoreModelMeta {
   eta: number;
   /** sha256 of the language model's config.json + weights file names/sizes (identity check). */
   modelHash: string;
+  /** Smallest training time: the score is only trained on t ∈ [tMin, T]; the reverse run ends there. */
+  tMin: number;
+  /**
+   * How the field N enters guidance and conditioning: 'unit' — η P_S N̂ with N̂ = N/|N| (what
+   * `spinbath train` writes); 'raw' — η P_S N with the field's own magnitude.
+   */
+  fieldScaling: 'unit' | 'raw';
 }
 
 /** The score with the fields of one reverse run bound. */

@@ -194,3 +194,11 @@ export function scoreForward(c: NetworkConfig, norm: FeatureNorm, p: Params, x: 
     return tangentProject(x.S, tangentProject(x.S, tf.mul(o, x.invSigma))); // [n, d]
   });
 }
+
+/** Unit fields and log norms of raw fields N [n, d] → N̂ [n, d], log|N| [n, 1]. */
+export function normaliseFields(N: tf.Tensor): { Nhat: tf.Tensor; logN: tf.Tensor } {
+  return tf.tidy(() => {
+    const norm = tf.maximum(tf.norm(N, 'euclidean', -1, true), 1e-12); // [n, 1]
+    return { Nhat: tf.div(N, norm), logN: tf.log(norm) };
+  });
+}

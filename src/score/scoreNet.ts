@@ -20,8 +20,7 @@ import { UserError } from '../errors.js';
 import { atomicWriteJson } from '../io/atomic.js';
 import { loadSafetensors, writeSafetensors, type WriteDtype } from '../model/safetensors.js';
 import type { HostTensor } from '../model/weights.js';
-import { normaliseFields } from '../../training/batch.js';
-import { checkParams, scoreForward, uploadParams, type FeatureNorm, type NetworkConfig, type Params } from './network.js';
+import { checkParams, normaliseFields, scoreForward, uploadParams, type FeatureNorm, type NetworkConfig, type Params } from './network.js';
 import { HostScoreNet } from './networkHost.js';
 import type { BoundScore, ScoreModel, ScoreModelMeta } from './contract.js';
 
@@ -30,9 +29,7 @@ export const SCORE_WEIGHTS_FILE = 'score.safetensors';
 
 /** The saved metadata: the contract's fields plus what this network needs to run. */
 export interface ScoreNetMeta extends ScoreModelMeta {
-  /** Smallest training time: score() clamps t to [tMin, T] (σ(t) → 0 at t = 0). */
-  tMin: number;
-  /** How N enters: 'unit' — guidance η P_S N̂ and conditioning use N̂ = N/|N| (plus log|N| as a feature). */
+  /** The network is trained with N̂ = N/|N| (plus log|N| as a feature); score() clamps t to [tMin, T]. */
   fieldScaling: 'unit';
   network: NetworkConfig;
   norm: FeatureNorm;

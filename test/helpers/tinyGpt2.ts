@@ -2,60 +2,15 @@
  * Tiny random GPT-2 checkpoints for tests: random weights from a seed, written in the Hugging
  * Face layout (config.json + safetensors + the bundled GPT-2 tokenizer files) so every loader
  * path (prefix, dtype, shards, tied/untied head) can be exercised without network access.
- *
- * Weights: matrices N(0, 1/fan_in) (attention is visibly non-uniform), embeddings N(0, 0.1²),
- * LayerNorm gains 1 + N(0, 0.1²), biases N(0, 0.02²): small but nonzero so a dropped bias shows.
+ * The random weights themselves are src/model/randomWeights.ts (shared with bench/).
  */
 import { copyTokenizerFiles, bundledGpt2Dir } from '../../src/model/tokenizer.js';
 import { saveGpt2Checkpoint } from '../../src/model/checkpoint.js';
 import type { WriteDtype } from '../../src/model/safetensors.js';
-import { expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from '../../src/model/weights.js';
-import { makeRng, normalArray } from '../../src/rng.js';
+import { randomGpt2Weights } from '../../src/model/randomWeights.js';
+import type { Gpt2Config, Gpt2Weights } from '../../src/model/weights.js';
 
-/** Default tiny config: 2 layers, 4 heads of 4 dims, a 300-token vocabulary, 16 positions. */
-export const TINY_CONFIG: Gpt2Config = {
-  model_type: 'gpt2',
-  vocab_size: 300,
-  n_positions: 16,
-  n_embd: 16,
-  n_layer: 2,
-  n_head: 4,
-  n_inner: null,
-  layer_norm_epsilon: 1e-5,
-  activation_function: 'gelu_new',
-  tie_word_embeddings: true,
-};
-
-export interface RandomWeightOptions {
-  /** Add a random lm_head.weight different from wte (default false: tied). */
-  untiedHead?: boolean;
-}
-
-/** Random weights for `TINY_CONFIG` overridden by `partial`; deterministic in `seed`. */
-export function randomGpt2Weights(partial: Partial<Gpt2Config> = {}, seed: number | string = 0, opts: RandomWeightOptions = {}): Gpt2Weights {
-  const config: Gpt2Config = { ...TINY_CONFIG, ...partial };
-  const rng = makeRng(`tinyGpt2/${seed}`);
-  const tensors = new Map<string, HostTensor>();
-  const shapes = expectedShapes(config);
-  if (opts.untiedHead) shapes.set('lm_head.weight', [config.vocab_size, config.n_embd]);
-  for (const [name, shape] of shapes) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    let data: Float32Array;
-    if (/ln_(1|2|f)\.weight$/.test(name)) {
-      data = normalArray(rng, n, 0.1).map((v) => 1 + v);
-    } else if (name.endsWith('.bias')) {
-      data = normalArray(rng, n, 0.02);
-    } else if (name === 'wte.weight' || name === 'wpe.weight') {
-      data = normalArray(rng, n, 0.1);
-    } else if (name === 'lm_head.weight') {
-      data = normalArray(rng, n, 0.1);
-    } else {
-      data = normalArray(rng, n, 1 / Math.sqrt(shape[0]));
-    }
-    tensors.set(name, { shape, data });
-  }
-  return { config: { ...config, tie_word_embeddings: !opts.untiedHead }, tensors };
-}
+export { randomGpt2Weights, TINY_CONFIG, type RandomWeightOptions } from '../../src/model/randomWeights.js';
 
 export interface TinyGpt2Options {
   seed?: number | string;

@@ -62,7 +62,8 @@ async function runSample(args: string[]): Promise<{ code: number; stdout: string
 
 const meta = (over: Partial<ScoreModelMeta> = {}): ScoreModelMeta => ({
   format: 'spinbath-score/1', d: D, vocab: VOCAB, fieldSource: 'final',
-  schedule: { kind: 'linear', betaMin: 0.1, betaMax: 20, T: 1 }, eta: 1, modelHash: 'x', ...over,
+  schedule: { kind: 'linear', betaMin: 0.1, betaMax: 20, T: 1 }, eta: 1, modelHash: 'x',
+  tMin: 1e-3, fieldScaling: 'unit', ...over, // tMin = the sampler's default 1e-3·T
 });
 
 describe('generateGuided', () => {
@@ -188,7 +189,7 @@ describe('spinbath sample', () => {
     const network: NetworkConfig = { d: D, width: 8, depth: 2, activation: 'silu', timeEmbedding: 4, condition: true };
     const save = (name: string, over: Partial<ScoreNetMeta>) => {
       const m: ScoreNetMeta = {
-        ...meta(), tMin: 1e-3, fieldScaling: 'unit', network, norm: { logS2Min: -7, logS2Max: 2.3, logNMean: 1, logNStd: 1 },
+        ...meta(), fieldScaling: 'unit', network, norm: { logS2Min: -7, logS2Max: 2.3, logNMean: 1, logNStd: 1 },
         training: { steps: 0, objective: 'dsm', weighting: 'sigma2' }, ...over,
       };
       saveScoreModel(join(root, name), m, initParams(m.network, 0));

@@ -165,7 +165,7 @@ describe('(2) stationary law with noise: von Mises–Fisher, E[S·N̂] = I_{d/2}
 function onePointScore(x0: Float32Array, schedule: NoiseSchedule): ScoreModel {
   const d = x0.length;
   return {
-    meta: { format: 'spinbath-score/1', d, vocab: 1, fieldSource: 'final', schedule, eta: 0, modelHash: 'test' },
+    meta: { format: 'spinbath-score/1', d, vocab: 1, fieldSource: 'final', schedule, eta: 0, modelHash: 'test', tMin: 1e-3 * schedule.T, fieldScaling: 'unit' },
     bind: (_N, n) => {
       const X = new Float32Array(n * d);
       for (let i = 0; i < n; i++) X.set(x0, i * d);

@@ -2,11 +2,11 @@
  * Training-speed comparison of candidate LM sizes on the active backend (default wasm), with the
  * measurement of bench/lm.ts (`npm run bench -- --only lm` measures the embedded config).
  *
- *   npx tsx training/lm/bench.ts [--backend wasm] [L,H,d,ctx,K,batch ...]     (K = merges or 'full')
+ *   npx tsx bench/lm-candidates.ts [--backend wasm] [L,H,d,ctx,K,batch ...]     (K = merges or 'full')
  */
-import { useBackend } from '../../src/backend.js';
-import { parseLmConfig } from '../../src/lm/config.js';
-import { measureLm } from '../../bench/lm.js';
+import { useBackend } from '../src/backend.js';
+import { parseLmConfig } from '../src/lm/config.js';
+import { measureLm } from './lm.js';
 
 const args = process.argv.slice(2);
 const bi = args.indexOf('--backend');
