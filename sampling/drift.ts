@@ -1,24 +1,24 @@
 /**
- * The physics of the guided reverse sampler (Bhattacharjee & Lee, Sec. V D, Eq. 14 / B6, with the
- * LLG form of Eq. 9 / B1–B4), kept apart from the integrators (sampling/integrators/).
+ * The physics of the guided reverse sampler (BL Eq. 14, Sec. V D / B6, with the
+ * LLG form of BL Eq. 9 / B1–B4), kept apart from the integrators (sampling/integrators/).
  *
- * Reverse time τ = T − t runs forward (dτ > 0). Eq. 14 with dt = −dτ reads, as a Stratonovich SDE on
+ * Reverse time τ = T − t runs forward (dτ > 0). BL Eq. 14 with dt = −dτ reads, as a Stratonovich SDE on
  * S^{d−1},
  *
  *   dS = [ c_N(τ) P_S N + β(t) P_S s_θ(S, t, N) + R(S) ] dτ + √β(t) P_S ∘ dW̄,      t = T − τ,
  *
  * where N is the context field N_proj of the current context (one row per sample), P_S = I − S Sᵀ
- * (Eq. 10 / B3), s_θ the learned residual tangent score (src/score/contract.ts; absent = the
+ * (BL Eq. 10 / B3), s_θ the learned residual tangent score (src/score/contract.ts; absent = the
  * zero-training baseline) and β(t) the forward noise schedule (src/core/schedules.ts).
  *   plain mode:  c_N = η(τ), R = 0 — the guidance η P_S N pulls S toward N̂ (overdamped limit, B4).
  *   LLG mode:    c_N = η(τ) γ λ/(1+λ²)  (the Gilbert double-cross torque of B1 as a projection, B2;
  *                with η = 1 this is B4's η ≡ γλ/(1+λ²)), and R is the precession −γ S × (ηN) of
- *                Eq. 9 generalised to d dimensions as a rotation dS = −γ A S, A skew (S·AS = 0,
+ *                BL Eq. 9 generalised to d dimensions as a rotation dS = −γ A S, A skew (S·AS = 0,
  *                so R is tangent):
  *     cross       d = 3 only: R = −γη S × N.
  *     orthogonal  A = |N|(u wᵀ − w uᵀ) with u, w orthonormal and ⊥ N̂ (drawn per row from the
  *                 seeded RNG; in d = 3, w = N̂ × u, which gives exactly −γη S × N). Conserves
- *                 S·N̂, as precession about N does: the only generalisation that reduces to Eq. 9.
+ *                 S·N̂, as precession about N does: the only generalisation that reduces to BL Eq. 9.
  *                 The default in LLG mode.
  *     field       A = |N|(N̂ uᵀ − u N̂ᵀ), u ⊥ N̂ seeded: a rotation in the (N̂, u) plane. It does
  *                 NOT conserve S·N̂ (it rotates N̂ itself into u); kept for comparison.
@@ -92,7 +92,7 @@ export interface DriftOptions {
   schedule: NoiseSchedule;
   /** Learned residual score; null/absent: pure η-guided drift. */
   score?: ScoreModel | null;
-  /** Full LLG mode (Eq. 9); absent: the overdamped plain mode of Eq. 14. */
+  /** Full LLG mode (BL Eq. 9); absent: the overdamped plain mode of BL Eq. 14. */
   llg?: LlgOptions | null;
   /** 'unit' (default): the η term pulls toward N̂; 'raw': toward N_proj itself. */
   fieldScale?: 'raw' | 'unit';
@@ -165,7 +165,7 @@ function cross3Rows(a: Float32Array, b: Float32Array): Float32Array {
   return out;
 }
 
-/** The guided reverse SDE of Eq. 14 (plain or LLG) for fixed fields N. Call dispose() when done. */
+/** The guided reverse SDE of BL Eq. 14 (plain or LLG) for fixed fields N. Call dispose() when done. */
 export class GuidedDrift implements Sde {
   readonly n: number;
   readonly d: number;

@@ -1,6 +1,6 @@
 /**
  * Fast seeded standard normals for the Wiener increments of the reverse SDE (Bhattacharjee & Lee,
- * Eq. 14): one draw of d numbers per row and step, ~600k per token at batch 16, d = 768, K = 50,
+ * BL Eq. 14): one draw of d numbers per row and step, ~600k per token at batch 16, d = 768, K = 50,
  * where src/rng.ts's alea + Box–Muller (~35 ns a number) would cost more than the SDE arithmetic.
  *
  * Generator: xoshiro128** (Blackman & Vigna, "Scrambled linear pseudorandom number generators",

@@ -1,5 +1,5 @@
 /**
- * Attention-guided spin-diffusion generation (Bhattacharjee & Lee, Sec. V D, Eq. 14 / B6): for
+ * Attention-guided spin-diffusion generation (BL Eq. 14, Sec. V D / B6): for
  * each new token, compute the context field N_proj of the context (src/field/source.ts; a KV cache
  * makes it one incremental forward per token), run the guided reverse SDE (sampling/drift.ts) from
  * a uniform S_T with K steps of an integrator (sampling/integrators/), read the final spin out as

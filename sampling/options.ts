@@ -47,7 +47,7 @@ export interface GuidedOptions {
   tokens: number;
   /** Guidance strength η ≥ 0 (default: the score's meta.eta, else 1). */
   eta?: ParamSchedule;
-  /** Gilbert damping λ ≥ 0: given → full LLG mode (Eq. 9), c_N = ηγλ/(1+λ²) plus precession. */
+  /** Gilbert damping λ ≥ 0: given → full LLG mode (BL Eq. 9), c_N = ηγλ/(1+λ²) plus precession. */
   lambda?: ParamSchedule;
   /** Gyromagnetic ratio γ > 0 in LLG mode (default 1). */
   gamma?: ParamSchedule;

@@ -1,5 +1,5 @@
 /**
- * The reverse-time loop of the guided sampler (Bhattacharjee & Lee, Sec. V D, Eq. 14): from S at
+ * The reverse-time loop of the guided sampler (BL Eq. 14, Sec. V D): from S at
  * τ = 0 (t = T) to τ = T − t_min in K equal steps dτ = (T − t_min)/K, one integrator step and one
  * Wiener increment per step (drawn on the host by sampling/gaussian.ts, seeded from the run's RNG, so
  * every draw follows --seed). Host rows [n·d] throughout: two buffers alternate, nothing grows.

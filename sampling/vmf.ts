@@ -1,5 +1,5 @@
 /**
- * Von Mises–Fisher facts for checking the guided sampler (Bhattacharjee & Lee, Eq. 14): with
+ * Von Mises–Fisher facts for checking the guided sampler (BL Eq. 14): with
  * constant N and β and no score, the stationary law of dS = η P_S N dτ + √β P_S ∘ dW̄ on S^{d−1} is
  * vMF(N̂, κ = 2η|N|/β), whose mean cosine is the Bessel ratio
  *

@@ -1,7 +1,7 @@
 /**
- * One training batch of the residual-score objective (Bhattacharjee & Lee, Eqs. 12–14; targets in
+ * One training batch of the residual-score objective (BL Eqs. 12–14; targets in
  * training/objectives.ts): pairs (N, next token) → clean spins S_0 = token spin of the next token,
- * forward-noised spins S_t at times t ~ U[t_min, T] (Eq. 12, training/forward.ts), heat-kernel
+ * forward-noised spins S_t at times t ~ U[t_min, T] (BL Eq. 12, training/forward.ts), heat-kernel
  * coefficients c(u), loss weights λ(t), and the DSM target
  *   g = c(u) P_{S_t} S_0 − (η/β(t)) P_{S_t} N̂.
  * Host float64 per-row quantities (t, σ², β, c) are computed in one pass; everything on the

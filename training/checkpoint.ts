@@ -1,5 +1,5 @@
 /**
- * Crash-safe checkpoints of `spinbath train` (residual tangent score of Eq. 14):
+ * Crash-safe checkpoints of `spinbath train` (residual tangent score of BL Eq. 14):
  *
  *   RUN/checkpoints/step-000300/score.json, score.safetensors   the EMA network (a loadable score
  *                                                               directory, see score-net.ts)

@@ -1,6 +1,6 @@
 /**
  * Score-training configs (configs/score/NAME.json), validated with zod. The physics they set:
- * the field source of N_proj (Eq. 14), the forward noising schedule β(t) of Eq. 12 (σ² = ∫β),
+ * the field source of N_proj (BL Eq. 14), the forward noising schedule β(t) of BL Eq. 12 (σ² = ∫β),
  * the guidance strength η that the residual target −(η/β) P_S N̂ is derived for
  * (docs/residual-score.md), and the network and optimiser.
  *

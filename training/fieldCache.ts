@@ -1,5 +1,5 @@
 /**
- * On-disk cache of context fields N_proj (Bhattacharjee & Lee, Eq. 14; source in
+ * On-disk cache of context fields N_proj (BL Eq. 14; source in
  * src/field/source.ts) for every (context, next-token) pair of a corpus split, so that score
  * training never re-runs the language model.
  *

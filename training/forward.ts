@@ -1,5 +1,5 @@
 /**
- * Forward noising of clean token spins (Bhattacharjee & Lee, Eq. 12 / B5):
+ * Forward noising of clean token spins (BL Eq. 12 / B5):
  *   dS = √β(t) P_S ∘ dW,   S_t | S_0 ~ heat kernel of S^{d−1} at σ²(t) = ∫₀ᵗ β,
  * batched over rows, with the conditional score coefficient c(u) of every sample (score =
  * c(u) P_{S_t} S_0, src/core/heatKernel.ts). Two samplers:

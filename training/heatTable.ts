@@ -1,5 +1,5 @@
 /**
- * The heat kernel of S^{d−1} tabulated for training (Bhattacharjee & Lee, Eq. 12 / B5): the forward
+ * The heat kernel of S^{d−1} tabulated for training (BL Eq. 12 / B5): the forward
  * process is Brownian motion with generator ½Δ run for σ² = ∫β, so S_t | S_0 depends on
  * u = S_t·S_0 = cos θ only, with θ-density  f(θ) ∝ p(cos θ) sin^{d−2}θ  and conditional score
  * c(u) P_{S_t} S_0  (src/core/heatKernel.ts). Per-sample host evaluation of the eigen-series costs

@@ -1,5 +1,5 @@
 /**
- * Training objectives for the residual tangent score (Bhattacharjee & Lee, Eqs. 13–14, B6;
+ * Training objectives for the residual tangent score (BL Eqs. 13–14, B6;
  * derivation in docs/residual-score.md). With reverse time τ = T − t the guided sampler is
  *   dS = [η P_S N̂ + β(t) P_S s_θ] dτ + √β P_S ∘ dW̄,
  * and the exact reverse drift is β(t) ∇_S log q_t, so the network's target is the residual

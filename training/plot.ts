@@ -1,5 +1,5 @@
 /**
- * The loss curve of a score-training run (residual DSM loss of Eq. 14's network, σ²-weighted by
+ * The loss curve of a score-training run (residual DSM loss of BL Eq. 14's network, σ²-weighted by
  * default; src/plot/lossCurve.ts): log-scaled loss axis, validation loss of the EMA weights, the
  * trailing mean always drawn.
  */

@@ -1,6 +1,6 @@
 /**
- * Training the residual tangent score s_θ(S_t, t, N) of the guided reverse SDE (Bhattacharjee &
- * Lee, Eqs. 12–14, B5–B6; target derived in docs/residual-score.md):
+ * Training the residual tangent score s_θ(S_t, t, N) of the guided reverse SDE
+ * (BL Eqs. 12–14, B5–B6; target derived in docs/residual-score.md):
  *
  *   pairs (N, next token) → batch (training/batch.ts: S_0, S_t ~ heat kernel at σ²(t), c(u), target)
  *   → loss (DSM, or Hutchinson SSM; training/objectives.ts) → grads → Adam (src/lm/optim.ts, warm-up

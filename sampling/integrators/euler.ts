@@ -1,5 +1,5 @@
 /**
- * Geodesic Euler–Maruyama for dS = a dτ + g P_S ∘ dW̄ on S^{d−1} (Bhattacharjee & Lee, Eq. 14 / B6):
+ * Geodesic Euler–Maruyama for dS = a dτ + g P_S ∘ dW̄ on S^{d−1} (BL Eq. 14 / B6):
  * one tangent step, retracted to the sphere by the exponential map (src/core/sphere.ts expMapRows),
  *
  *   S' = exp_S( a(S, τ) dτ + g(τ) P_S ΔW̄ ),   ΔW̄ ~ N(0, dτ I).

@@ -1,6 +1,6 @@
 /**
  * Stochastic Heun predictor–corrector for the Stratonovich SDE dS = a dτ + g P_S ∘ dW̄ on S^{d−1}
- * (Bhattacharjee & Lee, Eq. 14 / B6). The scheme of García-Palacios & Lázaro, Phys. Rev. B 58,
+ * (BL Eq. 14 / B6). The scheme of García-Palacios & Lázaro, Phys. Rev. B 58,
  * 14937 (1998) for the stochastic LLG equation (Kloeden & Platen, "Numerical Solution of Stochastic
  * Differential Equations", 1992, Sec. 11.1 / 15.1): it converges to the Stratonovich solution
  * because the noise is evaluated at both ends of the step with the SAME increment ΔW̄,

@@ -1,6 +1,6 @@
 /**
  * The integrator contract of the guided reverse sampler: one `step()` from τ to τ + dτ of the
- * Stratonovich SDE dS = a(S, τ) dτ + g(τ) P_S ∘ dW̄ on S^{d−1} (Bhattacharjee & Lee, Eq. 14 / B6),
+ * Stratonovich SDE dS = a(S, τ) dτ + g(τ) P_S ∘ dW̄ on S^{d−1} (BL Eq. 14 / B6),
  * with the physics (a, g) supplied by an `Sde` (sampling/drift.ts). Batched host rows: S is [n·d].
  */
 import { rowBuffer, rowScopeId } from '../../src/core/kernels/rows.js';

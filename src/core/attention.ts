@@ -1,6 +1,6 @@
 /**
  * The one implementation of attention in spinbath, written in the spin-bath terms of
- * Huo & Johnson (2025): pair energies (Eq. 1), a Boltzmann ensemble over keys (the softmax),
+ * Huo & Johnson (2025): pair energies (HJ Eq. 1), a Boltzmann ensemble over keys (the softmax),
  * and ensemble averages of the value spins. The GPT-2 forward pass, the toy bath and the
  * context-field extractor all call these functions.
  *
@@ -9,13 +9,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matmul, matmulT } from './linalg.js';
 
-/** Eq. 1 in query/key form: H_ji = −Q_j·K_i / τ. Q [..., k, dk], K [..., m, dk] → H [..., k, m]. */
+/** HJ Eq. 1 in query/key form: H_ji = −Q_j·K_i / τ. Q [..., k, dk], K [..., m, dk] → H [..., k, m]. */
 export function pairEnergyQK(Q: tf.Tensor, K: tf.Tensor, tau = 1): tf.Tensor {
   return tf.tidy(() => tf.mul(matmulT(Q, K), -1 / tau)); // [..., k, m]
 }
 
 /**
- * Eq. 1: H(S_j, S_i) = −S_j W_eff S_iᵀ / τ for query spins Sq [..., k, d], key spins Sk [..., m, d]
+ * HJ Eq. 1: H(S_j, S_i) = −S_j W_eff S_iᵀ / τ for query spins Sq [..., k, d], key spins Sk [..., m, d]
  * and coupling W_eff [d, d] (W_eff = W_Q W_Kᵀ). Returns H [..., k, m].
  */
 export function pairEnergy(Sq: tf.Tensor, Sk: tf.Tensor, Weff: tf.Tensor, tau = 1): tf.Tensor {

@@ -1,6 +1,6 @@
 /**
  * Attractor dynamics of greedy generation (Huo & Johnson 2025, Fig. 2 and Fig. 4b): append the
- * top-scoring token (Eq. 6), recompute the context vector, repeat. With a bias (Eq. 2–3, exact
+ * top-scoring token (HJ Eq. 6), recompute the context vector, repeat. With a bias (HJ Eq. 2–3, exact
  * recomputation) or positional encoding (exact S → (1−y)S + yP) the same loop shows boundary
  * rotation and attractor changes.
  */

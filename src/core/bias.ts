@@ -1,9 +1,9 @@
 /**
- * A linear bias of the spins, S → S B with B = I + ξδ (Huo & Johnson 2025, Eqs. 2–3).
+ * A linear bias of the spins, S → S B with B = I + ξδ (HJ Eqs. 2–3).
  *
  * Exact forms recompute the bath with the biased spins. First-order forms expand in ξ:
- *   H = H⁽⁰⁾ − ξ S_j M S_iᵀ / τ,  M = δ W_eff + W_eff δᵀ                            (Eq. 2)
- *   N = N⁽⁰⁾ + ξ N⁽⁰⁾ δ + ξ/(τT) Σ_ij σ_ji [S_j M (S_i − ⟨S⟩_j)ᵀ] S_i               (Eq. 3)
+ *   H = H⁽⁰⁾ − ξ S_j M S_iᵀ / τ,  M = δ W_eff + W_eff δᵀ                            (HJ Eq. 2)
+ *   N = N⁽⁰⁾ + ξ N⁽⁰⁾ δ + ξ/(τT) Σ_ij σ_ji [S_j M (S_i − ⟨S⟩_j)ᵀ] S_i               (HJ Eq. 3)
  * For an antisymmetric δ (B orthogonal to first order, as the paper assumes) M = δW − Wδ, which is
  * the paper's printed form; the general M above is what the expansion gives for any δ.
  */
@@ -38,7 +38,7 @@ export function biasedHamiltonianExact(S: tf.Tensor, Weff: tf.Tensor, delta: tf.
   });
 }
 
-/** Eq. 2: H⁽⁰⁾ − ξ S_j M S_iᵀ / τ: [b, k, k]. */
+/** HJ Eq. 2: H⁽⁰⁾ − ξ S_j M S_iᵀ / τ: [b, k, k]. */
 export function biasedHamiltonianFirstOrder(S: tf.Tensor, Weff: tf.Tensor, delta: tf.Tensor, xi: number, tau = 1): tf.Tensor {
   return tf.tidy(() => tf.add(pairEnergy(S, S, Weff, tau), tf.mul(pairEnergy(S, S, biasCoupling(Weff, delta), tau), xi)));
 }
@@ -49,7 +49,7 @@ export function biasedContextExact(S: tf.Tensor, Weff: tf.Tensor, delta: tf.Tens
 }
 
 /**
- * The response term Σ_ij σ_ji [S_j M (S_i − ⟨S⟩_j)ᵀ] S_i shared by Eqs. 3 and 4, for a general
+ * The response term Σ_ij σ_ji [S_j M (S_i − ⟨S⟩_j)ᵀ] S_i shared by HJ Eqs. 3 and 4, for a general
  * first-order change of the logits ΔL_ji = A_j·S_i (A = the per-query effective field [b, k, d],
  * here S M) plus an optional per-pair extra term: returns Σ_i (Σ_j σ_ji (ΔL_ji − ⟨ΔL⟩_j)) V_i.
  */
@@ -62,7 +62,7 @@ export function linearResponse(sigma: tf.Tensor, dLogits: tf.Tensor, V: tf.Tenso
   });
 }
 
-/** Eq. 3: N⁽⁰⁾ + ξ N⁽⁰⁾ δ + ξ/(τT) Σ_ij σ_ji [S_j M (S_i − ⟨S⟩_j)ᵀ] S_i: [b, d]. */
+/** HJ Eq. 3: N⁽⁰⁾ + ξ N⁽⁰⁾ δ + ξ/(τT) Σ_ij σ_ji [S_j M (S_i − ⟨S⟩_j)ᵀ] S_i: [b, d]. */
 export function biasedContextFirstOrder(S: tf.Tensor, Weff: tf.Tensor, delta: tf.Tensor, xi: number, opts: BathOptions = {}): tf.Tensor {
   return tf.tidy(() => {
     const tau = opts.tau ?? 1;

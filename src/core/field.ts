@@ -1,6 +1,6 @@
 /**
- * Context fields and token scores (Huo & Johnson 2025, Eq. 6 and the mean-field form of N⁽⁰⁾;
- * Bhattacharjee & Lee, Eqs. 6–8 for the last-query GPT-2 form).
+ * Context fields and token scores (HJ Eq. 6 and the mean-field form of N⁽⁰⁾;
+ * BL Eqs. 6–8 for the last-query GPT-2 form).
  *
  * Spins are row vectors; batched inputs carry a leading batch axis: S [b, k, d].
  */
@@ -13,7 +13,7 @@ export interface BathOptions extends BoltzmannOptions {
   tau?: number;
 }
 
-/** W_eff = W_Q W_Kᵀ / τ (Eq. 1's coupling). WQ, WK [d, dk] → [d, d]. */
+/** W_eff = W_Q W_Kᵀ / τ (HJ Eq. 1's coupling). WQ, WK [d, dk] → [d, d]. */
 export function effectiveCoupling(WQ: tf.Tensor, WK: tf.Tensor, tau = 1): tf.Tensor {
   return tf.tidy(() => tf.div(matmulT(WQ, WK), tau)); // [d, d]
 }
@@ -53,7 +53,7 @@ export function projectField(N0: tf.Tensor, WO: tf.Tensor): tf.Tensor {
 }
 
 /**
- * Eq. 6: token scores 𝒫(x) = N W_V xᵀ for every candidate x. N [b, d], WV [d, d] (or null for I),
+ * HJ Eq. 6: token scores 𝒫(x) = N W_V xᵀ for every candidate x. N [b, d], WV [d, d] (or null for I),
  * X [V, d] → [b, V].
  */
 export function tokenScores(N: tf.Tensor, X: tf.Tensor, WV: tf.Tensor | null = null): tf.Tensor {
@@ -70,7 +70,7 @@ export function tokenCosines(N: tf.Tensor, X: tf.Tensor, WV: tf.Tensor | null = 
   });
 }
 
-/** Logit gap ΔL = N·(e_good − e_bad) (Bhattacharjee & Lee Eq. 8). N [..., d], eGood/eBad [..., d] → [...]. */
+/** Logit gap ΔL = N·(e_good − e_bad) (BL Eq. 8). N [..., d], eGood/eBad [..., d] → [...]. */
 export function logitGap(N: tf.Tensor, eGood: tf.Tensor, eBad: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.sum(tf.mul(N, tf.sub(eGood, eBad)), -1));
 }

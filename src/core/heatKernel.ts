@@ -1,5 +1,5 @@
 /**
- * The heat kernel of S^{d−1} for the forward noising of Eq. 12: Brownian motion with generator
+ * The heat kernel of S^{d−1} for the forward noising of BL Eq. 12: Brownian motion with generator
  * ½Δ run for σ² = ∫₀ᵗ β(s) ds. Its density depends on u = S_t·S_0 only, so its score is
  *   ∇_{S_t} log p(S_t | S_0) = c(u) P_{S_t} S_0,   c = p′(u)/p(u).
  * Two forms of c:

@@ -1,13 +1,13 @@
 /**
- * Positional encoding as an effective spin (Huo & Johnson 2025, Eqs. 4–5):
+ * Positional encoding as an effective spin (HJ Eqs. 4–5):
  * S_i → (1 − y) S_i + y P_i with the sinusoidal P of Vaswani et al.,
  *   (P_i)_{2m+1} = sin(i / base^{2m/d}),  (P_i)_{2m+2} = cos(i / base^{2m/d})   (1-based components).
  *
  *   N^(PE) = (1−y) N⁽⁰⁾ + y Σ_j ⟨P⟩_j + y/(τT) Σ_ij σ_ji [(P_j − 2S_j) W (S_i − ⟨S⟩_j)ᵀ
- *            + S_j W (P_i − ⟨P⟩_j)ᵀ] S_i                                                     (Eq. 4)
- *   H^(PE) = (1−y)² H⁽⁰⁾ − y(1−y)(P_j W S_iᵀ + S_j W P_iᵀ)/τ − y² Σ_m cos((j−i)/base^{2m/d})/τ  (Eq. 5)
- * Eq. 5's last term is −y² P_j W P_iᵀ/τ evaluated for W = I; for odd d the unpaired last sine
- * component adds sin(j ω)·sin(i ω), which we include so that Eq. 5 is exact at W = I for any d.
+ *            + S_j W (P_i − ⟨P⟩_j)ᵀ] S_i                                                     (HJ Eq. 4)
+ *   H^(PE) = (1−y)² H⁽⁰⁾ − y(1−y)(P_j W S_iᵀ + S_j W P_iᵀ)/τ − y² Σ_m cos((j−i)/base^{2m/d})/τ  (HJ Eq. 5)
+ * HJ Eq. 5's last term is −y² P_j W P_iᵀ/τ evaluated for W = I; for odd d the unpaired last sine
+ * component adds sin(j ω)·sin(i ω), which we include so that HJ Eq. 5 is exact at W = I for any d.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { boltzmannWeights, pairEnergy } from './attention.js';
@@ -54,7 +54,7 @@ export function peHamiltonianExact(S: tf.Tensor, Weff: tf.Tensor, P: tf.Tensor, 
   });
 }
 
-/** Eq. 5, the closed form with the cosine sum (exact when W_eff = I): [b, k, k]. */
+/** HJ Eq. 5, the closed form with the cosine sum (exact when W_eff = I): [b, k, k]. */
 export function peHamiltonianEq5(S: tf.Tensor, Weff: tf.Tensor, y: number, tau = 1, opts: PositionalOptions = {}): tf.Tensor {
   const [b, k, d] = S.shape as number[];
   const base = opts.base ?? 10000;
@@ -85,7 +85,7 @@ export function peContextExact(S: tf.Tensor, Weff: tf.Tensor, P: tf.Tensor, y: n
   return tf.tidy(() => contextFieldMeanField(withPositions(S, P, y), Weff, opts));
 }
 
-/** Eq. 4: the PE context vector to first order in y: [b, d]. */
+/** HJ Eq. 4: the PE context vector to first order in y: [b, d]. */
 export function peContextFirstOrder(S: tf.Tensor, Weff: tf.Tensor, P: tf.Tensor, y: number, opts: BathOptions = {}): tf.Tensor {
   return tf.tidy(() => {
     const tau = opts.tau ?? 1;

@@ -1,5 +1,5 @@
 /**
- * Noise schedules β(t) on [0, T] for the spherical diffusion of Eq. 12 and its reverse (Eq. 14),
+ * Noise schedules β(t) on [0, T] for the spherical diffusion of BL Eq. 12 and its reverse (BL Eq. 14),
  * with σ²(t) = ∫₀ᵗ β(s) ds in closed form. Time convention: the forward process is Brownian
  * motion on S^{d−1} with generator ½β(t)Δ, so S_t | S_0 is the heat kernel at "time" σ²(t) and
  * E[S_t·S_0] = exp(−(d−1)σ²(t)/2).

@@ -1,5 +1,5 @@
 /**
- * Geometry of the spin sphere S^{d−1} (Bhattacharjee & Lee, Eqs. 10, 12–14, B2–B3): the one
+ * Geometry of the spin sphere S^{d−1} (BL Eqs. 10, 12–14, B2–B3): the one
  * implementation of tangent projection, exponential and logarithm maps, and the geodesic random
  * walk used by forward noising (training/) and by the reverse samplers (sampling/).
  * Batched: spins are rows, S [n, d].
@@ -24,7 +24,7 @@ export function normalizeSpins(S: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(S, tf.rsqrt(tf.sum(tf.square(S), -1, true))));
 }
 
-/** Eq. 10 / B3: P_S v = v − (S·v) S, the tangent projection at S. [n, d], [n, d] (or [d]) → [n, d]. */
+/** BL Eq. 10 / B3: P_S v = v − (S·v) S, the tangent projection at S. [n, d], [n, d] (or [d]) → [n, d]. */
 export function tangentProject(S: tf.Tensor, v: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.sub(v, tf.mul(rowDot(S, v), S)));
 }
@@ -75,7 +75,7 @@ export function tangentGaussian(S: tf.Tensor, variance: tf.Tensor | number, rng:
 /**
  * Brownian motion on S^{d−1} with generator ½Δ run for "time" σ² (per row), by a geodesic random
  * walk: `substeps` tangent Gaussian steps of variance h = σ²/substeps, each followed by the exponential
- * map. This is the forward noising of Eq. 12 with σ²(t) = ∫₀ᵗ β(s) ds. S0 [n, d], sigma2 [n] → [n, d].
+ * map. This is the forward noising of BL Eq. 12 with σ²(t) = ∫₀ᵗ β(s) ds. S0 [n, d], sigma2 [n] → [n, d].
  * Discretisation: E[cos|v|] per step is 1 − (d−1)h/2 + (d²−1)h²/24 against the exact e^{−(d−1)h/2}, so
  * E[S_t·S_0] carries a relative bias ≈ ((d−1)σ²)²/(12·substeps): choose substeps ≫ ((d−1)σ²)² in high d.
  */
@@ -131,7 +131,7 @@ export function projectCombineRows(S: Float32Array, G: Float32Array, s: Float32A
   return out;
 }
 
-/** Eq. 10 / B3 on host rows: out_i = v_i − (S_i·v_i) S_i. `out` may alias `v`. */
+/** BL Eq. 10 / B3 on host rows: out_i = v_i − (S_i·v_i) S_i. `out` may alias `v`. */
 export function tangentProjectRows(S: Float32Array, v: Float32Array, out: Float32Array, d: number): Float32Array {
   return projectCombineRows(S, v, v, v, 1, 0, 0, out, d);
 }

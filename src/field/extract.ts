@@ -2,9 +2,9 @@
  * The per-head context-field extractor (Bhattacharjee & Lee, Sec. II A and Appendix D), built on
  * the Hamiltonian core. For a prompt and every (layer, head), at the final position:
  *   α      attention over the context                        (softmax of −H/τ, τ = √d_head)
- *   N₀     = Σ_j α_j V_j ∈ R^{d_head}                        (Eq. 1 / D1)
- *   N_proj = N₀ W_O^(h) ∈ R^{d_model}                         (Eq. 2 / D2, row convention)
- *   ΔL_theory = N_proj·(e_good − e_bad)                        (Eq. 4 / D3)
+ *   N₀     = Σ_j α_j V_j ∈ R^{d_head}                        (BL Eq. 1 / D1)
+ *   N_proj = N₀ W_O^(h) ∈ R^{d_model}                         (BL Eq. 2 / D2, row convention)
+ *   ΔL_theory = N_proj·(e_good − e_bad)                        (BL Eq. 4 / D3)
  *   ΔL_ln  = ((N_proj − mean N_proj)/σ_f)·(γ_f ⊙ (e_good − e_bad))   (LN-scaled: direct logit attribution)
  * in two modes:
  *   embedding: the head applied to the raw token embeddings S = W_E[prompt] (Appendix D: no

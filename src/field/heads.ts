@@ -1,7 +1,7 @@
 /**
  * Head analysis across a prompt set (Bhattacharjee & Lee, Sec. III–IV, Appendix D): the Pearson
  * correlation of every head's ΔL_theory with the model's ΔL_actual, head ablations (Fig. 4), the
- * decision landscape of one head (Fig. 2) and the global-temperature sweep (Fig. 3, Eqs. 6–8).
+ * decision landscape of one head (Fig. 2) and the global-temperature sweep (Fig. 3, BL Eqs. 6–8).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { matmul } from '../core/linalg.js';
@@ -72,7 +72,7 @@ export function analyzeHeads(model: Gpt2Model, prompts: EncodedPrompt[], mode: F
   };
 }
 
-/** Eqs. 6–8: mean next-token entropy (bits) and mean top-1 probability at each global temperature T. */
+/** BL Eqs. 6–8: mean next-token entropy (bits) and mean top-1 probability at each global temperature T. */
 export function temperatureSweep(logitsList: Float32Array[], temps: number[]): { T: number; entropy_bits: number; top1: number }[] {
   return temps.map((T) => {
     let H = 0;

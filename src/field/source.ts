@@ -1,5 +1,5 @@
 /**
- * The context field N_proj that guides generation (Bhattacharjee & Lee, Eqs. 9, 14), from a
+ * The context field N_proj that guides generation (BL Eqs. 9, 14), from a
  * configurable source at the last position:
  *   head   one head's N_proj = N₀ W_O^(h)                (blocks.l.attn.hook_result)
  *   heads  a set of heads, summed

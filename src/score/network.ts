@@ -1,6 +1,6 @@
 /**
- * The residual tangent-score network s_θ(S_t, t, N) of the guided reverse SDE (Bhattacharjee &
- * Lee, Eq. 14 / B6; derivation of what it learns in docs/residual-score.md): a residual MLP on
+ * The residual tangent-score network s_θ(S_t, t, N) of the guided reverse SDE (BL Eq. 14 /
+ * B6; derivation of what it learns in docs/residual-score.md): a residual MLP on
  *
  *   x = [ S_t (d) | N̂ = N/|N| (d) | z = standardised log|N| (1) | time embedding (E) ]
  *

@@ -1,6 +1,6 @@
 /**
  * The trained residual tangent score as a `ScoreModel` (src/score/contract.ts) for the guided
- * reverse sampler of Eq. 14 (Bhattacharjee & Lee; derivation in docs/residual-score.md):
+ * reverse sampler of BL Eq. 14 (Bhattacharjee & Lee; derivation in docs/residual-score.md):
  *
  *   reverse time τ = T − t:   dS = [η P_S N̂ + β(t) P_S s_θ(S, t, N)] dτ + √β(t) P_S ∘ dW̄,
  *   N̂ = N/|N|  (the field is normalised; η carries the magnitude of the guidance).

@@ -90,7 +90,7 @@ function phaseLayers(
 export function phasePlot(rep: PhaseReport, ax: SliceAxes, badName: string, title: string): VegaLiteSpec {
   const segments = rep.boundaries.flatMap((b) => [
     { label: `ξ = ${b.xi} exact`, seg: b.exact.segment },
-    ...(b.firstOrder ? [{ label: `ξ = ${b.xi} first order (Eq. 3)`, seg: b.firstOrder.segment }] : []),
+    ...(b.firstOrder ? [{ label: `ξ = ${b.xi} first order (HJ Eq. 3)`, seg: b.firstOrder.segment }] : []),
   ]);
   return { $schema: SCHEMA, title, width: 360, height: 360, layer: phaseLayers(ax, rep.boundaries[0].exact.line, segments, rep.badInSlice, badName) } as unknown as VegaLiteSpec;
 }

@@ -1,6 +1,6 @@
 /**
  * Runs the toy spin-bath experiments of Huo & Johnson (2025) on a validated config: attractor
- * iteration (Fig. 2), phase boundaries with a bias (Figs. 3, 4a, exact and first-order Eq. 3),
+ * iteration (Fig. 2), phase boundaries with a bias (Figs. 3, 4a, exact and first-order HJ Eq. 3),
  * and boundary rotation under positional encoding (Fig. 4b). Pure computation; plots in plots.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';

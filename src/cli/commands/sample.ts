@@ -1,6 +1,6 @@
 /**
  * `spinbath sample`: attention-guided spin-diffusion generation (Bhattacharjee & Lee, Sec. V D,
- * Eq. 14 / B6; library: sampling/generate.ts `generateGuided`).
+ * BL Eq. 14 / B6; library: sampling/generate.ts `generateGuided`).
  *
  *   spinbath sample [--model M] [--score RUN|none] --prompt STR | --prompts FILE
  *                   [--tokens N] [--samples n] [--eta E] [--lambda L] [--gamma G] [--precession P]
@@ -193,7 +193,7 @@ async function run(io: Io, args: SampleArgs): Promise<void> {
 export function sampleCommand(io: Io) {
   return {
     command: 'sample',
-    describe: 'generate text by attention-guided spin diffusion (Bhattacharjee & Lee Eq. 14)',
+    describe: 'generate text by attention-guided spin diffusion (BL Eq. 14)',
     builder: (y: Argv) =>
       modelOptions(y)
         .option('score', { type: 'string', describe: "score checkpoint directory, or 'none' for pure η-guided drift (default: the embedded model's score when present)" })

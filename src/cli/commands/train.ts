@@ -1,6 +1,6 @@
 /**
  * `spinbath train`: train the residual tangent score s_θ(S_t, t, N_proj) of the attention-guided
- * reverse SDE (Bhattacharjee & Lee, Eq. 14; docs/residual-score.md) against a language model.
+ * reverse SDE (BL Eq. 14; docs/residual-score.md) against a language model.
  *
  *   spinbath train --config configs/score/NAME.json [--model M] --out RUN [--resume]
  *                  [--stop-after N] [--cache-dir DIR]
@@ -88,7 +88,7 @@ function summary(r: { status: string; reason: string; pairs: { n: number }; buil
 export function trainCommand(io: Io) {
   return {
     command: 'train',
-    describe: 'train the residual tangent score of attention-guided spin diffusion (Eq. 14) against a language model',
+    describe: 'train the residual tangent score of attention-guided spin diffusion (BL Eq. 14) against a language model',
     builder: (y: Argv) =>
       trainRunOptions(modelOptions(y), {
         config: 'score config JSON (configs/score/brown-small.json, configs/score/tiny.json)',
