@@ -19,7 +19,23 @@ for (const c of candidates) {
   const config = parseLmConfig(
     {
       model: { n_layer: +L, n_head: +H, n_embd: +d, n_positions: +ctx, merges: K === 'full' ? null : +K },
-      training: { batch_size: +B, seq_len: +ctx, steps: 100, lr: 1e-3, warmup_steps: 1, min_lr: 1e-4, weight_decay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, grad_clip: 1, eval_every: 10, eval_batches: 1, checkpoint_every: 10, seed: 0 },
+      training: {
+        batch_size: +B,
+        seq_len: +ctx,
+        steps: 100,
+        lr: 1e-3,
+        warmup_steps: 1,
+        min_lr: 1e-4,
+        weight_decay: 0.1,
+        beta1: 0.9,
+        beta2: 0.99,
+        eps: 1e-8,
+        grad_clip: 1,
+        eval_every: 10,
+        eval_batches: 1,
+        checkpoint_every: 10,
+        seed: 0,
+      },
     },
     c,
   );

@@ -19,7 +19,7 @@
  * most `batchSize` rows). An empty prompt starts from <|endoftext|> (GPT-2's convention).
  * With `stopAtEos` (default true) a row that draws <|endoftext|> ends; the token is not kept.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { UserError } from '../src/errors.js';
 import type { Gpt2Model } from '../src/model/gpt2.js';

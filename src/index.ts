@@ -70,20 +70,18 @@ export {
   biasMatrix,
   linearResponse,
 } from './core/bias.js';
-export { peContextExact, peContextFirstOrder, peHamiltonianEq5, peHamiltonianExact, sinusoidalPositions, withPositions, type PositionalOptions } from './core/positional.js';
+export {
+  peContextExact,
+  peContextFirstOrder,
+  peHamiltonianEq5,
+  peHamiltonianExact,
+  sinusoidalPositions,
+  withPositions,
+  type PositionalOptions,
+} from './core/positional.js';
 export { iterateAttractor, sequenceField, type AttractorStep, type Perturbation, type ToyBath } from './core/attractor.js';
 export { couplingSpectrum, symmetricSplit, type CouplingSpectrum } from './core/spectrum.js';
-export {
-  expMap,
-  geodesicAngle,
-  geodesicRandomWalk,
-  logMap,
-  normalizeSpins,
-  rowDot,
-  tangentGaussian,
-  tangentProject,
-  uniformSpins,
-} from './core/sphere.js';
+export { expMap, geodesicAngle, geodesicRandomWalk, logMap, normalizeSpins, rowDot, tangentGaussian, tangentProject, uniformSpins } from './core/sphere.js';
 export { beta, SCHEDULE_KINDS, sigma2, type NoiseSchedule, type ScheduleKind } from './core/schedules.js';
 export { heatKernelScoreCoeff, heatKernelSeries, meanCosine, varadhanCoeff, type ScoreForm, type SeriesResult } from './core/heatKernel.js';
 export { matmul, matmulT } from './core/linalg.js';
@@ -137,9 +135,28 @@ export { attractorPlot, phasePlot, positionalPlot } from './toy/plots.js';
 export type { BoundScore, ScoreModel, ScoreModelMeta } from './score/contract.js';
 export { loadScoreModel, NetScoreModel, readScoreMeta, saveScoreModel, SCORE_META_FILE, SCORE_WEIGHTS_FILE, type ScoreNetMeta } from './score/scoreNet.js';
 export { HostScoreNet, type HostScoreSpec } from './score/networkHost.js';
-export { ACTIVATIONS, initParams, normaliseFields, scoreForward, type Activation, type FeatureNorm, type NetInputs, type NetworkConfig } from './score/network.js';
+export {
+  ACTIVATIONS,
+  initParams,
+  normaliseFields,
+  scoreForward,
+  type Activation,
+  type FeatureNorm,
+  type NetInputs,
+  type NetworkConfig,
+} from './score/network.js';
 export { modelHash } from './score/identity.js';
-export { FORWARD_SAMPLERS, noiseSpins, sampleTimes, tableForSchedule, timesAt, type ForwardSampler, type Noised, type NoiseOptions, type TimeSample } from '../training/forward.js';
+export {
+  FORWARD_SAMPLERS,
+  noiseSpins,
+  sampleTimes,
+  tableForSchedule,
+  timesAt,
+  type ForwardSampler,
+  type Noised,
+  type NoiseOptions,
+  type TimeSample,
+} from '../training/forward.js';
 export { HeatKernelTable, type HeatLevel, type HeatTableOptions } from '../training/heatTable.js';
 export { dsmLoss, dsmTarget, heatKernelScore, lossWeights, ssmLoss, WEIGHTINGS, type Weighting } from '../training/objectives.js';
 export { loadScoreConfig, parseScoreConfig, scoreConfigSchema, type ScoreConfig } from '../training/config.js';
@@ -158,7 +175,15 @@ export { integrateReverse, type ReverseOptions, type ReverseResult } from '../sa
 export { INTEGRATOR_NAMES, INTEGRATORS, type IntegratorName } from '../sampling/integrators/index.js';
 export { READOUTS, TokenReadout, type ReadoutKind, type ReadoutResult } from '../sampling/readout.js';
 export { embeddedScoreDir, openScore, scoreHashWarning, type OpenScoreOptions } from '../sampling/score.js';
-export { BASELINE_METHODS, baselineLabel, generateBaseline, type BaselineMethod, type BaselineOptions, type BaselineResult, type BaselineSpec } from '../sampling/baselines.js';
+export {
+  BASELINE_METHODS,
+  baselineLabel,
+  generateBaseline,
+  type BaselineMethod,
+  type BaselineOptions,
+  type BaselineResult,
+  type BaselineSpec,
+} from '../sampling/baselines.js';
 export {
   computeMetrics,
   distinctN,

@@ -31,7 +31,11 @@ beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'spinbath-pack-'));
   // The build is incremental (tsconfig.build.json), so this is cheap when dist is current.
   execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   packed = (JSON.parse(out) as (typeof packed)[])[0];
 }, 300_000);
 
@@ -42,11 +46,27 @@ afterAll(() => {
 describe('npm pack', () => {
   it('holds the built library, the CLI, configs, assets and the embedded model, and no tests, benchmarks or sources', () => {
     const paths = packed.files.map((f) => f.path);
-    for (const p of ['package.json', 'README.md', 'bin/spinbath.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/sampling/generate.js', 'dist/training/train.js']) {
+    for (const p of [
+      'package.json',
+      'README.md',
+      'bin/spinbath.js',
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/cli/main.js',
+      'dist/sampling/generate.js',
+      'dist/training/train.js',
+    ]) {
       expect(paths, p).toContain(p);
     }
-    for (const prefix of ['configs/', 'assets/gpt2/', 'models/brown-small/', 'models/brown-small/score/']) expect(paths.some((p) => p.startsWith(prefix)), prefix).toBe(true);
-    const forbidden = paths.filter((p) => /^(dist\/)?(test|bench|scripts)\//.test(p) || /^(src|training|sampling)\//.test(p) || (p.endsWith('.ts') && !p.endsWith('.d.ts')) || p.endsWith('.map'));
+    for (const prefix of ['configs/', 'assets/gpt2/', 'models/brown-small/', 'models/brown-small/score/'])
+      expect(
+        paths.some((p) => p.startsWith(prefix)),
+        prefix,
+      ).toBe(true);
+    const forbidden = paths.filter(
+      (p) =>
+        /^(dist\/)?(test|bench|scripts)\//.test(p) || /^(src|training|sampling)\//.test(p) || (p.endsWith('.ts') && !p.endsWith('.d.ts')) || p.endsWith('.map'),
+    );
     expect(forbidden).toEqual([]);
   });
 

@@ -59,7 +59,6 @@ function bmm(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
 
 /** Batched a·b with equal leading (batch) dims: a [..., n, k], b [..., k, m] → [..., n, m]. */
 export const matmul: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor = tf.customGrad(
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   ((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     save([a, b]);
     return {
@@ -69,7 +68,7 @@ export const matmul: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor = tf.customGrad(
         return [bmm(dy, swapLast(sb)), bmm(swapLast(sa), dy)];
       },
     };
-  }) as any,
+  }) as unknown as Parameters<typeof tf.customGrad>[0], // its typing admits one tensor argument; the runtime passes each input
 ) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
 /** Batched a·bᵀ with an explicit transpose: a [..., n, k], b [..., m, k] → [..., n, m]. */

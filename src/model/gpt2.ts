@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attend, boltzmannWeights, causalMask, ensembleAverage } from '../core/attention.js';
-import { linear, matmul, swapLast } from '../core/linalg.js';
+import { linear, matmul } from '../core/linalg.js';
 import { UserError } from '../errors.js';
 import { HookPoints, type Hook, type NameFilter } from './hooks.js';
 import { expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from './weights.js';

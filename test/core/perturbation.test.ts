@@ -41,7 +41,10 @@ describe('bias B = I + ξδ', () => {
     const dl = deltaGeneral();
     const { errs, r } = ratios((xi) => maxAbsDiff(biasedHamiltonianFirstOrder(s, w, dl, xi), biasedHamiltonianExact(s, w, dl, xi)), 0.08);
     expect(errs[0]).toBeGreaterThan(1e-5); // the error is real, not float noise
-    for (const x of r) expect(x).toBeGreaterThan(3.5), expect(x).toBeLessThan(4.5);
+    for (const x of r) {
+      expect(x).toBeGreaterThan(3.5);
+      expect(x).toBeLessThan(4.5);
+    }
   });
 
   it('Eq. 3 (first-order context vector) converges to the exact one at second order, with causal mask and T ≠ 1 too', () => {
@@ -51,7 +54,10 @@ describe('bias B = I + ξδ', () => {
     for (const opts of [{}, { causal: true, temperature: 0.7, tau: 2 }]) {
       const { errs, r } = ratios((xi) => maxAbsDiff(biasedContextFirstOrder(s, w, dl, xi, opts), biasedContextExact(s, w, dl, xi, opts)), 0.08);
       expect(errs[0]).toBeGreaterThan(1e-5);
-      for (const x of r) expect(x).toBeGreaterThan(3.4), expect(x).toBeLessThan(4.6);
+      for (const x of r) {
+        expect(x).toBeGreaterThan(3.4);
+        expect(x).toBeLessThan(4.6);
+      }
     }
   });
 
@@ -71,7 +77,10 @@ describe('positional encoding S → (1 − y) S + y P', () => {
     const P = sinusoidalPositions(k, d, { base: 10000 });
     const { errs, r } = ratios((y) => maxAbsDiff(peContextFirstOrder(s, w, P, y), peContextExact(s, w, P, y)), 0.04);
     expect(errs[0]).toBeGreaterThan(1e-5);
-    for (const x of r) expect(x).toBeGreaterThan(3.4), expect(x).toBeLessThan(4.6);
+    for (const x of r) {
+      expect(x).toBeGreaterThan(3.4);
+      expect(x).toBeLessThan(4.6);
+    }
   });
 
   it('Eq. 5 equals the exact PE Hamiltonian when W_eff = I (even and odd d)', () => {

@@ -209,7 +209,10 @@ describe('interventions', () => {
         expect(maxAbsDiff(z[b][0][p], zc[b][0][p])).toBe(0);
       }
     }
-    for (const x of [clean, r]) (disposeActivations(x.activations), x.logits.dispose());
+    for (const x of [clean, r]) {
+      disposeActivations(x.activations);
+      x.logits.dispose();
+    }
   });
 
   it('patching a head result at given positions replaces exactly those entries', () => {
@@ -238,7 +241,10 @@ describe('interventions', () => {
     const own = tf.tidy(() => tf.reshape(tf.slice(base.activations.get(name)!, [0, 1, 0, 0], [-1, 1, -1, -1]), [2, 7, d]));
     const self = read(model.runWithHooks(ids, { hooks: patchHeadResults([{ layer: 0, head: 1, positions: [0, 1, 2, 3, 4, 5, 6], value: own }]) }));
     expect(maxAbsDiff(self, base.logits.dataSync())).toBeLessThanOrEqual(1e-5);
-    for (const x of [src, base, patched]) (disposeActivations(x.activations), x.logits.dispose());
+    for (const x of [src, base, patched]) {
+      disposeActivations(x.activations);
+      x.logits.dispose();
+    }
     tf.dispose([value, own]);
   });
 });
