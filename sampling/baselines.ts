@@ -26,7 +26,9 @@ import type { Gpt2Model } from '../src/model/gpt2.js';
 import type { Tokenizer } from '../src/model/tokenizer.js';
 import { makeRng, type Rng } from '../src/rng.js';
 
+/** The attention baselines: greedy, temperature, top-k and top-p (nucleus) sampling. */
 export const BASELINE_METHODS = ['greedy', 'temperature', 'top-k', 'top-p'] as const;
+/** One of {@link BASELINE_METHODS}. */
 export type BaselineMethod = (typeof BASELINE_METHODS)[number];
 
 export const baselineSpecSchema = z
@@ -42,6 +44,7 @@ export const baselineSpecSchema = z
     if (s.method === 'top-k' && s.topK === undefined) ctx.addIssue({ code: 'custom', path: ['topK'], message: 'method top-k needs topK (an integer ≥ 1)' });
     if (s.method === 'top-p' && s.topP === undefined) ctx.addIssue({ code: 'custom', path: ['topP'], message: 'method top-p needs topP in (0, 1]' });
   });
+/** A baseline method with its parameters, as validated by `baselineSpecSchema`. */
 export type BaselineSpec = z.infer<typeof baselineSpecSchema>;
 
 export interface BaselineLm {
@@ -49,6 +52,7 @@ export interface BaselineLm {
   tokenizer: Tokenizer;
 }
 
+/** Options of {@link generateBaseline}: the method and its parameters, the prompts, tokens, samples, seed and batching. */
 export interface BaselineOptions extends BaselineSpec {
   /** Prompt texts (encoded with the tokenizer unless promptIds is given). */
   prompts: string[];
@@ -71,6 +75,7 @@ export interface BaselineOptions extends BaselineSpec {
   onToken?: (e: { prompt: number; sample: number; token: number }) => void;
 }
 
+/** One generated continuation of {@link generateBaseline} (one per prompt × sample). */
 export interface BaselineResult {
   prompt: string;
   promptIndex: number;

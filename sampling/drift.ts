@@ -73,6 +73,7 @@ export type Precession =
   | { kind: 'field' }
   | { kind: 'matrix'; A: number[][] };
 
+/** Full Landau–Lifshitz–Gilbert mode (BL Eq. 9): damping λ, gyromagnetic ratio γ and the precession form. */
 export interface LlgOptions {
   /** Gilbert damping λ ≥ 0. */
   lambda: ParamSchedule;
@@ -82,6 +83,7 @@ export interface LlgOptions {
   precession?: Precession;
 }
 
+/** Parameters of the guided drift (BL Eq. 14): guidance strength η, noise schedule, LLG mode, field scaling. */
 export interface DriftOptions {
   /** Context fields N_proj, one row each [n·d]; constant during one reverse run. Not modified. */
   N: Float32Array;
@@ -316,6 +318,7 @@ export class GuidedDrift implements Sde {
     }
   }
 
+  /** Release the buffers of this drift. */
   dispose(): void {
     this.bound?.dispose();
   }

@@ -38,6 +38,7 @@ import { integrateReverse } from './reverse.js';
 
 export type { GuidedOptions, TokenEvent } from './options.js';
 
+/** What guided generation needs of a loaded model: the forward pass and its tokenizer (a {@link LoadedModel} fits). */
 export interface GuidedLm {
   model: Gpt2Model;
   tokenizer: Pick<Tokenizer, 'encode' | 'decode' | 'eosId'>;
@@ -55,6 +56,7 @@ export interface TokenTrace {
   steps: number;
 }
 
+/** One guided continuation (one per prompt × sample, prompt-major), with a per-token trace. */
 export interface GuidedResult {
   prompt: string;
   promptIndex: number;

@@ -29,6 +29,7 @@ import { UserError } from '../src/errors.js';
 import type { Gpt2Model } from '../src/model/gpt2.js';
 import type { Tokenizer } from '../src/model/tokenizer.js';
 
+/** One generation as read from a JSONL file: the prompt, the continuation text and (optionally) the token ids. */
 export interface GenerationRecord {
   prompt: string;
   text: string;
@@ -38,6 +39,7 @@ export interface GenerationRecord {
   promptTokens?: number[];
 }
 
+/** Statistics of the generated tokens alone (no evaluator): counts, distinct-n, repetition, loop rate, Zipf. */
 export interface TextStats {
   outputs: number;
   tokens: number;
@@ -49,6 +51,7 @@ export interface TextStats {
   zipf: number;
 }
 
+/** The full metric set of a group of generations: the text statistics plus the evaluator perplexity. */
 export interface Metrics extends TextStats {
   perplexity: number;
   entropy_bits: number;
@@ -56,7 +59,9 @@ export interface Metrics extends TextStats {
   scored_tokens: number;
 }
 
+/** Every metric, in report order: evaluator perplexity, entropy, distinct-n, repetition, loop rate, Zipf coefficient. */
 export const METRIC_KEYS = ['perplexity', 'entropy_bits', 'distinct_1', 'distinct_2', 'distinct_3', 'repetition_4', 'loop_rate', 'zipf'] as const;
+/** One of {@link METRIC_KEYS}. */
 export type MetricKey = (typeof METRIC_KEYS)[number];
 
 /** n-grams of one sequence as string keys. */

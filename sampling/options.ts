@@ -21,10 +21,12 @@ export function defaultSchedule(d: number): NoiseSchedule {
   const k = 1 / Math.max(d - 1, 1);
   return { kind: 'linear', betaMin: 0.01 * k, betaMax: 20 * k, T: 1 };
 }
+/** Default number K of reverse-SDE steps per token. */
 export const DEFAULT_STEPS = 50;
 export const MAX_STEPS = 100_000;
 export const DEFAULT_READOUT_TEMPERATURE = 0.1;
 
+/** Passed to `onToken` as each token is chosen: the row (prompt, sample), the token and the tokens so far. */
 export interface TokenEvent {
   /** Row in the results array (prompt-major: promptIndex·samples + sample). */
   row: number;
@@ -37,6 +39,7 @@ export interface TokenEvent {
   tokens: number[];
 }
 
+/** Options of {@link generateGuided}; every field but the prompts has a default (see sampling/README.md). */
 export interface GuidedOptions {
   /** Prompts (text); or give `promptIds` (already encoded; then `prompts` only labels them). */
   prompts?: string[];
@@ -75,6 +78,7 @@ export interface GuidedOptions {
   truncate?: 'left';
   /** Rows (prompts × samples) per batch of the inner SDE loop (default 64; one prompt's samples are never split). */
   maxBatch?: number;
+  /** Called as each token is chosen (for streaming). */
   onToken?: (e: TokenEvent) => void;
   /** Accumulates wall time (ms) of the language model, the reverse SDE and the readout. */
   profile?: { lmMs: number; sdeMs: number; readoutMs: number };

@@ -17,9 +17,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { matmul } from '../src/core/linalg.js';
 import type { Rng } from '../src/rng.js';
 
+/** How a final spin becomes a token: the nearest token spin, or a softmax over cosines. */
 export const READOUTS = ['nearest', 'softmax'] as const;
+/** One of {@link READOUTS}. */
 export type ReadoutKind = (typeof READOUTS)[number];
 
+/** The tokens read out of a batch of spins, with the cosine of the chosen token and the runner-up and its cosine. */
 export interface ReadoutResult {
   /** Chosen token per row. */
   ids: number[];
@@ -32,6 +35,7 @@ export interface ReadoutResult {
 
 const EXCLUDED_BIAS = -4;
 
+/** Reads spins out as tokens against the unit token spins of an embedding matrix (BL Sec. V D). */
 export class TokenReadout {
   readonly vocab: number;
   readonly d: number;
@@ -125,6 +129,7 @@ export class TokenReadout {
     return this.sample(S, temperature, rng);
   }
 
+  /** Release the token spins. */
   dispose(): void {
     tf.dispose([this.ET, this.bias]);
   }

@@ -20,6 +20,7 @@ import type { Integrator } from './integrators/types.js';
 /** t_min as a fraction of T when none is given: the score is singular at t = 0 (σ² → 0). */
 export const DEFAULT_T_MIN_FRACTION = 1e-3;
 
+/** Options of {@link integrateReverse}: integrator, number of steps K, time span [tMin, T] and the random stream. */
 export interface ReverseOptions {
   integrator: Integrator;
   /** K ≥ 1. */
@@ -38,6 +39,7 @@ export interface ReverseOptions {
   onStep?: (k: number, tau: number, S: Float32Array) => void;
 }
 
+/** The final spins of a reverse run, its step dτ, and the first non-finite step and row (if any). */
 export interface ReverseResult {
   /** Final spins [n·d] (a fresh array, the caller's). */
   S: Float32Array;

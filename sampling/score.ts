@@ -12,10 +12,12 @@ import { modelHash } from '../src/score/identity.js';
 import { loadScoreModel } from '../src/score/scoreNet.js';
 import type { ScoreModel } from '../src/score/contract.js';
 
+/** Options of {@link openScore}. */
 export interface OpenScoreOptions {
   /** True when the embedded model is used (no --model): its shipped score is the default. */
   embedded: boolean;
   quiet?: boolean;
+  /** Receives a warning when no score checkpoint is found. */
   warn?: (msg: string) => void;
 }
 

@@ -85,6 +85,7 @@ const promptsSchema = z
   })
   .transform((p) => (p.texts !== undefined ? { source: 'texts' as const, texts: p.texts } : { source: 'brown-test' as const, count: p.count!, length: p.length!, seed: p.seed ?? 0 }));
 
+/** The zod schema of a sweep config: prompts, guided grid (η, λ, schedule, source, seeds), baselines, evaluator. */
 export const sweepConfigSchema = z
   .object({
     name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, _ . - only').optional(),
@@ -102,6 +103,7 @@ export const sweepConfigSchema = z
   .strict()
   .refine((c) => c.guided !== undefined || c.baselines.length > 0, { message: 'the grid is empty: give "guided" and/or "baselines"', path: ['guided'] });
 
+/** A validated sweep config (configs/sweeps/NAME.json). */
 export type SweepConfig = z.infer<typeof sweepConfigSchema>;
 export type PromptSpec = SweepConfig['prompts'];
 
@@ -112,6 +114,7 @@ export function parseSweepConfig(value: unknown, where = 'sweep config'): SweepC
   return r.data;
 }
 
+/** Read and validate a sweep config file; a bad file is a one-line UserError naming the field. */
 export function loadSweepConfig(path: string): SweepConfig {
   return parseSweepConfig(readJsonFile(path, 'sweep config'), path);
 }

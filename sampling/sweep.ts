@@ -66,14 +66,17 @@ export interface SweepDeps {
   openScore?: (dir: string) => Promise<ScoreModel>;
 }
 
+/** Options of {@link runSweep}: output directory, shard, and callbacks after each run and on warnings. */
 export interface SweepRunOptions {
   outDir: string;
   shard?: { index: number; count: number };
   /** After each run of this shard: finished or skipped. */
   onRun?: (e: { done: number; total: number; line: ResultLine; skipped: boolean; seconds: number }) => void;
+  /** Receives warnings about results.jsonl (a half-written last line, lines of no run of this config). */
   onWarn?: (message: string) => void;
 }
 
+/** What {@link runSweep} did: runs in the grid and in this shard, skipped as done, run now, and the result lines. */
 export interface SweepOutcome {
   /** Runs in the whole grid, in this shard, skipped as done, run now. */
   gridRuns: number;

@@ -10,7 +10,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { UserError } from './errors.js';
 
+/** The tensor backends spinbath can run on. */
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow', 'webgpu'] as const;
+/** One of {@link BACKENDS}. */
 export type BackendName = (typeof BACKENDS)[number];
 
 let active: BackendName | null = null;
@@ -79,6 +81,7 @@ export async function useBackend(explicit?: string): Promise<BackendName> {
   return name;
 }
 
+/** What {@link backendInfo} reports. */
 export interface BackendInfo {
   backend: string;
   simd: boolean | null;

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'E_TOKENIZER' // text that the tokenizer cannot encode
   | 'E_NUMERIC'; // a non-finite value appeared during a computation
 
+/** An error caused by the input (exit code 2 in the CLI): one line naming what is wrong, where, and how to fix it. */
 export class UserError extends Error {
   readonly code: ErrorCode;
   readonly exitCode = 2;
@@ -39,6 +40,7 @@ export function checkFinite(values: ArrayLike<number>, what: string): void {
   }
 }
 
+/** Whether `e` is a {@link UserError}. */
 export function isUserError(e: unknown): e is UserError {
   return e instanceof UserError;
 }

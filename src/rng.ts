@@ -4,6 +4,7 @@
  */
 import seedrandom from 'seedrandom';
 
+/** A seeded random stream: uniform, normal, integer draws, and named forks. */
 export interface Rng {
   /** Uniform on [0, 1). */
   uniform(): number;
@@ -16,6 +17,7 @@ export interface Rng {
   readonly seed: string;
 }
 
+/** A random stream determined by `seed` (every random draw in spinbath flows from one). */
 export function makeRng(seed: number | string): Rng {
   const seedStr = String(seed);
   const prng = seedrandom.alea(seedStr);

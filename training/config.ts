@@ -118,6 +118,7 @@ const trainingSchema = z
 
 const exportSchema = z.object({ dtype: z.enum(['float32', 'float16']).default('float32') }).strict();
 
+/** The zod schema of a score-training config: network, schedule, target, forward sampler, training. */
 export const scoreConfigSchema = z
   .object({
     description: z.string().optional(),
@@ -132,6 +133,7 @@ export const scoreConfigSchema = z
   })
   .strict();
 
+/** A validated score-training config (configs/score/NAME.json). */
 export type ScoreConfig = z.output<typeof scoreConfigSchema>;
 
 /** Validate a parsed config; `where` names its source in messages. */

@@ -36,15 +36,20 @@ export function runIdentity(config: ScoreConfig, model: Gpt2Model, dir: string):
   return { modelHash: modelHash(dir), d: model.dModel, vocab: model.vocab, fieldSource: fieldSourceId(source) };
 }
 
+/** Training and validation pairs with token spins and run identity, from cached fields. */
 export interface PreparedData extends TrainData {
   caches: { train: FieldCacheResult; validation: FieldCacheResult };
+  /** Release the tensors (token spins). */
   dispose(): void;
 }
 
+/** Options of {@link prepareScoreData}. */
 export interface PrepareOptions {
   /** Token and field cache directory (default SPINBATH_CACHE_DIR or ./.spinbath-cache). */
   cacheDir?: string;
+  /** Receives one line per cache hit, build or rebuild. */
   log?: (line: string) => void;
+  /** Called while a split's field cache is built. */
   onProgress?: (split: string, done: number, total: number) => void;
 }
 

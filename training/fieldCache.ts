@@ -40,6 +40,7 @@ export interface PairSet {
   fields: Uint16Array | Float32Array | null;
 }
 
+/** What a field cache holds: split, field source, context window, stride and maximum number of pairs. */
 export interface FieldCacheSpec {
   split: string;
   source: FieldSource;
@@ -68,6 +69,7 @@ export interface FieldCacheManifest {
   tokensSha256: string;
 }
 
+/** A loaded or freshly built field cache: the pairs, hit / built / rebuilt (and why), and the build cost. */
 export interface FieldCacheResult {
   pairs: PairSet;
   status: 'hit' | 'built' | 'rebuilt';
@@ -79,12 +81,14 @@ export interface FieldCacheResult {
   tokensForwarded: number;
 }
 
+/** Options of {@link loadOrBuildFieldCache}: directory, stale-cache policy, tokens per forward, progress. */
 export interface FieldCacheOptions {
   cacheDir?: string;
   /** Rebuild a stale cache (default) or refuse with a UserError. */
   rebuildStale?: boolean;
   /** Tokens per forward call (windows batched, or chunked with a KV cache, up to this). Default: a 512 MB budget (forwardPlan). */
   batchTokens?: number;
+  /** Called after each forward call while building. */
   onProgress?: (done: number, total: number) => void;
 }
 

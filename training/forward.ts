@@ -18,9 +18,12 @@ import { beta as betaAt, sigma2 as sigma2At, type NoiseSchedule } from '../src/c
 import type { Rng } from '../src/rng.js';
 import { HeatKernelTable, type HeatTableOptions } from './heatTable.js';
 
+/** Forward-noising samplers: the exact heat kernel (tabulated) and the geodesic random walk. */
 export const FORWARD_SAMPLERS = ['exact', 'walk'] as const;
+/** One of {@link FORWARD_SAMPLERS}. */
 export type ForwardSampler = (typeof FORWARD_SAMPLERS)[number];
 
+/** Which forward sampler to use, with its table or number of walk steps. */
 export interface NoiseOptions {
   sampler: ForwardSampler;
   table: HeatKernelTable;
@@ -28,6 +31,7 @@ export interface NoiseOptions {
   substeps?: number;
 }
 
+/** Noised spins S_t with u = S_t·S_0 and the heat-kernel score coefficient c(u) per row. */
 export interface Noised {
   /** Noised spins S_t [n, d] (unit rows). */
   St: tf.Tensor;
@@ -83,6 +87,7 @@ export interface TimeSample {
   beta: Float64Array;
 }
 
+/** Draw n forward times t ~ U[tMin, T] with their σ²(t) and β(t). */
 export function sampleTimes(n: number, schedule: NoiseSchedule, tMin: number, rng: Rng): TimeSample {
   const t = new Float64Array(n);
   for (let i = 0; i < n; i++) t[i] = tMin + (schedule.T - tMin) * rng.uniform();

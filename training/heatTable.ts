@@ -23,6 +23,7 @@
 import gammaln from '@stdlib/math-base-special-gammaln';
 import { varadhanCoeff } from '../src/core/heatKernel.js';
 
+/** One σ² level of a {@link HeatKernelTable}. */
 export interface HeatLevel {
   sigma2: number;
   method: 'series' | 'varadhan';
@@ -35,6 +36,7 @@ export interface HeatLevel {
   logCoeff: Float64Array;
 }
 
+/** Resolution of a {@link HeatKernelTable}: σ² levels, θ grid points, and the eigen-series term limit. */
 export interface HeatTableOptions {
   /** Number of σ² levels (geometric). Default 160. */
   levels?: number;
@@ -291,6 +293,7 @@ function levelLogCoeff(L: HeatLevel, theta: number): number {
   return (1 - f) * L.logCoeff[j] + f * L.logCoeff[j + 1];
 }
 
+/** The heat kernel of S^{d−1} tabulated over σ² levels: inverse CDF of the angle and the score coefficient c(u) (BL Eq. 12 / B5). */
 export class HeatKernelTable {
   readonly levels: HeatLevel[];
   private readonly logS2Min: number;

@@ -20,7 +20,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expMap, rowDot, tangentProject } from '../src/core/sphere.js';
 
+/** Loss weightings λ(t) of the score objectives. */
 export const WEIGHTINGS = ['sigma2', 'none', 'beta'] as const;
+/** One of {@link WEIGHTINGS}. */
 export type Weighting = (typeof WEIGHTINGS)[number];
 
 /** λ(t) per row from host σ² and β. */
@@ -57,6 +59,7 @@ export function dsmPerRow(s: tf.Tensor, g: tf.Tensor, lambda: tf.Tensor): tf.Ten
   });
 }
 
+/** Weighted denoising score-matching loss mean λ|s − g|² (BL Eq. 13). */
 export function dsmLoss(s: tf.Tensor, g: tf.Tensor, lambda: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mean(dsmPerRow(s, g, lambda)));
 }
@@ -97,6 +100,7 @@ export function ssmPerRow(score: (S: tf.Tensor) => tf.Tensor, x: SsmInputs): tf.
   });
 }
 
+/** Sliced (Hutchinson) score-matching loss on the sphere (BL Eq. 13), for a score function of S. */
 export function ssmLoss(score: (S: tf.Tensor) => tf.Tensor, x: SsmInputs): tf.Tensor {
   return tf.tidy(() => tf.mean(ssmPerRow(score, x)));
 }

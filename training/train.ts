@@ -46,6 +46,7 @@ export interface ProgressInfo extends StepInfo {
 
 export type TrainProgress = RunProgress<ProgressInfo>;
 
+/** Options of {@link trainScore}: config, output directory, data, resume, stop-after, callbacks. */
 export interface ScoreTrainOptions {
   config: ScoreConfig;
   data: TrainData;
@@ -54,6 +55,7 @@ export interface ScoreTrainOptions {
   /** Stop once this many updates are done (after a checkpoint), without exporting. */
   stopAfter?: number;
   progress?: TrainProgress;
+  /** Receives the run's log lines. */
   log?: (line: string) => void;
   /** Test hook: report a NaN loss at this (1-based) step. */
   faultInjection?: { nanLossAtStep: number };
@@ -61,6 +63,7 @@ export interface ScoreTrainOptions {
   configName?: string;
 }
 
+/** What {@link trainScore} reports at the end: steps, losses, timing. */
 export interface ScoreTrainReport {
   out: string;
   stopped: boolean;

@@ -27,6 +27,7 @@ export function pairEnergy(Sq: tf.Tensor, Sk: tf.Tensor, Weff: tf.Tensor, tau = 
   });
 }
 
+/** Temperature T, scale τ and causal masking of the Boltzmann ensemble (HJ softmax). */
 export interface BoltzmannOptions {
   /** Temperature T of the ensemble (softmax of −H/T); T = 1 is standard attention. */
   temperature?: number;
@@ -65,6 +66,7 @@ export function ensembleAverage(sigma: tf.Tensor, V: tf.Tensor): tf.Tensor {
   return matmul(sigma, V); // [..., k, dv]
 }
 
+/** The result of {@link attend}: pair energies, Boltzmann weights (the pattern) and the ensemble averages z. */
 export interface AttendResult {
   /** Pair energies H [..., k, m] (attention scores are −H). */
   energy: tf.Tensor;

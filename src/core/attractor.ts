@@ -9,6 +9,7 @@ import { applyRight, biasMatrix } from './bias.js';
 import { contextFieldMeanField, tokenCosines, tokenScores, type BathOptions } from './field.js';
 import { sinusoidalPositions, withPositions, type PositionalOptions } from './positional.js';
 
+/** A toy spin bath: the token spins (vocab) and W_Q, W_K, W_V. */
 export interface ToyBath {
   /** Vocabulary spins X [V, d]. */
   vocab: tf.Tensor;
@@ -18,6 +19,7 @@ export interface ToyBath {
   WV: tf.Tensor | null;
 }
 
+/** A bias B = I + ξδ (HJ Eq. 2) and/or a positional encoding applied to the context during iteration. */
 export interface Perturbation {
   /** Bias B = I + ξδ applied to the sequence's spins. */
   bias?: { delta: tf.Tensor; xi: number };
@@ -25,6 +27,7 @@ export interface Perturbation {
   positional?: { y: number } & PositionalOptions;
 }
 
+/** One step of {@link iterateAttractor}: the sequence, its context vector N, every token's score and cosine, the next token. */
 export interface AttractorStep {
   /** Token indices of the sequence whose field is computed. */
   sequence: number[];

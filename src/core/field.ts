@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { boltzmannWeights, ensembleAverage, pairEnergy, type BoltzmannOptions } from './attention.js';
 import { matmul, matmulT } from './linalg.js';
 
+/** Ensemble options of a bath plus the coupling scale τ. */
 export interface BathOptions extends BoltzmannOptions {
   /** Energy scale τ: H = −S W_eff Sᵀ / τ. τ = 1 in the toy paper, √d_head in GPT-2. */
   tau?: number;

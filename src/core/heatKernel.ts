@@ -27,6 +27,7 @@ function logMultiplicity(d: number, l: number): number {
   return Math.log(2 * l + d - 2) + gammaln(l + d - 2) - gammaln(l + 1) - gammaln(d - 1);
 }
 
+/** The eigen-series of the heat kernel at one u: score coefficient, log density and the number of terms used. */
 export interface SeriesResult {
   /** p′(u)/p(u), or NaN when the series did not converge within maxTerms. */
   coeff: number;
@@ -104,6 +105,7 @@ export function varadhanCoeff(u: number, d: number, sigma2: number, curvature = 
   return (theta / sigma2 - corr) / sin;
 }
 
+/** Which form of the heat-kernel score coefficient to use: chosen by σ², the eigen-series, or Varadhan (full or leading order). */
 export type ScoreForm = 'auto' | 'series' | 'varadhan' | 'varadhan-leading';
 
 /** c(u) such that the conditional score is c · P_{S_t} S_0. */

@@ -55,6 +55,7 @@ export interface BoundaryLine {
   c: number;
 }
 
+/** The phase boundary's intersection with the 2-D slice p0 + a·u + b·v, as a line in (a, b) coordinates (HJ Fig. 3). */
 export function boundaryLine2D(bd: PhaseBoundary, p0: ArrayLike<number>, u: ArrayLike<number>, v: ArrayLike<number>): BoundaryLine {
   return { a: dot(bd.normal, u), b: dot(bd.normal, v), c: bd.offset - dot(bd.normal, p0) };
 }

@@ -15,6 +15,7 @@ import { linearResponse } from './bias.js';
 import { contextFieldMeanField, type BathOptions } from './field.js';
 import { matmul, matmulT } from './linalg.js';
 
+/** Sinusoidal positional encoding (HJ Eqs. 4–5): frequency base and the position of the first token. */
 export interface PositionalOptions {
   /** Frequency base (10000 in Vaswani et al.; Fig. 4b's caption prints 1000). */
   base?: number;

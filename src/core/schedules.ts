@@ -8,8 +8,10 @@
  *   cosine:   β(t) = β_min + (β_max − β_min)(1 − cos(πt/T))/2
  */
 export const SCHEDULE_KINDS = ['constant', 'linear', 'cosine'] as const;
+/** One of {@link SCHEDULE_KINDS}. */
 export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
 
+/** A noise schedule β(t) on [0, T] (BL Eq. 12): its kind, β_min, β_max and T. */
 export interface NoiseSchedule {
   kind: ScheduleKind;
   betaMin: number;

@@ -15,6 +15,7 @@ export function symmetricSplit(W: tf.Tensor): { symmetric: tf.Tensor; antisymmet
   });
 }
 
+/** The spectrum of W_eff: eigen-pairs of its symmetric part, frequencies of its antisymmetric part, singular values. */
 export interface CouplingSpectrum {
   /** Eigenvalues of W_s, descending. */
   symmetricEigenvalues: number[];
@@ -36,6 +37,7 @@ function toMatrix(t: tf.Tensor): Matrix {
   return new Matrix(rows);
 }
 
+/** Split W_eff into symmetric and antisymmetric parts and compute their eigenvalues and norms. */
 export function couplingSpectrum(W: tf.Tensor): CouplingSpectrum {
   const [r, c] = W.shape as number[];
   if (r !== c) throw new RangeError(`couplingSpectrum needs a square W_eff, got ${r}×${c}`);

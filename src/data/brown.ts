@@ -26,6 +26,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 
+/** One Brown document: id, category and detokenised text. */
 export interface BrownDocument {
   /** File name in the corpus, e.g. 'ca01'. */
   readonly id: string;
@@ -35,7 +36,9 @@ export interface BrownDocument {
   readonly text: string;
 }
 
+/** One of {@link BROWN_SPLITS}. */
 export type SplitName = 'train' | 'validation' | 'test';
+/** The splits of the Brown corpus, in order. */
 export const BROWN_SPLITS: readonly SplitName[] = ['train', 'validation', 'test'];
 
 /** Bump when detokenisation changes, so token caches built from older text are rebuilt. */

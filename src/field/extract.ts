@@ -22,9 +22,12 @@ import { matmul } from '../core/linalg.js';
 import { disposeActivations } from '../model/hooks.js';
 import type { Gpt2Model } from '../model/gpt2.js';
 
+/** 'embedding': fields from the token embeddings (BL Eqs. 1–4); 'residual': from the LN-scaled residual stream (BL App. D). */
 export type FieldMode = 'embedding' | 'residual';
+/** The extraction modes of {@link extractPromptFields}. */
 export const FIELD_MODES: readonly FieldMode[] = ['embedding', 'residual'];
 
+/** Per-head fields of one prompt: α, N₀, N_proj, ΔL_theory for every head, and the model's own ΔL_actual. */
 export interface PromptFields {
   mode: FieldMode;
   nLayer: number;

@@ -11,6 +11,7 @@ import { extractPromptFields, tokenDirections, type FieldMode, type PromptFields
 import type { EncodedPrompt } from './prompts.js';
 import { pearson } from './stats.js';
 
+/** One head's Pearson r and p of ΔL_theory vs ΔL_actual, with its per-prompt theory values. */
 export interface HeadResult {
   layer: number;
   head: number;
@@ -25,6 +26,7 @@ export interface HeadResult {
   theory_ln: number[];
 }
 
+/** Every head's correlation of ΔL_theory with ΔL_actual over the prompts, ranked by |r| (BL Table I). */
 export interface HeadAnalysis {
   mode: FieldMode;
   prompts: { prompt: string; good: string; bad: string; good_id: number; bad_id: number; actual: number }[];
@@ -32,12 +34,15 @@ export interface HeadAnalysis {
   heads: HeadResult[];
 }
 
+/** Options of {@link analyzeHeads}. */
 export interface AnalysisOptions {
+  /** Called after each prompt. */
   onPrompt?: (done: number, total: number) => void;
   /** Keep each prompt's final logits (for the temperature sweep). */
   keepLogits?: boolean;
 }
 
+/** Extract every head's field for every prompt and correlate ΔL_theory with ΔL_actual (BL Sec. III). */
 export function analyzeHeads(model: Gpt2Model, prompts: EncodedPrompt[], mode: FieldMode, opts: AnalysisOptions = {}): { analysis: HeadAnalysis; logits: Float32Array[] } {
   const fields: PromptFields[] = [];
   const logits: Float32Array[] = [];
@@ -96,6 +101,7 @@ export function temperatureSweep(logitsList: Float32Array[], temps: number[]): {
   });
 }
 
+/** ΔL_actual of one prompt with a set of heads ablated, next to the clean value. */
 export interface AblationEffect {
   label: string;
   heads: HeadRef[];
@@ -128,6 +134,7 @@ export function ablationEffects(model: Gpt2Model, p: EncodedPrompt, sets: HeadRe
   return out;
 }
 
+/** The decision landscape of one head for one prompt (BL Fig. 2): N₀ and the good and bad token spins in the plane of ΔS and N₀. */
 export interface Landscape {
   layer: number;
   head: number;

@@ -10,6 +10,7 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 const q = (field: string, title?: string) => ({ field, type: 'quantitative' as const, ...(title ? { title } : {}) });
 const spec = (s: object) => ({ $schema: SCHEMA, ...s }) as unknown as VegaLiteSpec;
 
+/** Vega-Lite scatter of ΔL_theory against ΔL_actual for one head. */
 export function scatterPlot(a: HeadAnalysis, h: HeadResult, ln = false): VegaLiteSpec {
   const theory = ln ? h.theory_ln : h.theory;
   const pts = a.prompts.map((p, i) => ({ theory: theory[i], actual: p.actual, label: `${p.good}/${p.bad}` }));
@@ -28,6 +29,7 @@ export function scatterPlot(a: HeadAnalysis, h: HeadResult, ln = false): VegaLit
   });
 }
 
+/** Vega-Lite heat map of a head's decision landscape (BL Fig. 2). */
 export function landscapePlot(ls: Landscape, goodName: string, badName: string, prompt: string): VegaLiteSpec {
   const pts = [ls.N0, ls.good, ls.bad, [0, 0]];
   const ext = Math.max(...pts.flat().map(Math.abs)) * 1.25 || 1;
@@ -64,6 +66,7 @@ export function landscapePlot(ls: Landscape, goodName: string, badName: string, 
   });
 }
 
+/** Vega-Lite bar chart of ΔL_actual under head ablations (BL Fig. 4). */
 export function ablationPlot(effects: AblationEffect[], prompt: string): VegaLiteSpec {
   return spec({
     title: { text: 'Logit difference under head ablation', subtitle: prompt.length > 70 ? prompt.slice(0, 67) + '…' : prompt },
@@ -75,6 +78,7 @@ export function ablationPlot(effects: AblationEffect[], prompt: string): VegaLit
   });
 }
 
+/** Vega-Lite plot of mean entropy and top-1 probability against the global temperature (BL Fig. 3). */
 export function temperaturePlot(rows: { T: number; entropy_bits: number; top1: number }[]): VegaLiteSpec {
   const base = { data: { values: rows }, width: 360, height: 240 };
   return spec({

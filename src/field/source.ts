@@ -21,13 +21,16 @@ import { z } from 'zod';
 import type { Gpt2Model, KVCache } from '../model/gpt2.js';
 import { disposeActivations, HookPoints } from '../model/hooks.js';
 
+/** The zod schema of a {@link FieldSource}. */
 export const fieldSourceSchema = z.union([
   z.object({ kind: z.literal('final') }).strict(),
   z.object({ kind: z.literal('layer'), layer: z.number().int().min(0) }).strict(),
   z.object({ kind: z.literal('head'), layer: z.number().int().min(0), head: z.number().int().min(0) }).strict(),
   z.object({ kind: z.literal('heads'), heads: z.array(z.object({ layer: z.number().int().min(0), head: z.number().int().min(0) }).strict()).min(1) }).strict(),
 ]);
+/** Where the context field N_proj comes from: one head, a set of heads, a layer's attention output, or the final residual. */
 export type FieldSource = z.infer<typeof fieldSourceSchema>;
+/** The default context-field source: the final normalised residual. */
 export const DEFAULT_FIELD_SOURCE: FieldSource = { kind: 'final' };
 
 /** A stable text id of a source (for cache manifests and checkpoint compatibility checks). */

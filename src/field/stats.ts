@@ -5,6 +5,7 @@
  */
 import tcdf from '@stdlib/stats-base-dists-t-cdf';
 
+/** Pearson r with its two-sided p-value (Student t) and the number of pairs. */
 export interface Correlation {
   r: number;
   p: number;
@@ -36,6 +37,7 @@ function moments(x: ArrayLike<number>, y: ArrayLike<number>): { mx: number; my: 
   return { mx, my, sxy, sxx, syy };
 }
 
+/** Pearson correlation of x and y with its two-sided p-value. */
 export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): Correlation {
   const n = x.length;
   const { sxy, sxx, syy } = moments(x, y);

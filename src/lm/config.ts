@@ -60,6 +60,7 @@ const trainingSchema = z
 
 const exportSchema = z.object({ dtype: z.enum(['float32', 'float16']).default('float32') }).strict();
 
+/** The zod schema of a language-model training config: model shape, tokenizer merges, training hyper-parameters. */
 export const lmConfigSchema = z
   .object({
     description: z.string().optional(),
@@ -69,6 +70,7 @@ export const lmConfigSchema = z
   })
   .strict();
 
+/** A validated language-model training config (configs/lm/NAME.json). */
 export type LmConfig = z.output<typeof lmConfigSchema>;
 export type LmModelConfig = LmConfig['model'];
 export type LmTrainingConfig = LmConfig['training'];

@@ -79,6 +79,7 @@ export function modelNll(model: Gpt2Model): NllFn {
   };
 }
 
+/** Options of {@link evaluateModelDir}: split, stride, batch size, token limit, cache directory, progress. */
 export interface EvalOptions {
   split: SplitName;
   /** Stride S (default: the context, non-overlapping windows). */
@@ -88,9 +89,11 @@ export interface EvalOptions {
   /** Evaluate only the first maxTokens targets of the split (default all). */
   maxTokens?: number;
   cacheDir?: string;
+  /** Called after each forward batch of windows. */
   onBatch?: (done: number, total: number) => void;
 }
 
+/** Perplexity of a model on a Brown split, with unigram and Kneser–Ney bigram baselines on the same tokens. */
 export interface EvalReport {
   split: SplitName;
   tokens: number;

@@ -121,6 +121,7 @@ export interface ProgressInfo extends StepInfo {
 
 export type TrainProgress = RunProgress<ProgressInfo>;
 
+/** Options of {@link trainLm}: config, output directory, resume, stop-after, callbacks. */
 export interface TrainOptions {
   config: LmConfig;
   outDir: string;
@@ -138,6 +139,7 @@ export interface TrainOptions {
   log?: (line: string) => void;
 }
 
+/** What {@link trainLm} reports at the end: steps, tokens, losses, timing, tensor counts. */
 export interface TrainReport {
   out: string;
   /** True when stopped early by `stopAfter` (no export). */

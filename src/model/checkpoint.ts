@@ -32,7 +32,9 @@ export interface LoadProgress {
   name: string;
 }
 
+/** Options of {@link loadGpt2Weights}. */
 export interface LoadOptions {
+  /** Called as tensors are read (bytes done and total, current tensor name). */
   onProgress?: (p: LoadProgress) => void;
 }
 
@@ -199,6 +201,7 @@ export async function loadGpt2Weights(dir: string, opts: LoadOptions = {}): Prom
   return { config, tensors };
 }
 
+/** Options of {@link saveGpt2Checkpoint}: dtype, `transformer.` prefix, shard size. */
 export interface SaveOptions {
   dtype: WriteDtype;
   /** Split into shards of at most this many bytes (a larger single tensor gets its own shard). */

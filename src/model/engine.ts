@@ -26,9 +26,11 @@ export interface ModelCache {
   readonly length: number;
   /** Batch rows held (null when empty). */
   readonly batch: number | null;
+  /** Release the cached keys and values. */
   dispose(): void;
 }
 
+/** Options of a forward pass: KV cache, last position only, logits or residual output. */
 export interface EngineForwardOptions {
   /** KV cache: read for the past positions, then updated in place with this call's keys and values. */
   cache?: ModelCache;
@@ -38,6 +40,7 @@ export interface EngineForwardOptions {
   output?: 'logits' | 'residual';
 }
 
+/** Options of `runWithCache`: which activations to keep, and hooks for this call. */
 export interface RunWithCacheOptions extends EngineForwardOptions {
   names: NameFilter;
   hooks?: readonly Hook[];
@@ -59,6 +62,7 @@ export interface LanguageModel {
    * current backend. Owned by the model: do not dispose.
    */
   params(): Map<string, tf.Tensor>;
+  /** An empty KV cache for this model. */
   newCache(): ModelCache;
   /** Logits [batch, pos, vocab] (or [batch, 1, vocab] with lastOnly; or the final residual). Caller disposes. */
   forward(ids: number[][], opts?: EngineForwardOptions): tf.Tensor;
@@ -68,5 +72,6 @@ export interface LanguageModel {
   runWithHooks(ids: number[][], opts: { hooks: readonly Hook[]; cache?: ModelCache }): tf.Tensor;
   /** Run and keep the named activations. Caller disposes logits and activations. */
   runWithCache(ids: number[][], opts: RunWithCacheOptions): { logits: tf.Tensor; activations: Map<string, tf.Tensor> };
+  /** Release the weights. */
   dispose(): void;
 }

@@ -56,9 +56,11 @@ export class KVCache {
   get length(): number {
     return (this.k[0]?.shape[2] as number | undefined) ?? 0;
   }
+  /** Batch rows held (null when empty). */
   get batch(): number | null {
     return (this.k[0]?.shape[0] as number | undefined) ?? null;
   }
+  /** Release the cached keys and values. */
   dispose(): void {
     for (const t of [...this.k, ...this.v]) t?.dispose();
     this.k.fill(null);
@@ -66,6 +68,7 @@ export class KVCache {
   }
 }
 
+/** Options of {@link Gpt2Model.forward}. */
 export interface ForwardOptions {
   /** KV cache: read for the past positions, then updated in place with this call's keys and values. */
   cache?: KVCache;
@@ -109,6 +112,7 @@ function hfNames(nLayer: number): [string, string][] {
 
 const NO_HOOKS = new HookPoints();
 
+/** The GPT-2 forward pass on tfjs with TransformerLens-style hook points (src/model/hooks.ts). */
 export class Gpt2Model {
   readonly config: Gpt2Config;
   readonly nLayer: number;
@@ -235,11 +239,13 @@ export class Gpt2Model {
     return { config: { ...this.config }, tensors };
   }
 
+  /** Release the weights. */
   dispose(): void {
     for (const t of this.params().values()) t.dispose();
     this.W_E_T?.dispose();
   }
 
+  /** An empty KV cache for this model. */
   newCache(): KVCache {
     return new KVCache(this.nLayer);
   }

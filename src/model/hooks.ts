@@ -48,6 +48,7 @@ export type HookFn = (act: tf.Tensor, name: string) => tf.Tensor | void;
 /** Which hook names: an explicit list, or a predicate over the name. */
 export type NameFilter = readonly string[] | ((name: string) => boolean);
 
+/** A hook: a hook-point name (or filter) and the function called with the activation there. */
 export interface Hook {
   /** The hook point's name, or a predicate selecting several (e.g. every `hook_z`). */
   name: string | ((name: string) => boolean);

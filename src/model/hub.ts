@@ -19,6 +19,7 @@ import { atomicWriteJson } from '../io/atomic.js';
 /** Minimal fetch signature (global fetch satisfies it). */
 export type FetchLike = (url: string, init?: { headers?: Record<string, string> }) => Promise<Response>;
 
+/** Options of {@link resolveModelDir}: cache directory, offline mode, fetch, progress bar, hub URL. */
 export interface ResolveOptions {
   /** Hub cache root holding one folder per model (default: defaultHubCacheDir()). */
   cacheDir?: string;

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Hook } from './hooks.js';
 
+/** A head by layer and index. */
 export interface HeadRef {
   layer: number;
   head: number;
@@ -37,6 +38,7 @@ export function zeroAblateHeads(heads: readonly HeadRef[]): Hook[] {
   }));
 }
 
+/** A head whose result is replaced by its mean over a reference set. */
 export interface MeanAblation extends HeadRef {
   /** The replacement z for this head, [d_head]; default: its mean over the batch and positions of this call. */
   mean?: tf.Tensor | ArrayLike<number>;
@@ -66,6 +68,7 @@ export function meanAblateHeads(heads: readonly MeanAblation[]): Hook[] {
   }));
 }
 
+/** A head whose result is replaced by given values at given positions. */
 export interface HeadPatch extends HeadRef {
   /** Query positions of the current call (0-based within this call's tokens). */
   positions: readonly number[];

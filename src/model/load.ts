@@ -15,17 +15,21 @@ import { loadTokenizer, packageRoot, type Tokenizer } from './tokenizer.js';
 /** The embedded default model (trained by spinbath on the Brown corpus; see models/brown-small/README.md). */
 export const EMBEDDED_MODEL = 'models/brown-small';
 
+/** The directory of the embedded model inside the installed package. */
 export function embeddedModelDir(): string {
   return join(packageRoot(), EMBEDDED_MODEL);
 }
 
+/** A loaded model: its directory, the forward pass and the tokenizer. */
 export interface LoadedModel {
   dir: string;
   model: Gpt2Model;
   tokenizer: Tokenizer;
+  /** Release the model's weights. */
   dispose(): void;
 }
 
+/** Options of {@link loadModel}. */
 export interface LoadModelOptions {
   /** Show a progress bar on stderr while reading weights. */
   progress?: boolean;

@@ -28,8 +28,10 @@ const READABLE = new Set(['F32', 'F16', 'BF16', 'F64']);
 /** Headers above this are refused (the reference implementation uses the same limit). */
 const MAX_HEADER_BYTES = 100_000_000;
 
+/** The dtypes spinbath writes. */
 export type WriteDtype = 'F32' | 'F16' | 'BF16';
 
+/** One tensor's header entry in a safetensors file: dtype, shape and byte offsets. */
 export interface SafetensorsEntry {
   dtype: string;
   shape: number[];
@@ -38,6 +40,7 @@ export interface SafetensorsEntry {
   end: number;
 }
 
+/** An opened safetensors file: header entries, metadata, and a reader of one tensor at a time. */
 export interface SafetensorsFile {
   path: string;
   /** File offset of the data region (8 + header length). */

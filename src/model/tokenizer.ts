@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.js';
 
+/** A GPT-2 BPE tokenizer: encode, decode, one token's text, vocabulary size and the end-of-text id. */
 export interface Tokenizer {
   /** Text → token ids (no special tokens added). */
   encode(text: string): number[];

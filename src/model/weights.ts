@@ -36,11 +36,13 @@ export interface Gpt2Config {
   [key: string]: unknown;
 }
 
+/** A tensor on the host: shape and float32 data (row-major). */
 export interface HostTensor {
   shape: number[];
   data: Float32Array;
 }
 
+/** A GPT-2 config with its weights by Hugging Face name, as host tensors. */
 export interface Gpt2Weights {
   config: Gpt2Config;
   /** Canonical (unprefixed) name → fp32 host tensor. */

@@ -75,6 +75,7 @@ export function thinIndices(ys: number[], max: number): number[] {
   return out;
 }
 
+/** Vega-Lite spec of a training loss curve (train, trailing mean, validation). */
 export function lossCurveSpec(log: LossLog, o: LossCurveOptions): VegaLiteSpec {
   const w = Math.max(1, Math.round(log.train.length / 50));
   const losses = log.train.map((e) => e.loss);

@@ -5,8 +5,10 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
+/** A Vega-Lite top-level spec. */
 export type VegaLiteSpec = TopLevelSpec;
 
+/** Render a Vega-Lite spec to an SVG string (headless). */
 export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
   const vgSpec = compile(spec).spec;
   const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });

@@ -10,6 +10,7 @@
  */
 import type { NoiseSchedule } from '../core/schedules.js';
 
+/** What ties a score model to one language model, field source and noise schedule. */
 export interface ScoreModelMeta {
   format: 'spinbath-score/1';
   /** Spin dimension d (= the language model's n_embd). */
@@ -37,7 +38,7 @@ export interface ScoreModelMeta {
 export interface BoundScore {
   /**
    * s_θ at spins S [n·d] (row-major unit rows) and forward time t (the same for every row),
-   * written into `out` [n·d]: tangent at S row by row. S and out must not alias.
+   * written into `out` [n·d], tangent at S row by row. S and out must not alias.
    * `ambient` (optional to honour): the implementation may instead write any ambient vector u
    * with P_S u = s_θ, for a caller that projects its whole drift onto T_S anyway (the sampler's
    * fused increment, sampling/drift.ts) and so can skip the projections here.
@@ -47,6 +48,7 @@ export interface BoundScore {
   dispose(): void;
 }
 
+/** A trained residual tangent score s_θ(S, t, N) with its metadata (see the file comment). */
 export interface ScoreModel {
   readonly meta: ScoreModelMeta;
   /**
@@ -55,5 +57,6 @@ export interface ScoreModel {
    * the previous one (its `score` throws).
    */
   bind(N: Float32Array, n: number): BoundScore;
+  /** Release the weights and any binding. */
   dispose(): void;
 }

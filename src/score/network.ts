@@ -20,9 +20,12 @@ import { geluTanh } from '../model/gpt2.js';
 import type { HostTensor } from '../model/weights.js';
 import { makeRng, normalArray } from '../rng.js';
 
+/** Activation functions of the score network. */
 export const ACTIVATIONS = ['silu', 'gelu', 'relu', 'tanh'] as const;
+/** One of {@link ACTIVATIONS}. */
 export type Activation = (typeof ACTIVATIONS)[number];
 
+/** Shape of the score network: d, width, depth, activation, time embedding, conditioning on N. */
 export interface NetworkConfig {
   /** Spin dimension. */
   d: number;

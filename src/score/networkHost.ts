@@ -132,6 +132,7 @@ export class HostScoreNet {
     this.weightsEnd = k.mark();
   }
 
+  /** The hidden layers' activation function. */
   get activation(): Activation {
     return this.spec.network.activation;
   }
@@ -286,6 +287,7 @@ export class HostScoreNet {
     if (this.live === b) this.live = null;
   }
 
+  /** Invalidate the live binding and drop the per-time cache. */
   dispose(): void {
     if (this.live) this.live.alive = false;
     this.live = null;
@@ -333,6 +335,7 @@ class HostBinding implements BoundScore {
     this.net.run(this.b, this.v, S, t, out, ambient);
   }
 
+  /** Release this binding (the network stays loaded). */
   dispose(): void {
     this.alive = false;
     this.net.release(this);

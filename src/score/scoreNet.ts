@@ -24,7 +24,9 @@ import { checkParams, normaliseFields, scoreForward, uploadParams, type FeatureN
 import { HostScoreNet } from './networkHost.js';
 import type { BoundScore, ScoreModel, ScoreModelMeta } from './contract.js';
 
+/** File name of a score model's metadata in its directory. */
 export const SCORE_META_FILE = 'score.json';
+/** File name of a score model's weights in its directory. */
 export const SCORE_WEIGHTS_FILE = 'score.safetensors';
 
 /** The saved metadata: the contract's fields plus what this network needs to run. */
@@ -110,6 +112,7 @@ export class NetScoreModel implements ScoreModel {
     });
   }
 
+  /** Release the weights on both sides (tfjs and host). */
   dispose(): void {
     if (this.params) for (const p of this.params.values()) p.dispose();
     this.params = null;

@@ -12,6 +12,7 @@ const vector = z.array(finite).min(1, 'a vector needs at least one component');
 const matrix = z.array(vector).min(1, 'a matrix needs at least one row');
 const weight = z.union([z.literal('identity'), matrix]);
 
+/** The zod schema of a toy-bath config; unknown fields are refused. */
 export const toyConfigSchema = z
   .object({
     description: z.string().optional(),
@@ -48,7 +49,9 @@ export const toyConfigSchema = z
   })
   .strict();
 
+/** A toy-bath config as written in JSON (README "Your own toy bath"). */
 export type ToyConfigInput = z.input<typeof toyConfigSchema>;
+/** A validated toy-bath config with its dimension and token names. */
 export type ToyConfig = z.output<typeof toyConfigSchema> & { dim: number; tokens: string[] };
 
 function checkMatrix(name: string, m: number[][] | 'identity', d: number, where: string): void {

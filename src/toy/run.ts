@@ -11,15 +11,18 @@ import { boundaryLine2D, clipLine, phaseBoundary, signedDistance, type BoundaryL
 import { couplingSpectrum, type CouplingSpectrum } from '../core/spectrum.js';
 import type { ToyConfig } from './config.js';
 
+/** A toy config built into tensors: the bath, W_eff and ensemble options. */
 export interface BuiltBath {
   bath: ToyBath;
   Weff: tf.Tensor;
   opts: BathOptions;
+  /** Release the tensors. */
   dispose(): void;
 }
 
 const mat = (m: number[][] | 'identity', d: number): tf.Tensor => (m === 'identity' ? tf.eye(d) : tf.tensor2d(m));
 
+/** Build the tensors of a toy bath from its config. Call `dispose()` when done. */
 export function buildBath(cfg: ToyConfig): BuiltBath {
   const d = cfg.dim;
   const vocab = tf.tensor2d(cfg.tokens.map((t) => cfg.vocab[t])); // [V, d]
@@ -38,6 +41,7 @@ export function buildBath(cfg: ToyConfig): BuiltBath {
 const ids = (cfg: ToyConfig, names: string[]) => names.map((n) => cfg.tokens.indexOf(n));
 const byName = (cfg: ToyConfig, v: number[]) => Object.fromEntries(cfg.tokens.map((t, i) => [t, v[i]]));
 
+/** The result of {@link runAttractor}: every step of the greedy iteration (HJ Figs. 2, 4b). */
 export interface AttractorReport {
   steps: { sequence: string[]; N: number[]; scores: Record<string, number>; cosines: Record<string, number>; next: string }[];
 }
@@ -61,6 +65,7 @@ export function runAttractor(cfg: ToyConfig, steps = cfg.steps, pert: Perturbati
   }
 }
 
+/** One phase boundary in a 2-D slice: normal, offset, line (and its clipped segment) and the bad token's signed distance. */
 export interface BoundaryReport {
   /** N W_V (the boundary normal). */
   normal: number[];
@@ -94,6 +99,7 @@ function boundaryFor(cfg: ToyConfig, b: BuiltBath, N: tf.Tensor): BoundaryReport
   };
 }
 
+/** The result of {@link runPhase}: boundaries exact and first order in ξ (HJ Figs. 3, 4a). */
 export interface PhaseReport {
   /** The bad token's coordinates in the slice (projection onto u, v about the origin). */
   badInSlice: [number, number];
@@ -135,6 +141,7 @@ export function runPhase(cfg: ToyConfig): PhaseReport {
   }
 }
 
+/** The result of {@link runPositional}: boundary rotation and attractor change under positional encoding (HJ Fig. 4b). */
 export interface PositionalReport {
   /** Generated tokens, one per iteration. */
   generated: string[];
