@@ -94,5 +94,19 @@ describe('npm pack', () => {
     expect(ids).toHaveLength(8);
     for (const id of ids) expect(Number.isInteger(id) && id >= 0 && id < 8257, `token id ${id}`).toBe(true);
     expect(lines[2].startsWith('The jury said that')).toBe(true);
+
+    // The packed CLI runs from the installed package too (configs and toy presets come with it).
+    const cli = spawnSync(
+      process.execPath,
+      [join(pkgDir, 'bin', 'spinbath.js'), 'toy', 'attractor', '--preset', 'fig2', '--steps', '2', '--json', '--backend', 'cpu'],
+      {
+        cwd: proj,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    expect(cli.stderr).toBe('');
+    expect(cli.status).toBe(0);
+    expect((JSON.parse(cli.stdout) as { steps: unknown[] }).steps).toHaveLength(2);
   });
 });
