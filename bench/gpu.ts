@@ -54,13 +54,20 @@ async function forwardMs(model: Gpt2Model, len: number, reps: number): Promise<n
   return median(times);
 }
 
-/** The figures of the active backend; `steps` timed training steps per width. */
-export async function backendFigures(steps: number, log: (m: string) => void): Promise<BackendFigures> {
+/** What to time: training steps per width, the training batch (default: the config's), forward lengths. */
+export interface GpuBenchOptions {
+  steps: number;
+  batch?: number;
+  lengths?: readonly number[];
+}
+
+/** The figures of the active backend. */
+export async function backendFigures(o: GpuBenchOptions, log: (m: string) => void): Promise<BackendFigures> {
   const backend = tf.getBackend();
   const cfg = join(packageRoot(), 'configs', 'score', 'gpt2-small-gpu.json');
   const training: BackendFigures['training'] = {};
   for (const width of GPU_WIDTHS) {
-    const f = await measureTraining(cfg, 768, 50257, steps, { width });
+    const f = await measureTraining(cfg, 768, 50257, o.steps, { width, batch: o.batch });
     training[width] = { samplesPerS: f.samplesPerS, msPerStep: f.ms.total, gflops: f.gflops };
     log(`${backend}: score training width ${width}: ${f.samplesPerS.toFixed(0)} samples/s (${f.ms.total.toFixed(0)} ms/step of ${f.batch})`);
   }
@@ -69,7 +76,7 @@ export async function backendFigures(steps: number, log: (m: string) => void): P
   weights.tensors.clear();
   const fwd: Record<number, number> = {};
   try {
-    for (const len of FORWARD_LENGTHS) {
+    for (const len of o.lengths ?? FORWARD_LENGTHS) {
       fwd[len] = await forwardMs(model, len, 2);
       log(`${backend}: GPT-2-small forward of ${len} tokens: ${fwd[len].toFixed(0)} ms`);
     }
@@ -80,15 +87,15 @@ export async function backendFigures(steps: number, log: (m: string) => void): P
 }
 
 /** wasm, then webgpu when an adapter exists (see the file comment). Leaves the backend on webgpu when it ran. */
-export async function compareGpu(steps: number, log: (m: string) => void): Promise<GpuComparison> {
+export async function compareGpu(o: GpuBenchOptions, log: (m: string) => void): Promise<GpuComparison> {
   await useBackend('wasm');
-  const wasm = await backendFigures(steps, log);
+  const wasm = await backendFigures(o, log);
   try {
     await useBackend('webgpu');
   } catch (e) {
     return { adapter: null, wasm, webgpu: null, speedup: null, note: `no webgpu: ${(e as Error).message}` };
   }
-  const webgpu = await backendFigures(steps, log);
+  const webgpu = await backendFigures(o, log);
   const adapter = webgpuAdapter();
   const ratio = (a: Record<number, number>, b: Record<number, number>) => Object.fromEntries(Object.keys(a).map((k) => [k, a[+k] / b[+k]]));
   const pick = (f: BackendFigures) => Object.fromEntries(Object.entries(f.training).map(([w, v]) => [w, v.samplesPerS]));
@@ -106,13 +113,13 @@ export const gpuSection: Section = {
   description: 'webgpu vs wasm: score training at widths 64/512/1024 (d 768) and a GPT-2-small forward',
   isolate: true,
   async run(ctx: BenchContext) {
-    const c = await compareGpu(3, (m) => ctx.log(m));
+    const c = await compareGpu({ steps: 3 }, (m) => ctx.log(m));
     const rows: BenchRow[] = [];
     for (const w of GPU_WIDTHS) {
       rows.push({ name: `score training d 768 width ${w}, wasm`, value: c.wasm.training[w].samplesPerS, unit: 'samples/s' });
       if (c.webgpu) rows.push({ name: `score training d 768 width ${w}, webgpu`, value: c.webgpu.training[w].samplesPerS, unit: 'samples/s', note: `${c.speedup!.training[w].toFixed(2)}× wasm; ${c.note}` });
     }
-    for (const len of FORWARD_LENGTHS) {
+    for (const len of Object.keys(c.wasm.forwardMs).map(Number)) {
       rows.push({ name: `GPT-2-small forward ${len} tokens, wasm`, value: c.wasm.forwardMs[len], unit: 'ms' });
       if (c.webgpu) rows.push({ name: `GPT-2-small forward ${len} tokens, webgpu`, value: c.webgpu.forwardMs[len], unit: 'ms', note: `${c.speedup!.forward[len].toFixed(2)}× wasm; ${c.note}` });
     }

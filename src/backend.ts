@@ -131,7 +131,24 @@ async function setupWebgpu(): Promise<void> {
   });
   gpu = state;
   tf.removeBackend('webgpu'); // the package's own registration asks for default limits
-  tf.registerBackend('webgpu', async () => new be.WebGPUBackend(device, adapter.info), 3);
+  tf.registerBackend('webgpu', async () => {
+    const backend = new be.WebGPUBackend(device, adapter.info) as tf.KernelBackend;
+    // tfjs-webgpu reads data still on the GPU synchronously through an OffscreenCanvas, which Node
+    // lacks: say so in one line instead of "OffscreenCanvas is not defined"
+    const readSync = backend.readSync.bind(backend);
+    backend.readSync = (dataId: object) => {
+      try {
+        return readSync(dataId);
+      } catch (e) {
+        if (!String((e as Error).message).includes('OffscreenCanvas')) throw e;
+        throw new UserError(
+          'E_BACKEND',
+          "backend 'webgpu' cannot read GPU data synchronously under Node, and this command still does; train, lm train and logits run on webgpu, for the rest use --backend wasm",
+        );
+      }
+    };
+    return backend;
+  }, 3);
 }
 
 /** The active WebGPU adapter (after useBackend('webgpu')), else null. */

@@ -162,6 +162,12 @@ describe.skipIf(!present)('webgpu faults fail the run', () => {
     expect(r.checkpointWritten).toBe(false);
   });
 
+  it('a synchronous read of GPU data (code not ported to async reads) fails in one clear line', () => {
+    const r = JSON.parse(readFileSync(join(dir, 'fault.json'), 'utf8')) as { syncRead: { code: string; message: string } | null };
+    expect(r.syncRead?.code).toBe('E_BACKEND');
+    expect(r.syncRead?.message).toMatch(/^backend 'webgpu' cannot read GPU data synchronously under Node/);
+  });
+
   it('device loss makes the next read fail with the reason', async () => {
     await worker(['lost', dir]);
     const r = JSON.parse(readFileSync(join(dir, 'lost.json'), 'utf8')) as { read: { code: string; message: string } | null };

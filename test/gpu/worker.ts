@@ -116,6 +116,8 @@ async function fault(out: string): Promise<void> {
   const result: Record<string, unknown> = {};
   const healthy = tf.scalar(2);
   result.healthyBefore = await readScalars([healthy]);
+  const onGpu = tf.matMul(tf.ones([64, 64]), tf.ones([64, 64])); // runs on the GPU (tiny element-wise ops may run on the CPU)
+  result.syncRead = await failure(async () => onGpu.dataSync());
   const x = tf.ones([8]);
   const y = invalidKernel(x);
   result.invalidRead = await failure(() => readData(y));
