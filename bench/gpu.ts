@@ -24,11 +24,18 @@ export const FORWARD_LENGTHS = [128, 1024] as const;
 
 export interface BackendFigures {
   backend: string;
-  /** Score training samples/s by width (batch of the GPU config). */
-  training: Record<number, { samplesPerS: number; msPerStep: number; gflops: number }>;
-  /** GPT-2-small-shaped forward, ms by sequence length (1 sequence, logits read back). */
-  forwardMs: Record<number, number>;
+  /** Score training by width (batch of the GPU config unless overridden); an error message where it failed. */
+  training: Record<number, { samplesPerS: number; msPerStep: number; gflops: number } | { error: string }>;
+  /** GPT-2-small-shaped forward, ms by sequence length (1 sequence, logits read back), or an error message. */
+  forwardMs: Record<number, number | { error: string }>;
 }
+
+/**
+ * The token spins of the training figures: an 8257-token table (brown-small's vocabulary). GPT-2's
+ * 50257 × 768 fp32 table is 154 MB, above the 128 MB storage-buffer binding of the software
+ * adapter; the training step's cost does not depend on it (one gather of the batch's rows).
+ */
+const SPIN_VOCAB = 8257;
 
 export interface GpuComparison {
   adapter: WebgpuAdapter | null;
@@ -61,29 +68,42 @@ export interface GpuBenchOptions {
   lengths?: readonly number[];
 }
 
-/** The figures of the active backend. */
+/** The figures of the active backend; a failure (e.g. a GPU limit) is recorded and ends this backend's run. */
 export async function backendFigures(o: GpuBenchOptions, log: (m: string) => void): Promise<BackendFigures> {
   const backend = tf.getBackend();
   const cfg = join(packageRoot(), 'configs', 'score', 'gpt2-small-gpu.json');
-  const training: BackendFigures['training'] = {};
+  const out: BackendFigures = { backend, training: {}, forwardMs: {} };
+  const failed = (e: unknown) => ({ error: (e as Error).message.split('\n')[0] });
   for (const width of GPU_WIDTHS) {
-    const f = await measureTraining(cfg, 768, 50257, o.steps, { width, batch: o.batch });
-    training[width] = { samplesPerS: f.samplesPerS, msPerStep: f.ms.total, gflops: f.gflops };
-    log(`${backend}: score training width ${width}: ${f.samplesPerS.toFixed(0)} samples/s (${f.ms.total.toFixed(0)} ms/step of ${f.batch})`);
+    try {
+      const f = await measureTraining(cfg, 768, SPIN_VOCAB, o.steps, { width, batch: o.batch });
+      out.training[width] = { samplesPerS: f.samplesPerS, msPerStep: f.ms.total, gflops: f.gflops };
+      log(`${backend}: score training width ${width}: ${f.samplesPerS.toFixed(0)} samples/s (${f.ms.total.toFixed(0)} ms/step of ${f.batch})`);
+    } catch (e) {
+      out.training[width] = failed(e);
+      log(`${backend}: score training width ${width} failed: ${failed(e).error}`);
+      return out; // a GPU fault is sticky: nothing after it would be trustworthy
+    }
   }
-  const weights = randomGpt2Weights(gpt2SmallConfig(), GPT2_SMALL_SEED);
-  const model = Gpt2Model.fromWeights(weights);
-  weights.tensors.clear();
-  const fwd: Record<number, number> = {};
+  let model: Gpt2Model | null = null;
   try {
+    const weights = randomGpt2Weights(gpt2SmallConfig(), GPT2_SMALL_SEED);
+    model = Gpt2Model.fromWeights(weights);
+    weights.tensors.clear();
     for (const len of o.lengths ?? FORWARD_LENGTHS) {
-      fwd[len] = await forwardMs(model, len, 2);
-      log(`${backend}: GPT-2-small forward of ${len} tokens: ${fwd[len].toFixed(0)} ms`);
+      try {
+        out.forwardMs[len] = await forwardMs(model, len, 2);
+        log(`${backend}: GPT-2-small forward of ${len} tokens: ${(out.forwardMs[len] as number).toFixed(0)} ms`);
+      } catch (e) {
+        out.forwardMs[len] = failed(e);
+        log(`${backend}: GPT-2-small forward of ${len} tokens failed: ${failed(e).error}`);
+        break;
+      }
     }
   } finally {
-    model.dispose();
+    model?.dispose();
   }
-  return { backend, training, forwardMs: fwd };
+  return out;
 }
 
 /** wasm, then webgpu when an adapter exists (see the file comment). Leaves the backend on webgpu when it ran. */
@@ -97,11 +117,12 @@ export async function compareGpu(o: GpuBenchOptions, log: (m: string) => void): 
   }
   const webgpu = await backendFigures(o, log);
   const adapter = webgpuAdapter();
-  const ratio = (a: Record<number, number>, b: Record<number, number>) => Object.fromEntries(Object.keys(a).map((k) => [k, a[+k] / b[+k]]));
-  const pick = (f: BackendFigures) => Object.fromEntries(Object.entries(f.training).map(([w, v]) => [w, v.samplesPerS]));
+  const speed = (x: unknown) => (typeof x === 'number' ? x : x && typeof x === 'object' && 'samplesPerS' in x ? (x as { samplesPerS: number }).samplesPerS : NaN);
+  const ratio = (a: Record<number, unknown>, b: Record<number, unknown>, inverse: boolean) =>
+    Object.fromEntries(Object.keys(b).map((k) => [k, inverse ? speed(b[+k]) / speed(a[+k]) : speed(a[+k]) / speed(b[+k])]));
   return {
     adapter, wasm, webgpu,
-    speedup: { training: ratio(pick(webgpu), pick(wasm)), forward: ratio(wasm.forwardMs, webgpu.forwardMs) },
+    speedup: { training: ratio(webgpu.training, wasm.training, false), forward: ratio(webgpu.forwardMs, wasm.forwardMs, true) },
     note: adapter?.fallback
       ? 'software adapter (llvmpipe on the same CPU): correctness-only numbers, not GPU speed'
       : 'hardware adapter',
@@ -115,13 +136,19 @@ export const gpuSection: Section = {
   async run(ctx: BenchContext) {
     const c = await compareGpu({ steps: 3 }, (m) => ctx.log(m));
     const rows: BenchRow[] = [];
+    const row = (name: string, v: unknown, unit: string, key: 'samplesPerS' | null, note?: string) => {
+      if (v === undefined) return void rows.push({ name, value: NaN, unit, note: 'not run: an earlier figure failed' });
+      const err = v && typeof v === 'object' && 'error' in v ? (v as { error: string }).error : null;
+      const value = err ? NaN : key ? (v as Record<string, number>)[key] : (v as number);
+      rows.push({ name, value, unit, note: err ?? note });
+    };
     for (const w of GPU_WIDTHS) {
-      rows.push({ name: `score training d 768 width ${w}, wasm`, value: c.wasm.training[w].samplesPerS, unit: 'samples/s' });
-      if (c.webgpu) rows.push({ name: `score training d 768 width ${w}, webgpu`, value: c.webgpu.training[w].samplesPerS, unit: 'samples/s', note: `${c.speedup!.training[w].toFixed(2)}× wasm; ${c.note}` });
+      row(`score training d 768 width ${w}, wasm`, c.wasm.training[w], 'samples/s', 'samplesPerS');
+      if (c.webgpu) row(`score training d 768 width ${w}, webgpu`, c.webgpu.training[w], 'samples/s', 'samplesPerS', `${c.speedup!.training[w].toFixed(2)}× wasm; ${c.note}`);
     }
     for (const len of Object.keys(c.wasm.forwardMs).map(Number)) {
-      rows.push({ name: `GPT-2-small forward ${len} tokens, wasm`, value: c.wasm.forwardMs[len], unit: 'ms' });
-      if (c.webgpu) rows.push({ name: `GPT-2-small forward ${len} tokens, webgpu`, value: c.webgpu.forwardMs[len], unit: 'ms', note: `${c.speedup!.forward[len].toFixed(2)}× wasm; ${c.note}` });
+      row(`GPT-2-small forward ${len} tokens, wasm`, c.wasm.forwardMs[len], 'ms', null);
+      if (c.webgpu) row(`GPT-2-small forward ${len} tokens, webgpu`, c.webgpu.forwardMs[len], 'ms', null, `${c.speedup!.forward[len].toFixed(2)}× wasm; ${c.note}`);
     }
     if (!c.webgpu) rows.push({ name: 'webgpu', value: NaN, unit: '', note: c.note });
     return { rows, data: c as unknown as Record<string, unknown> };

@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { readData } from '../src/backend.js';
 import { ensureGradients } from '../src/core/gradients.js';
 import { uniformSpins } from '../src/core/sphere.js';
 import { AdamW } from '../src/lm/optim.js';
@@ -42,7 +43,7 @@ export interface ScoreStepFigures {
 async function referenceOnce(a: tf.Tensor, b: tf.Tensor): Promise<number> {
   const t0 = performance.now();
   const c = tf.matMul(a, b);
-  await c.data();
+  await readData(c);
   const ms = performance.now() - t0;
   c.dispose();
   return (2 * 1024 ** 3) / ms / 1e6;
@@ -82,16 +83,16 @@ export async function measureTraining(configPath: string, d: number, vocab: numb
       const t0 = performance.now();
       const r = stepRng(0, s);
       const b = await makeBatch(spec, pairs, drawIndices(r, n, B), r);
-      await b.target.data();
+      await readData(b.target);
       const t1 = performance.now();
       const { value, grads } = tf.variableGrads(() => dsmLoss(scoreForward(net, norm, params, b.inputs), b.target, b.lambda) as tf.Scalar, vars);
-      await value.data();
+      await readData(value);
       const t2 = performance.now();
       tf.dispose(Object.values(opt.update(new Map(names.map((k, i) => [k, grads[vars[i].name]])), 1e-4)));
       tf.tidy(() => {
         for (const [k, e] of ema) e.assign(tf.add(tf.mul(e, 0.999), tf.mul(params.get(k)!, 0.001)));
       });
-      await ema.get('out.b')!.data();
+      await readData(ema.get('out.b')!);
       const t3 = performance.now();
       tf.dispose([value, ...Object.values(grads)]);
       b.dispose();

@@ -23,7 +23,6 @@ import { restoreOptimizer } from '../src/io/checkpointDir.js';
 import type { StepInfo, TrainProgress as RunProgress } from '../src/io/trainProgress.js';
 import { meanRecentLoss, runTrainingLoop, type DeviceStep, type Tally } from '../src/io/trainLoop.js';
 import { AdamW, lrAt, writeAdamwState } from '../src/lm/optim.js';
-import type { HostTensor } from '../src/model/weights.js';
 import { renderSvg } from '../src/plot/render.js';
 import { drawIndices, makeBatch, stepRng, validationDraw, type Batch, type BatchSpec } from './batch.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, SCORE_CHECKPOINT_FORMAT, type LossLog, type RunIdentity, type ScoreCheckpointState } from './checkpoint.js';

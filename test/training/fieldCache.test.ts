@@ -6,7 +6,6 @@
 import { mkdtempSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend.js';
 import { contextFields, contextFieldsAll, type FieldSource } from '../../src/field/source.js';
