@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend, webgpuAdapter, type WebgpuAdapter } from '../src/backend.js';
+import { readData, useBackend, webgpuAdapter, type WebgpuAdapter } from '../src/backend.js';
 import { packageRoot } from '../src/model/tokenizer.js';
 import { Gpt2Model } from '../src/model/gpt2.js';
 import { makeRng } from '../src/rng.js';
@@ -54,7 +54,7 @@ async function forwardMs(model: Gpt2Model, len: number, reps: number): Promise<n
   for (let i = 0; i < reps + 1; i++) {
     const t0 = performance.now();
     const z = model.lastLogits(ids); // [1, vocab]
-    await z.data();
+    await readData(z); // checks GPU faults
     z.dispose();
     if (i > 0) times.push(performance.now() - t0);
   }

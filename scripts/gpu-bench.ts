@@ -7,8 +7,10 @@
  *     STEPS    timed training steps per width (default 5)
  *     BATCH    training batch (default: the config's, 1024)
  *     LENGTHS  forward lengths, comma-separated (default 128,1024)
+ *   GPU_BENCH_OUT=FILE also writes the JSON to FILE (Dawn prints validation messages on stdout).
  */
 import { compareGpu } from '../bench/gpu.js';
+import { atomicWrite } from '../src/io/atomic.js';
 
 const [a, b, c] = process.argv.slice(2);
 const positive = (v: string | undefined, what: string, dflt: number | undefined): number | undefined => {
@@ -24,4 +26,6 @@ const steps = positive(a, 'STEPS', 5)!;
 const batch = positive(b, 'BATCH', undefined);
 const lengths = c === undefined ? undefined : c.split(',').map((x) => positive(x, 'each of LENGTHS', 1)!);
 const r = await compareGpu({ steps, batch, lengths }, (m) => process.stderr.write(`  · ${m}\n`));
-process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), steps, batch: batch ?? 'config', ...r }, null, 2)}\n`);
+const json = `${JSON.stringify({ at: new Date().toISOString(), steps, batch: batch ?? 'config', ...r }, null, 2)}\n`;
+if (process.env.GPU_BENCH_OUT) atomicWrite(process.env.GPU_BENCH_OUT, json);
+process.stdout.write(json);

@@ -3,7 +3,7 @@
 # needed: copy the repository with its node_modules over). Prints, in order:
 #   1. `vulkaninfo --summary` (the driver's view of the GPU; skipped when vulkan-tools is absent),
 #   2. the GPU test file (webgpu vs wasm parity, fault handling; CI=true: no adapter = failure),
-#   3. one JSON object (last block of stdout): score training of configs/score/gpt2-small-gpu.json
+#   3. one JSON object (last block of stdout, also written to scratch/gpu-check.json): score training of configs/score/gpt2-small-gpu.json
 #      (d 768, depth 4) at widths 64/512/1024 and a GPT-2-small-shaped forward, webgpu vs wasm.
 # Usage: bash scripts/gpu-check.sh [STEPS [BATCH [LENGTHS]]]   (defaults 5, the config's 1024, 128,1024;
 #        a dry run on a software adapter: bash scripts/gpu-check.sh 1 64 128)
@@ -20,5 +20,6 @@ node bin/spinbath.js env --backend webgpu || rc=1
 echo "== GPU tests (test/gpu/webgpu.test.ts)"
 CI=true npx vitest run test/gpu/webgpu.test.ts || rc=1
 echo "== timings (JSON)"
-npx tsx scripts/gpu-bench.ts "${args[@]}" || rc=1
+mkdir -p scratch
+GPU_BENCH_OUT=scratch/gpu-check.json npx tsx scripts/gpu-bench.ts "${args[@]}" || rc=1
 exit $rc
