@@ -9,8 +9,10 @@
  *
  * Batches depend on (seed, step) only, and the checkpoint holds weights, EMA and Adam state in fp32,
  * so a resumed run reproduces an uninterrupted one exactly. A non-finite loss or gradient stops the
- * run at once (the last checkpoint stays). Export: RUN/score.json + score.safetensors (EMA weights),
- * loss-log.json, loss-curve.svg, report.json.
+ * run at the next device read, naming its step, before anything later is checkpointed (the last
+ * checkpoint stays). The step loop is the harness shared with `lm train` (src/io/trainLoop.ts);
+ * no synchronous device reads, so it runs on webgpu too. Export: RUN/score.json +
+ * score.safetensors (EMA weights), loss-log.json, loss-curve.svg, report.json.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';

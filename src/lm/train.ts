@@ -7,7 +7,10 @@
  *   windows → every checkpoint_every: crash-safe checkpoint → at the end: export.
  *
  * Resuming restores weights, AdamW state and the loss log from the checkpoint; batches and learning
- * rates depend only on (seed, step), so a resumed run reproduces an uninterrupted one exactly.
+ * rates depend only on (seed, step), so a resumed run reproduces an uninterrupted one exactly. The
+ * step loop, batched device reads, timing, stop-after and the numeric stop are the harness shared
+ * with score training (src/io/trainLoop.ts); nothing here reads the device synchronously, so it
+ * runs on webgpu too.
  *
  * Export (into the run directory): config.json + model.safetensors (Hugging Face layout,
  * export.dtype), the tokenizer files, loss-log.json, loss-curve.svg and report.json.
