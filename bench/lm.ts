@@ -48,11 +48,17 @@ export async function measureLm(config: LmConfig, reps = 4): Promise<LmFigures> 
     for (const [n, p] of model.params()) if (n !== 'pos_embed.W_pos') params += p.size;
     const tokens = B * T;
     const flopsPerToken = 6 * params + 12 * config.model.n_layer * config.model.n_embd * T;
-    trainStep(model, opt, batch(), 1e-3); // warm-up: kernels, packed weights
-    trainStep(model, opt, batch(), 1e-3);
+    // each step read back (its loss), as the trainer does at its read boundaries
+    const step = () => {
+      const r = trainStep(model, opt, batch(), 1e-3);
+      r.loss.dataSync();
+      tf.dispose([r.loss, r.gradNorm]);
+    };
+    step(); // warm-up: kernels, packed weights
+    step();
     const n0 = tf.memory().numTensors;
     let t0 = performance.now();
-    for (let i = 0; i < reps; i++) trainStep(model, opt, batch(), 1e-3);
+    for (let i = 0; i < reps; i++) step();
     const stepS = (performance.now() - t0) / 1000 / reps;
     const tensorLeak = tf.memory().numTensors - n0;
     const b = batch();

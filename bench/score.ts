@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { readData } from '../src/backend.js';
 import { ensureGradients } from '../src/core/gradients.js';
 import { uniformSpins } from '../src/core/sphere.js';
 import { AdamW } from '../src/lm/optim.js';
@@ -39,10 +40,10 @@ export interface ScoreStepFigures {
 }
 
 /** GFLOP/s of one 1024×1024×1024 tf.matMul (the bench reference shape), timed once. */
-function referenceOnce(a: tf.Tensor, b: tf.Tensor): number {
+async function referenceOnce(a: tf.Tensor, b: tf.Tensor): Promise<number> {
   const t0 = performance.now();
   const c = tf.matMul(a, b);
-  c.dataSync();
+  await readData(c);
   const ms = performance.now() - t0;
   c.dispose();
   return (2 * 1024 ** 3) / ms / 1e6;
@@ -81,21 +82,21 @@ export async function measureTraining(configPath: string, d: number, vocab: numb
     for (let s = 0; s < steps + 3; s++) {
       const t0 = performance.now();
       const r = stepRng(0, s);
-      const b = makeBatch(spec, pairs, drawIndices(r, n, B), r);
-      b.target.dataSync();
+      const b = await makeBatch(spec, pairs, drawIndices(r, n, B), r);
+      await readData(b.target);
       const t1 = performance.now();
       const { value, grads } = tf.variableGrads(() => dsmLoss(scoreForward(net, norm, params, b.inputs), b.target, b.lambda) as tf.Scalar, vars);
-      value.dataSync();
+      await readData(value);
       const t2 = performance.now();
-      opt.update(new Map(names.map((k, i) => [k, grads[vars[i].name]])), 1e-4);
+      tf.dispose(Object.values(opt.update(new Map(names.map((k, i) => [k, grads[vars[i].name]])), 1e-4)));
       tf.tidy(() => {
         for (const [k, e] of ema) e.assign(tf.add(tf.mul(e, 0.999), tf.mul(params.get(k)!, 0.001)));
       });
-      ema.get('out.b')!.dataSync();
+      await readData(ema.get('out.b')!);
       const t3 = performance.now();
       tf.dispose([value, ...Object.values(grads)]);
       b.dispose();
-      const ref = referenceOnce(ra, rb);
+      const ref = await referenceOnce(ra, rb);
       if (s >= 3) {
         t.batch.push(t1 - t0);
         t.grad.push(t2 - t1);
@@ -120,11 +121,11 @@ export async function measureTraining(configPath: string, d: number, vocab: numb
 }
 
 /** Seconds per 1000 tokens to build the field cache of `model` with windows of `context` tokens (stride = context). */
-export function fieldCacheSecondsPer1000(model: Gpt2Model, context: number, tokens: number): number {
+export async function fieldCacheSecondsPer1000(model: Gpt2Model, context: number, tokens: number): Promise<number> {
   const ids = benchIds(1, tokens + 1, model.vocab, 3)[0];
-  buildPairs(model, ids.slice(0, context + 1), { split: 'bench', source: { kind: 'final' }, context, stride: context, maxPairs: null }); // warm-up
+  await buildPairs(model, ids.slice(0, context + 1), { split: 'bench', source: { kind: 'final' }, context, stride: context, maxPairs: null }); // warm-up
   const t0 = performance.now();
-  const { forwarded } = buildPairs(model, ids, { split: 'bench', source: { kind: 'final' }, context, stride: context, maxPairs: null });
+  const { forwarded } = await buildPairs(model, ids, { split: 'bench', source: { kind: 'final' }, context, stride: context, maxPairs: null });
   return ((performance.now() - t0) / 1000 / forwarded) * 1000;
 }
 
@@ -153,7 +154,7 @@ export const scoreSection: Section = {
     if (existsSync(join(embeddedModelDir(), 'model.safetensors'))) {
       const lm = await loadModel(undefined);
       try {
-        const s = fieldCacheSecondsPer1000(lm.model, Math.min(128, lm.model.nPositions), 4096);
+        const s = await fieldCacheSecondsPer1000(lm.model, Math.min(128, lm.model.nPositions), 4096);
         rows.push({ name: 'field cache, embedded model', value: s, unit: 's/1000 tok', note: `context ${Math.min(128, lm.model.nPositions)}` });
         data.field_cache_embedded = s;
       } finally {
@@ -164,7 +165,7 @@ export const scoreSection: Section = {
     }
     const g = await gpt2Small(ctx);
     for (const context of [128, 1024]) {
-      const s = fieldCacheSecondsPer1000(g, context, context === 128 ? 2048 : 2048);
+      const s = await fieldCacheSecondsPer1000(g, context, context === 128 ? 2048 : 2048);
       ctx.log(`field cache GPT-2-small, context ${context}: ${s.toFixed(2)} s per 1000 tokens`);
       rows.push({ name: `field cache, GPT-2-small shape, context ${context}`, value: s, unit: 's/1000 tok' });
       data[`field_cache_gpt2_small_${context}`] = s;

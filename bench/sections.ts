@@ -4,10 +4,11 @@
  */
 import type { Section } from './common.js';
 import { forwardSection } from './forward.js';
+import { gpuSection } from './gpu.js';
 import { headsSection } from './heads.js';
 import { lmSection } from './lm.js';
 import { matmulSection } from './matmul.js';
 import { sampleSection } from './sample.js';
 import { scoreSection } from './score.js';
 
-export const SECTIONS: Section[] = [matmulSection, forwardSection, headsSection, lmSection, scoreSection, sampleSection];
+export const SECTIONS: Section[] = [matmulSection, forwardSection, headsSection, lmSection, scoreSection, sampleSection, gpuSection];

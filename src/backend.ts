@@ -43,20 +43,159 @@ async function setupTensorflow(): Promise<void> {
   }
 }
 
-async function setupWebgpu(): Promise<void> {
-  const dawn = (await optionalImport('webgpu')) as { create?: (o: string[]) => unknown; globals?: object } | null;
+/** The WebGPU adapter in use: what `spinbath env` shows, and the limits the device was created with. */
+export interface WebgpuAdapter {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A software (CPU) adapter such as Mesa's llvmpipe: correct, not fast. */
+  fallback: boolean;
+  /** Key limits of the device (requested at the adapter's maxima). */
+  limits: Record<string, number>;
+}
+
+interface GpuState {
+  adapter: WebgpuAdapter;
+  /** Validation / out-of-memory / internal errors and device loss, in order; the first one fails the run. */
+  faults: string[];
+}
+
+let gpu: GpuState | null = null;
+
+const KEY_LIMITS = [
+  'maxStorageBuffersPerShaderStage', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupsPerDimension', 'maxUniformBuffersPerShaderStage',
+] as const;
+
+type Dawn = { create?: (o: string[]) => GpuLike; globals?: object };
+type GpuLike = { requestAdapter(o?: object): Promise<AdapterLike | null> };
+type AdapterLike = {
+  limits: Record<string, number>;
+  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+  requestDevice(d?: object): Promise<DeviceLike>;
+};
+type DeviceLike = {
+  limits: Record<string, number>;
+  lost: Promise<{ reason: string; message: string }>;
+  addEventListener(type: 'uncapturederror', f: (e: { error: { message: string; constructor: { name: string } } }) => void): void;
+};
+
+/** The adapter Dawn offers on this machine (null when none), without creating a tfjs backend. */
+async function requestWebgpuAdapter(): Promise<AdapterLike | null> {
+  const dawn = (await optionalImport('webgpu')) as Dawn | null;
   if (!dawn || !dawn.create) {
     throw new UserError('E_BACKEND', "backend 'webgpu' needs the npm package `webgpu` (Dawn); run `npm install webgpu` or use --backend wasm");
   }
-  const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
+  const g = globalThis as unknown as { navigator?: { gpu?: GpuLike } };
   if (dawn.globals) Object.assign(globalThis, dawn.globals);
   if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, writable: true, configurable: true });
-  (g.navigator as { gpu?: unknown }).gpu = dawn.create([]);
-  const gpu = g.navigator!.gpu as { requestAdapter(): Promise<unknown | null> };
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) throw new UserError('E_BACKEND', "backend 'webgpu': no GPU adapter found on this machine; use --backend wasm");
-  const be = await optionalImport('@tensorflow/tfjs-backend-webgpu');
+  g.navigator!.gpu ??= dawn.create([]);
+  return g.navigator!.gpu!.requestAdapter({ powerPreference: 'high-performance' });
+}
+
+/**
+ * Dawn's device, asked for the adapter's real limits (the WebGPU defaults, e.g. 8 storage buffers
+ * per shader stage, make tfjs kernels with many inputs fail validation), with every uncaptured
+ * error and device loss recorded so that the next read fails the run (checkGpu).
+ */
+async function setupWebgpu(): Promise<void> {
+  const adapter = await requestWebgpuAdapter();
+  if (!adapter) {
+    throw new UserError('E_BACKEND', "backend 'webgpu': no GPU adapter found on this machine (no Vulkan/Metal/D3D12 driver; `sudo bash scripts/setup-webgpu.sh` installs a software one); use --backend wasm");
+  }
+  const be = (await optionalImport('@tensorflow/tfjs-backend-webgpu')) as { WebGPUBackend: new (device: unknown, info?: unknown) => tf.KernelBackend } | null;
   if (!be) throw new UserError('E_BACKEND', "backend 'webgpu' needs @tensorflow/tfjs-backend-webgpu; run `npm install @tensorflow/tfjs-backend-webgpu@4.22.0`");
+  const all: Record<string, number> = {};
+  for (const k in adapter.limits) if (typeof adapter.limits[k] === 'number') all[k] = adapter.limits[k];
+  let device: DeviceLike;
+  try {
+    device = await adapter.requestDevice({ requiredLimits: all });
+  } catch {
+    // a limit this Dawn build does not know by name: ask for the ones tfjs needs
+    device = await adapter.requestDevice({ requiredLimits: Object.fromEntries(KEY_LIMITS.map((k) => [k, adapter.limits[k]])) });
+  }
+  const info = adapter.info ?? {};
+  const state: GpuState = {
+    adapter: {
+      vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '',
+      fallback: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
+      limits: Object.fromEntries(KEY_LIMITS.map((k) => [k, device.limits[k]])),
+    },
+    faults: [],
+  };
+  device.addEventListener('uncapturederror', (e) => {
+    state.faults.push(`${e.error.constructor.name}: ${e.error.message.split('\n')[0]}`);
+  });
+  void device.lost.then((l) => {
+    state.faults.push(`device lost (${l.reason}): ${l.message.split('\n')[0]}`);
+  });
+  gpu = state;
+  tf.removeBackend('webgpu'); // the package's own registration asks for default limits
+  tf.registerBackend('webgpu', async () => {
+    const backend = new be.WebGPUBackend(device, adapter.info) as tf.KernelBackend;
+    // tfjs-webgpu reads data still on the GPU synchronously through an OffscreenCanvas, which Node
+    // lacks: say so in one line instead of "OffscreenCanvas is not defined"
+    const readSync = backend.readSync.bind(backend);
+    backend.readSync = (dataId: object) => {
+      try {
+        return readSync(dataId);
+      } catch (e) {
+        if (!String((e as Error).message).includes('OffscreenCanvas')) throw e;
+        throw new UserError(
+          'E_BACKEND',
+          "backend 'webgpu' cannot read GPU data synchronously under Node, and this command still does; train, lm train and logits run on webgpu, for the rest use --backend wasm",
+        );
+      }
+    };
+    return backend;
+  }, 3);
+}
+
+/** The active WebGPU adapter (after useBackend('webgpu')), else null. */
+export function webgpuAdapter(): WebgpuAdapter | null {
+  return gpu?.adapter ?? null;
+}
+
+/**
+ * Throw a one-line UserError when the GPU has reported a validation error, an out-of-memory or
+ * internal error, or device loss since the backend started: the numbers computed since then
+ * cannot be trusted. Cheap; every read in readData/readScalars calls it.
+ */
+export function checkGpu(): void {
+  if (!gpu || gpu.faults.length === 0 || tf.getBackend() !== 'webgpu') return;
+  throw new UserError(
+    'E_BACKEND',
+    `backend 'webgpu' failed: the GPU reported ${gpu.faults[0]}${gpu.faults.length > 1 ? ` (and ${gpu.faults.length - 1} more)` : ''}; ` +
+      'the results are not trustworthy, so the run stopped; rerun with --backend wasm and report this',
+  );
+}
+
+/** A tensor's values on the host (async: works on webgpu, where synchronous reads do not), checked by checkGpu. */
+export async function readData(t: tf.Tensor): Promise<Float32Array | Int32Array | Uint8Array> {
+  let v: Float32Array | Int32Array | Uint8Array;
+  try {
+    v = (await t.data()) as Float32Array | Int32Array | Uint8Array;
+  } catch (e) {
+    // a lost device rejects the read; its `lost` event may land a tick later and says why
+    await new Promise<void>((r) => setImmediate(r));
+    checkGpu();
+    throw e;
+  }
+  checkGpu();
+  return v;
+}
+
+/** Values of scalar tensors in one device read (stacked first), checked by checkGpu. */
+export async function readScalars(ts: readonly tf.Tensor[]): Promise<number[]> {
+  if (ts.length === 0) return [];
+  const all = tf.tidy(() => (ts.length === 1 ? tf.reshape(ts[0], [1]) : tf.stack(ts.map((t) => tf.reshape(t, []))))); // [n]
+  try {
+    return Array.from(await readData(all));
+  } finally {
+    all.dispose();
+  }
 }
 
 /** Resolve the backend name from an explicit choice, then SPINBATH_BACKEND, then the default. */
@@ -87,6 +226,24 @@ export interface BackendInfo {
   simd: boolean | null;
   threads: boolean | null;
   versions: Record<string, string | null>;
+  /** The WebGPU adapter (backend webgpu only). */
+  webgpu: WebgpuAdapter | null;
+  /** Which engine each job runs on under this backend. */
+  jobs: Record<string, string>;
+}
+
+/**
+ * The engine each job uses under `backend`: tfjs with that backend; the sampler's reverse loop
+ * runs the score network on the host (WebAssembly SIMD, src/score/networkHost.ts) on every backend.
+ */
+export function jobEngines(backend: string): Record<string, string> {
+  const tfjs = `tfjs-${backend}`;
+  return {
+    'lm train': tfjs,
+    'train (score network)': tfjs,
+    'forward (logits, heads, fields)': tfjs,
+    'sample / generate': `${tfjs} forward + host score kernel (WASM SIMD)`,
+  };
 }
 
 /** What `spinbath env` prints: backend, SIMD/threads and package versions. */
@@ -119,5 +276,5 @@ export async function backendInfo(): Promise<BackendInfo> {
     }
   }
   versions.node = process.versions.node;
-  return { backend, simd, threads, versions };
+  return { backend, simd, threads, versions, webgpu: backend === 'webgpu' ? webgpuAdapter() : null, jobs: jobEngines(backend) };
 }

@@ -13,7 +13,7 @@ import type { NoiseSchedule } from '../src/core/schedules.js';
 import { tangentGaussian } from '../src/core/sphere.js';
 import { makeRng, type Rng } from '../src/rng.js';
 import { fieldTensor, type PairSet } from './fieldCache.js';
-import { noiseSpins, sampleTimes, timesAt, type NoiseOptions, type TimeSample } from './forward.js';
+import { noiseSpins, sampleTimes, timesAt, type Noised, type NoiseOptions, type TimeSample } from './forward.js';
 import { normaliseFields, type NetInputs } from '../src/score/network.js';
 import { dsmTarget, lossWeights, type Weighting } from './objectives.js';
 
@@ -55,7 +55,7 @@ export interface Batch {
 const col = (x: ArrayLike<number>) => tf.tensor2d(Float32Array.from(x), [x.length, 1]);
 
 /** Build a batch for pair rows `idx` at times `t` (or drawn uniformly when null). */
-export function makeBatch(spec: BatchSpec, pairs: PairSet, idx: Int32Array, rng: Rng, t: Float64Array | null = null): Batch {
+export async function makeBatch(spec: BatchSpec, pairs: PairSet, idx: Int32Array, rng: Rng, t: Float64Array | null = null): Promise<Batch> {
   const n = idx.length;
   const times = t ? timesAt(t, spec.schedule) : sampleTimes(n, spec.schedule, spec.tMin, rng);
   const tokens = new Int32Array(n);
@@ -63,7 +63,13 @@ export function makeBatch(spec: BatchSpec, pairs: PairSet, idx: Int32Array, rng:
   const tokT = tf.tensor1d(tokens, 'int32');
   const S0 = tf.gather(spec.spins, tokT); // [n, d]
   tokT.dispose();
-  const noised = noiseSpins(S0, times.sigma2, rng, spec.noise);
+  let noised: Noised;
+  try {
+    noised = await noiseSpins(S0, times.sigma2, rng, spec.noise);
+  } catch (e) {
+    S0.dispose();
+    throw e;
+  }
   const St = noised.St; // [n, d]
   let Nhat: tf.Tensor | null = null;
   let logN: tf.Tensor | null = null;

@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../src/errors.js';
 import { atomicWriteJson } from '../src/io/atomic.js';
-import { configMismatchError, corruptCheckpoint, publishCheckpoint, readPublishedState } from '../src/io/checkpointDir.js';
+import { checkResumeConfig, corruptCheckpoint, publishCheckpoint, readPublishedState } from '../src/io/checkpointDir.js';
 import { loadSafetensors, writeSafetensors } from '../src/model/safetensors.js';
 import type { HostTensor } from '../src/model/weights.js';
 import type { LossLog } from '../src/plot/lossCurve.js';
@@ -108,16 +108,8 @@ export function checkResumable(runDir: string, config: ScoreConfig, identity: Ru
   if (state?.format !== SCORE_CHECKPOINT_FORMAT || state.version !== 1 || state.step !== published.step || !state.identity || !state.norm) {
     throw corrupt(dir, 'state.json is not a spinbath score checkpoint state for this step');
   }
-  let saved: ScoreConfig;
-  try {
-    saved = parseScoreConfig(state.config, `${dir}/state.json config`);
-  } catch (e) {
-    throw corrupt(dir, (e as Error).message);
-  }
   checkIdentity(state.identity, identity, runDir);
-  const diff = configDifference(saved, config);
-  if (diff) throw configMismatchError(diff);
-  if (state.step > config.training.steps) throw corrupt(dir, `its step ${state.step} exceeds training.steps ${config.training.steps}`);
+  checkResumeConfig(dir, state, config, parseScoreConfig, configDifference, corrupt);
   return { dir, state };
 }
 

@@ -26,6 +26,8 @@
  */
 import { z } from 'zod';
 import { readJsonFile } from '../src/config/load.js';
+import { exportSchema, int, real } from '../src/config/fields.js';
+import { firstDifference, type ConfigDifference } from '../src/io/checkpointDir.js';
 import { zodToUserError } from '../src/config/zodError.js';
 import { SCHEDULE_KINDS, sigma2, type NoiseSchedule } from '../src/core/schedules.js';
 import { UserError } from '../src/errors.js';
@@ -34,12 +36,6 @@ import { FORWARD_SAMPLERS } from './forward.js';
 import { ACTIVATIONS } from '../src/score/network.js';
 import { WEIGHTINGS } from './objectives.js';
 
-const int = (lo: number, hi: number) =>
-  z.number({ invalid_type_error: 'expected an integer' }).int('expected an integer').min(lo, `must be ≥ ${lo}`).max(hi, `must be ≤ ${hi}`);
-const real = (lo: number, hi: number, loOpen = false) => {
-  const base = z.number({ invalid_type_error: 'expected a number' }).finite('expected a finite number');
-  return (loOpen ? base.gt(lo, `must be > ${lo}`) : base.min(lo, `must be ≥ ${lo}`)).max(hi, `must be ≤ ${hi}`);
-};
 
 const fieldSchema = z
   .object({
@@ -116,8 +112,6 @@ const trainingSchema = z
   })
   .strict();
 
-const exportSchema = z.object({ dtype: z.enum(['float32', 'float16']).default('float32') }).strict();
-
 /** The zod schema of a score-training config: network, schedule, target, forward sampler, training. */
 export const scoreConfigSchema = z
   .object({
@@ -175,17 +169,6 @@ export function absoluteSchedule(c: ScoreConfig, d: number): NoiseSchedule {
 }
 
 /** First differing field between two configs (all but description), for --resume. */
-export function configDifference(saved: ScoreConfig, given: ScoreConfig): { field: string; saved: unknown; given: unknown } | null {
-  const walk = (a: unknown, b: unknown, path: string): { field: string; saved: unknown; given: unknown } | null => {
-    if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
-      for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-        if (path === '' && key === 'description') continue;
-        const r = walk((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
-        if (r) return r;
-      }
-      return null;
-    }
-    return JSON.stringify(a) === JSON.stringify(b) ? null : { field: path, saved: a, given: b };
-  };
-  return walk(saved, given, '');
+export function configDifference(saved: ScoreConfig, given: ScoreConfig): ConfigDifference | null {
+  return firstDifference(saved, given, ['description']);
 }

@@ -70,7 +70,7 @@ export async function prepareScoreData(config: ScoreConfig, model: Gpt2Model, di
   for (const split of ['train', 'validation'] as const) {
     const ids = loadOrBuildTokenCache(split, tok, { cacheDir: opts.cacheDir }).ids;
     const maxPairs = split === 'train' ? config.data.train_tokens : config.data.val_tokens;
-    const r = loadOrBuildFieldCache(model, identity.modelHash, ids, { split, source, context: config.field.context, stride, maxPairs }, {
+    const r = await loadOrBuildFieldCache(model, identity.modelHash, ids, { split, source, context: config.field.context, stride, maxPairs }, {
       cacheDir: opts.cacheDir, rebuildStale: config.data.rebuild_stale_cache, onProgress: (a, b) => opts.onProgress?.(split, a, b),
     });
     if (r.status === 'hit') log(`field cache (${split}): ${r.pairs.n} pairs from ${r.manifestPath}`);

@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { readData } from '../src/backend.js';
 import { defaultCacheDir } from '../src/data/tokenCache.js';
 import { UserError } from '../src/errors.js';
 import { atomicWrite, atomicWriteJson } from '../src/io/atomic.js';
@@ -157,7 +158,7 @@ function validate(paths: ReturnType<typeof cachePaths>, want: Omit<FieldCacheMan
  * Fields of every pair of `ids` under `model` and `spec`, from the cache when valid, else built
  * (one forward per window) and written. `hash` is modelHash(dir) of the model.
  */
-export function loadOrBuildFieldCache(model: Gpt2Model, hash: string, ids: Uint16Array | Uint32Array, spec: FieldCacheSpec, opts: FieldCacheOptions = {}): FieldCacheResult {
+export async function loadOrBuildFieldCache(model: Gpt2Model, hash: string, ids: Uint16Array | Uint32Array, spec: FieldCacheSpec, opts: FieldCacheOptions = {}): Promise<FieldCacheResult> {
   const dir = resolve(opts.cacheDir ?? defaultCacheDir());
   const paths = cachePaths(dir, hash, spec);
   const want = {
@@ -175,7 +176,7 @@ export function loadOrBuildFieldCache(model: Gpt2Model, hash: string, ids: Uint1
     if (ids[i] >= model.vocab) throw new UserError('E_INPUT', `corpus token id ${ids[i]} (position ${i}) is outside the model's vocabulary of ${model.vocab}; the tokenizer does not match the model`);
   }
   const t0 = performance.now();
-  const { pairs, forwarded } = buildPairs(model, ids, spec, opts);
+  const { pairs, forwarded } = await buildPairs(model, ids, spec, opts);
   const buildSeconds = (performance.now() - t0) / 1000;
   const fieldsBytes = bytesOf(pairs.fields as Uint16Array);
   const tokensBytes = bytesOf(Uint32Array.from(pairs.tokens));
@@ -201,7 +202,9 @@ export function forwardPlan(model: Gpt2Model, W: number, budgetBytes = 512 * 2 *
 }
 
 /** Run the windows through the model (batched, chunked: forwardPlan) and collect fp16 fields and next tokens. */
-export function buildPairs(model: Gpt2Model, ids: ArrayLike<number>, spec: FieldCacheSpec, opts: Pick<FieldCacheOptions, 'batchTokens' | 'onProgress'> = {}): { pairs: PairSet; forwarded: number } {
+export async function buildPairs(
+  model: Gpt2Model, ids: ArrayLike<number>, spec: FieldCacheSpec, opts: Pick<FieldCacheOptions, 'batchTokens' | 'onProgress'> = {},
+): Promise<{ pairs: PairSet; forwarded: number }> {
   if (spec.context > model.nPositions) {
     throw new UserError('E_CONFIG', `field.context ${spec.context} exceeds the model's context of ${model.nPositions} positions; lower it`);
   }
@@ -223,8 +226,12 @@ export function buildPairs(model: Gpt2Model, ids: ArrayLike<number>, spec: Field
       for (let c0 = 0; c0 < W; c0 += plan.chunk) {
         const c1 = Math.min(W, c0 + plan.chunk);
         const part = contextFieldsAll(model, batch.map((r) => r.slice(c0, c1)), spec.source, cache); // [group, c1 − c0, d]
-        const vals = part.dataSync() as Float32Array;
-        part.dispose();
+        let vals: Float32Array;
+        try {
+          vals = (await readData(part)) as Float32Array;
+        } finally {
+          part.dispose();
+        }
         for (let b = 0; b < group.length; b++) host.set(vals.subarray(b * (c1 - c0) * d, (b + 1) * (c1 - c0) * d), (b * W + c0) * d);
       }
     } finally {

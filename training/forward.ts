@@ -13,6 +13,7 @@
  * Shapes: S0 [n, d] unit rows; sigma2 [n] host float64.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readData } from '../src/backend.js';
 import { normalizeSpins, rowDot, tangentGaussian, geodesicRandomWalk } from '../src/core/sphere.js';
 import { beta as betaAt, sigma2 as sigma2At, type NoiseSchedule } from '../src/core/schedules.js';
 import type { Rng } from '../src/rng.js';
@@ -46,8 +47,8 @@ export function uniformTangentDirections(S: tf.Tensor, rng: Rng): tf.Tensor {
   return tf.tidy(() => normalizeSpins(tangentGaussian(S, 1, rng)));
 }
 
-/** Sample S_t | S_0 for per-row σ² (see the file comment). */
-export function noiseSpins(S0: tf.Tensor, sigma2: Float64Array, rng: Rng, opts: NoiseOptions): Noised {
+/** Sample S_t | S_0 for per-row σ² (see the file comment). The walk reads u back from the device (async). */
+export async function noiseSpins(S0: tf.Tensor, sigma2: Float64Array, rng: Rng, opts: NoiseOptions): Promise<Noised> {
   const n = S0.shape[0] as number;
   if (sigma2.length !== n) throw new Error(`noiseSpins: ${sigma2.length} σ² values for ${n} spins`);
   if (opts.sampler === 'exact') {
@@ -68,8 +69,12 @@ export function noiseSpins(S0: tf.Tensor, sigma2: Float64Array, rng: Rng, opts: 
   const St = geodesicRandomWalk(S0, s2, substeps, rng); // [n, d]
   s2.dispose();
   const dots = tf.tidy(() => tf.reshape(rowDot(St, S0), [n]));
-  const u = Float64Array.from(dots.dataSync(), (x) => Math.max(-1, Math.min(1, x)));
-  dots.dispose();
+  let u: Float64Array;
+  try {
+    u = Float64Array.from(await readData(dots), (x) => Math.max(-1, Math.min(1, x)));
+  } finally {
+    dots.dispose();
+  }
   const coeff = new Float64Array(n);
   for (let i = 0; i < n; i++) coeff[i] = opts.table.coeff(sigma2[i], Math.acos(u[i]));
   return { St, u, coeff };

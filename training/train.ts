@@ -9,18 +9,22 @@
  *
  * Batches depend on (seed, step) only, and the checkpoint holds weights, EMA and Adam state in fp32,
  * so a resumed run reproduces an uninterrupted one exactly. A non-finite loss or gradient stops the
- * run at once (the last checkpoint stays). Export: RUN/score.json + score.safetensors (EMA weights),
- * loss-log.json, loss-curve.svg, report.json.
+ * run at the next device read, naming its step, before anything later is checkpointed (the last
+ * checkpoint stays). The step loop is the harness shared with `lm train` (src/io/trainLoop.ts);
+ * no synchronous device reads, so it runs on webgpu too. Export: RUN/score.json +
+ * score.safetensors (EMA weights), loss-log.json, loss-curve.svg, report.json.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { ensureGradients } from '../src/core/gradients.js';
 import { sigma2 as sigma2At } from '../src/core/schedules.js';
-import { isUserError, UserError } from '../src/errors.js';
+import { readScalars } from '../src/backend.js';
+import { UserError } from '../src/errors.js';
 import { atomicWrite, atomicWriteJson } from '../src/io/atomic.js';
 import { restoreOptimizer } from '../src/io/checkpointDir.js';
 import type { StepInfo, TrainProgress as RunProgress } from '../src/io/trainProgress.js';
-import { AdamW, lrAt } from '../src/lm/optim.js';
+import { meanRecentLoss, runTrainingLoop, type DeviceStep, type Tally } from '../src/io/trainLoop.js';
+import { AdamW, lrAt, writeAdamwState } from '../src/lm/optim.js';
 import { renderSvg } from '../src/plot/render.js';
 import { drawIndices, makeBatch, stepRng, validationDraw, type Batch, type BatchSpec } from './batch.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, SCORE_CHECKPOINT_FORMAT, type LossLog, type RunIdentity, type ScoreCheckpointState } from './checkpoint.js';
@@ -116,15 +120,17 @@ function batchLoss(c: ScoreConfig, net: NetworkConfig, norm: FeatureNorm, p: Par
   return dsmLoss(scoreForward(net, norm, p, b.inputs), b.target, b.lambda);
 }
 
-/** Validation DSM loss of `p` (null: s ≡ 0) on the fixed batch. */
-function validationLoss(net: NetworkConfig, norm: FeatureNorm, p: Params | null, b: Batch): number {
+/** Validation DSM loss of `p` (null: s ≡ 0) on the fixed batch (one async read). */
+async function validationLoss(net: NetworkConfig, norm: FeatureNorm, p: Params | null, b: Batch): Promise<number> {
   const v = tf.tidy(() => {
     const s = p ? scoreForward(net, norm, p, b.inputs) : tf.zerosLike(b.target);
     return dsmLoss(s, b.target, b.lambda);
   });
-  const x = v.dataSync()[0];
-  v.dispose();
-  return x;
+  try {
+    return (await readScalars([v]))[0];
+  } finally {
+    v.dispose();
+  }
 }
 
 /** Train (or resume) and export; see the file comment. */
@@ -170,7 +176,7 @@ export async function trainScore(opts: ScoreTrainOptions): Promise<ScoreTrainRep
     hutchinsonStep: cfg.target.objective === 'ssm' ? cfg.target.hutchinson_step : undefined,
   };
   const vd = validationDraw(validation.n, tc.eval_samples, tMin, schedule.T, tc.seed);
-  const valBatch = makeBatch({ ...spec, hutchinsonStep: undefined }, validation, vd.idx, vd.rng, vd.t);
+  const valBatch = await makeBatch({ ...spec, hutchinsonStep: undefined }, validation, vd.idx, vd.rng, vd.t);
   try {
     if (loaded) {
       restoreOptimizer(opt, loaded);
@@ -211,102 +217,74 @@ async function loop(opts: ScoreTrainOptions, c: LoopContext, prev: ScoreCheckpoi
   const { train, identity } = opts.data;
   const sched = { lr: tc.lr, minLr: tc.min_lr, warmupSteps: tc.warmup_steps, steps: tc.steps };
   const lossLog: LossLog = prev ? structuredClone(prev.log) : { train: [], val: [] };
-  let samplesSeen = prev?.samples_seen ?? 0;
-  let trainS = prev?.train_s ?? 0;
+  const tally: Tally = { trainS: prev?.train_s ?? 0, units: prev?.samples_seen ?? 0 };
   const wallStart = performance.now();
   const wallBefore = prev?.wall_s ?? 0;
-  const endStep = Math.min(tc.steps, opts.stopAfter ?? tc.steps);
   const names = [...params.keys()];
   const vars = names.map((n) => params.get(n)!);
-  const valZero = validationLoss(net, norm, null, valBatch);
-  if (opt.step === 0 && lossLog.val.length === 0) lossLog.val.push({ step: 0, loss: validationLoss(net, norm, ema, valBatch) });
-  let valLoss = lossLog.val.at(-1)?.loss ?? null;
-  let tensorsAfterFirst: number | null = null;
+  const valZero = await validationLoss(net, norm, null, valBatch);
   let lastCheckpoint = latestCheckpoint(out);
-  const recent: number[] = [];
   const state = (): ScoreCheckpointState => ({
-    format: SCORE_CHECKPOINT_FORMAT, version: 1, step: opt.step, config: cfg, identity, norm, log: lossLog, samples_seen: samplesSeen, train_s: trainS,
+    format: SCORE_CHECKPOINT_FORMAT, version: 1, step: opt.step, config: cfg, identity, norm, log: lossLog, samples_seen: tally.units, train_s: tally.trainS,
     wall_s: wallBefore + (performance.now() - wallStart) / 1000,
   });
-  const stopNumeric = (what: string, step: number): UserError => {
-    const kept = lastCheckpoint ? `the last good checkpoint (step ${lastCheckpoint.step}) is kept in ${lastCheckpoint.dir}; fix the config and continue with --resume` : 'no checkpoint had been written yet';
-    return new UserError('E_NUMERIC', `${what} at step ${step}; training stopped — ${kept} (lower training.lr or training.grad_clip)`);
-  };
-  opts.progress?.start(opt.step, tc.steps);
-  try {
-    while (opt.step < endStep) {
-      const s = opt.step; // 0-based index of this update
-      const lr = lrAt(s, sched);
-      const t0 = performance.now();
-      const rng = stepRng(tc.seed, s);
-      const batch = makeBatch(spec, train, drawIndices(rng, train.n, tc.batch_size), rng);
-      let loss: number;
-      let gradNorm: number;
+  /** One Adam update and the EMA of the weights; loss and gradient norm stay on the device. */
+  const update = async (s: number, lr: number): Promise<DeviceStep> => {
+    const rng = stepRng(tc.seed, s);
+    const batch = await makeBatch(spec, train, drawIndices(rng, train.n, tc.batch_size), rng);
+    try {
+      const { value, grads } = tf.variableGrads(() => batchLoss(cfg, net, norm, params, batch) as tf.Scalar, vars);
       try {
-        const { value, grads } = tf.variableGrads(() => batchLoss(cfg, net, norm, params, batch) as tf.Scalar, vars);
-        try {
-          loss = value.dataSync()[0];
-          if (opts.faultInjection?.nanLossAtStep === s + 1) loss = NaN;
-          if (!Number.isFinite(loss)) throw stopNumeric(`the training loss is ${loss}`, s + 1);
-          try {
-            gradNorm = opt.update(new Map(names.map((n, i) => [n, grads[vars[i].name]])), lr).gradNorm;
-          } catch (e) {
-            if (isUserError(e) && e.code === 'E_NUMERIC') throw stopNumeric('the gradient norm is not finite', s + 1);
-            throw e;
-          }
-        } finally {
-          tf.dispose([value, ...Object.values(grads)]);
-        }
+        const { gradNorm, clipScale } = opt.update(new Map(names.map((n, i) => [n, grads[vars[i].name]])), lr);
+        clipScale.dispose();
+        const decay = Math.min(tc.ema_decay, (1 + opt.step) / (10 + opt.step));
+        tf.tidy(() => {
+          for (const [n, e] of ema) e.assign(tf.add(tf.mul(e, decay), tf.mul(params.get(n)!, 1 - decay)));
+        });
+        return { loss: value, gradNorm };
       } finally {
-        batch.dispose();
+        tf.dispose(Object.values(grads));
       }
-      const decay = Math.min(tc.ema_decay, (1 + opt.step) / (10 + opt.step));
-      tf.tidy(() => {
-        for (const [n, e] of ema) e.assign(tf.add(tf.mul(e, decay), tf.mul(params.get(n)!, 1 - decay)));
-      });
-      const dt = (performance.now() - t0) / 1000;
-      trainS += dt;
-      samplesSeen += tc.batch_size;
-      recent.push(dt);
-      if (recent.length > 20) recent.shift();
-      tensorsAfterFirst ??= tf.memory().numTensors;
-      const step = opt.step;
-      lossLog.train.push({ step, loss, lr, grad_norm: gradNorm });
-      const evaluated = step % tc.eval_every === 0 || step === tc.steps;
-      if (evaluated) {
-        valLoss = validationLoss(net, norm, ema, valBatch);
-        lossLog.val.push({ step, loss: valLoss });
-      }
-      if (step % tc.checkpoint_every === 0 || step === tc.steps || step === endStep) {
-        const dir = saveCheckpoint(out, { state: state(), meta: c.meta(step), params: downloadParams(params), ema: downloadParams(ema), writeOptimizer: (p) => opt.save(p) });
-        lastCheckpoint = { step, dir };
-        atomicWriteJson(join(out, 'loss-log.json'), lossLog);
-      }
-      const secPerStep = recent.reduce((a, b) => a + b, 0) / recent.length;
-      opts.progress?.step({ step, steps: tc.steps, loss, lr, valLoss, evaluated, samplesPerS: tc.batch_size / secPerStep, etaS: secPerStep * (tc.steps - step) });
-      await new Promise<void>((r) => setImmediate(r));
+    } finally {
+      batch.dispose();
     }
-  } finally {
-    opts.progress?.stop();
-  }
-  const last = lossLog.train.slice(-20);
+  };
+  const run = await runTrainingLoop<ProgressInfo>({
+    startStep: opt.step, steps: tc.steps, stopAfter: opts.stopAfter, evalEvery: tc.eval_every, checkpointEvery: tc.checkpoint_every,
+    lr: (s) => lrAt(s, sched), update,
+    evaluate: () => validationLoss(net, norm, ema, valBatch),
+    checkpoint: async (step) => {
+      const [p, e, o] = [await downloadParams(params), await downloadParams(ema), await opt.state()];
+      const dir = saveCheckpoint(out, { state: state(), meta: c.meta(step), params: p, ema: e, writeOptimizer: (path) => writeAdamwState(path, o) });
+      lastCheckpoint = { step, dir };
+      atomicWriteJson(join(out, 'loss-log.json'), lossLog);
+    },
+    log: lossLog, tally, unitsPerStep: tc.batch_size,
+    numericError: (what, step) => {
+      const kept = lastCheckpoint ? `the last good checkpoint (step ${lastCheckpoint.step}) is kept in ${lastCheckpoint.dir}; fix the config and continue with --resume` : 'no checkpoint had been written yet';
+      return new UserError('E_NUMERIC', `${what} at step ${step}; training stopped — ${kept} (lower training.lr or training.grad_clip)`);
+    },
+    progress: opts.progress,
+    info: (base, secPerStep) => ({ ...base, samplesPerS: tc.batch_size / secPerStep }),
+    nanLossAtStep: opts.faultInjection?.nanLossAtStep,
+  });
   let nParams = 0;
   for (const p of params.values()) nParams += p.size;
-  const samplesPerS = trainS > 0 ? samplesSeen / trainS : 0;
+  const samplesPerS = tally.trainS > 0 ? tally.units / tally.trainS : 0;
   const report: ScoreTrainReport = {
     out, stopped: opt.step < tc.steps, steps: opt.step, params: nParams, d: identity.d, vocab: identity.vocab, field_source: identity.fieldSource,
-    eta: c.meta(0).eta, train_pairs: train.n, val_pairs: opts.data.validation.n, samples_seen: samplesSeen, wall_s: state().wall_s, train_s: trainS,
+    eta: c.meta(0).eta, train_pairs: train.n, val_pairs: opts.data.validation.n, samples_seen: tally.units, wall_s: state().wall_s, train_s: tally.trainS,
     samples_per_s: samplesPerS, model_gflops: (samplesPerS * 3 * forwardFlopsPerRow(net) * (cfg.target.objective === 'ssm' ? 3 : 1)) / 1e9,
-    final_train_loss_mean20: last.length ? last.reduce((a, e) => a + e.loss, 0) / last.length : null,
-    initial_val_loss: lossLog.val[0]?.loss ?? null, final_val_loss: valLoss, val_loss_zero: valZero,
+    final_train_loss_mean20: meanRecentLoss(lossLog),
+    initial_val_loss: lossLog.val[0]?.loss ?? null, final_val_loss: run.valLoss, val_loss_zero: valZero,
     heat_table: { levels: c.table.levels.length, ...c.table.methods(), build_s: c.tableS },
-    tensors_after_first_step: tensorsAfterFirst, tensors_at_end: tf.memory().numTensors, backend: tf.getBackend(), files: [],
+    tensors_after_first_step: run.tensorsAfterFirst, tensors_at_end: tf.memory().numTensors, backend: tf.getBackend(), files: [],
   };
   if (report.stopped) {
     log(`stopped after step ${opt.step} of ${tc.steps}; continue with --resume`);
     return report;
   }
-  saveScoreModel(out, c.meta(opt.step), downloadParams(ema), cfg.export.dtype === 'float16' ? 'F16' : 'F32');
+  saveScoreModel(out, c.meta(opt.step), await downloadParams(ema), cfg.export.dtype === 'float16' ? 'F16' : 'F32');
   atomicWriteJson(join(out, 'loss-log.json'), lossLog);
   const title = `residual score: d ${identity.d}, field ${identity.fieldSource}, η ${c.meta(0).eta}, ${nParams.toLocaleString('en-US')} parameters`;
   const yTitle = `${cfg.target.objective.toUpperCase()} loss (λ = ${cfg.target.weighting}, per (d−1))`;

@@ -117,8 +117,55 @@ export function readPublishedState(runDir: string, corrupt: (dir: string, what: 
   return { ...latest, state };
 }
 
+/** A field whose value differs between the checkpoint's config and the given one (dotted path). */
+export interface ConfigDifference {
+  field: string;
+  saved: unknown;
+  given: unknown;
+}
+
+/** The first differing field between two parsed configs, depth first, skipping the top-level keys in `ignore`. */
+export function firstDifference(saved: unknown, given: unknown, ignore: readonly string[] = []): ConfigDifference | null {
+  const walk = (a: unknown, b: unknown, path: string): ConfigDifference | null => {
+    if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+      for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+        if (path === '' && ignore.includes(key)) continue;
+        const r = walk((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
+        if (r) return r;
+      }
+      return null;
+    }
+    return JSON.stringify(a) === JSON.stringify(b) ? null : { field: path, saved: a, given: b };
+  };
+  return walk(saved, given, '');
+}
+
+/**
+ * The config checks of --resume shared by the trainers: the checkpoint's config must parse
+ * (`parse`), agree with `given` field by field (`difference`), and its step must not exceed the
+ * given training.steps. Throws the one-line error (via `corrupt` for a bad checkpoint).
+ */
+export function checkResumeConfig<C extends { training: { steps: number } }>(
+  dir: string,
+  state: { config: unknown; step: number },
+  given: C,
+  parse: (raw: unknown, where: string) => C,
+  difference: (saved: C, given: C) => ConfigDifference | null,
+  corrupt: (dir: string, what: string) => UserError,
+): void {
+  let saved: C;
+  try {
+    saved = parse(state.config, `${dir}/state.json config`);
+  } catch (e) {
+    throw corrupt(dir, (e as Error).message);
+  }
+  const diff = difference(saved, given);
+  if (diff) throw configMismatchError(diff);
+  if (state.step > given.training.steps) throw corrupt(dir, `its step ${state.step} exceeds training.steps ${given.training.steps}`);
+}
+
 /** The --resume error for a config that differs from the checkpoint's (the first differing field). */
-export function configMismatchError(diff: { field: string; saved: unknown; given: unknown }): UserError {
+export function configMismatchError(diff: ConfigDifference): UserError {
   return new UserError(
     'E_CONFIG',
     `--resume: the config differs from the checkpoint's in ${diff.field} (checkpoint ${JSON.stringify(diff.saved)}, given ${JSON.stringify(diff.given)}); use the run's original config or start a new run in another --out directory`,

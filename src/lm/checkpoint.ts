@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UserError } from '../errors.js';
 import { atomicWriteJson } from '../io/atomic.js';
-import { configMismatchError, corruptCheckpoint, publishCheckpoint, readPublishedState } from '../io/checkpointDir.js';
+import { checkResumeConfig, corruptCheckpoint, publishCheckpoint, readPublishedState } from '../io/checkpointDir.js';
 import { loadGpt2Weights, saveGpt2Checkpoint } from '../model/checkpoint.js';
 import type { Gpt2Weights } from '../model/weights.js';
 import type { LossLog } from '../plot/lossCurve.js';
@@ -77,16 +77,8 @@ export async function loadCheckpoint(runDir: string, config: LmConfig, tokenizer
   if (state?.format !== CHECKPOINT_FORMAT || state.version !== 1 || state.step !== published.step || !Array.isArray(state.log?.train) || !Array.isArray(state.log?.val)) {
     throw corrupt(dir, 'state.json is not a spinbath LM checkpoint state for this step');
   }
-  let saved: LmConfig;
-  try {
-    saved = parseLmConfig(state.config, `${dir}/state.json config`);
-  } catch (e) {
-    throw corrupt(dir, (e as Error).message);
-  }
-  const diff = configDifference(saved, config);
-  if (diff) throw configMismatchError(diff);
+  checkResumeConfig(dir, state, config, parseLmConfig, configDifference, corrupt);
   if (state.tokenizer_hash !== tokenizerHash) throw corrupt(dir, 'it was trained with a different tokenizer than model.merges gives');
-  if (state.step > config.training.steps) throw corrupt(dir, `its step ${state.step} exceeds training.steps ${config.training.steps}`);
   let weights: Gpt2Weights;
   try {
     weights = await loadGpt2Weights(dir);

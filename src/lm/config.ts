@@ -17,16 +17,12 @@
  */
 import { z } from 'zod';
 import { readJsonFile } from '../config/load.js';
+import { exportSchema, int, real } from '../config/fields.js';
+import { firstDifference, type ConfigDifference } from '../io/checkpointDir.js';
 import { zodToUserError } from '../config/zodError.js';
 import { GPT2_MERGES } from '../data/bpe.js';
 import { UserError } from '../errors.js';
 
-const int = (lo: number, hi: number) =>
-  z.number({ invalid_type_error: 'expected an integer' }).int('expected an integer').min(lo, `must be ≥ ${lo}`).max(hi, `must be ≤ ${hi}`);
-const real = (lo: number, hi: number, loOpen = false) => {
-  const base = z.number({ invalid_type_error: 'expected a number' }).finite('expected a finite number');
-  return (loOpen ? base.gt(lo, `must be > ${lo}`) : base.min(lo, `must be ≥ ${lo}`)).max(hi, `must be ≤ ${hi}`);
-};
 
 const modelSchema = z
   .object({
@@ -57,8 +53,6 @@ const trainingSchema = z
     seed: int(0, 2 ** 31 - 1),
   })
   .strict();
-
-const exportSchema = z.object({ dtype: z.enum(['float32', 'float16']).default('float32') }).strict();
 
 /** The zod schema of a language-model training config: model shape, tokenizer merges, training hyper-parameters. */
 export const lmConfigSchema = z
@@ -96,13 +90,6 @@ export function loadLmConfig(path: string): LmConfig {
 }
 
 /** Fields whose values must agree for a run to be resumed with this config (all but description and export). */
-export function configDifference(saved: LmConfig, given: LmConfig): { field: string; saved: unknown; given: unknown } | null {
-  for (const section of ['model', 'training'] as const) {
-    const a = saved[section] as Record<string, unknown>;
-    const b = given[section] as Record<string, unknown>;
-    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      if (a[key] !== b[key]) return { field: `${section}.${key}`, saved: a[key], given: b[key] };
-    }
-  }
-  return null;
+export function configDifference(saved: LmConfig, given: LmConfig): ConfigDifference | null {
+  return firstDifference(saved, given, ['description', 'export']);
 }

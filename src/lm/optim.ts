@@ -17,6 +17,7 @@
  * State (m, v per parameter, and the step count t) round-trips exactly through safetensors (fp32).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readData } from '../backend.js';
 import { UserError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../model/safetensors.js';
 import type { HostTensor } from '../model/weights.js';
@@ -56,10 +57,21 @@ export function isDecayed(shape: readonly number[]): boolean {
 }
 
 export interface UpdateInfo {
-  /** Global gradient norm before clipping. */
-  gradNorm: number;
-  /** Factor the gradients were scaled by (1 when not clipped). */
-  clipScale: number;
+  /** Global gradient norm before clipping (a device scalar; the caller reads and disposes it). */
+  gradNorm: tf.Scalar;
+  /** Factor the gradients were scaled by (a device scalar, 1 when not clipped; the caller disposes it). */
+  clipScale: tf.Scalar;
+}
+
+/** AdamW's m, v (host, fp32) and step: what a checkpoint writes (writeAdamwState). */
+export interface AdamwState {
+  step: number;
+  tensors: Map<string, HostTensor>;
+}
+
+/** Write an AdamW state (fp32, the step in the safetensors metadata) to `path`, atomically. */
+export function writeAdamwState(path: string, s: AdamwState): void {
+  writeSafetensors(path, s.tensors, { dtype: 'F32', metadata: { format: 'spinbath-adamw', step: String(s.step) } });
 }
 
 export class AdamW {
@@ -77,23 +89,26 @@ export class AdamW {
     }
   }
 
-  /** Global L2 norm over `grads` (one number, one device sync). */
-  static globalNorm(grads: Iterable<tf.Tensor>): number {
-    const sq = tf.tidy(() => tf.addN([...grads].map((g) => tf.sum(tf.square(g))))); // scalar
-    const n = Math.sqrt(sq.dataSync()[0]);
-    sq.dispose();
-    return n;
+  /**
+   * Global L2 norm over `grads`, a device scalar (no read). The per-tensor sums are stacked, not
+   * added with tf.addN: addN binds every input to one shader, and WebGPU devices allow only a few
+   * storage buffers per stage (8 by default), while concat/stack splits its inputs to fit.
+   */
+  static globalNorm(grads: Iterable<tf.Tensor>): tf.Scalar {
+    return tf.tidy(() => tf.sqrt(tf.sum(tf.stack([...grads].map((g) => tf.sum(tf.square(g))))))) as tf.Scalar; // scalar
   }
 
-  /** One AdamW update with gradients by parameter name (every parameter needs one) and learning rate `lr`. */
+  /**
+   * One AdamW update with gradients by parameter name (every parameter needs one) and learning
+   * rate `lr`. Nothing is read from the device: the clip factor is computed there, and a
+   * non-finite gradient norm (returned) is for the caller to check (src/io/trainLoop.ts does).
+   */
   update(grads: Map<string, tf.Tensor>, lr: number): UpdateInfo {
     for (const name of this.params.keys()) if (!grads.has(name)) throw new Error(`AdamW.update: no gradient for ${name}`);
     const { beta1, beta2, eps, weightDecay, gradClip } = this.opts;
     const gradNorm = AdamW.globalNorm(grads.values());
-    if (!Number.isFinite(gradNorm)) {
-      throw new UserError('E_NUMERIC', `the gradient norm is ${gradNorm} at step ${this.step + 1}; lower training.lr or set training.grad_clip`);
-    }
-    const clipScale = gradClip > 0 ? Math.min(1, gradClip / (gradNorm + 1e-6)) : 1;
+    // g ← g · min(1, clip / (‖g‖ + 1e-6)), on the device
+    const clipScale = tf.tidy(() => (gradClip > 0 ? tf.minimum(1, tf.div(gradClip, tf.add(gradNorm, 1e-6))) : tf.scalar(1))) as tf.Scalar;
     const t = this.step + 1;
     const stepSize = lr / (1 - beta1 ** t);
     const sqrtBc2 = Math.sqrt(1 - beta2 ** t);
@@ -101,7 +116,7 @@ export class AdamW {
       const m = this.m.get(name)!;
       const v = this.v.get(name)!;
       tf.tidy(() => {
-        const g = clipScale === 1 ? grads.get(name)! : tf.mul(grads.get(name)!, clipScale); // [param]
+        const g = gradClip > 0 ? tf.mul(grads.get(name)!, clipScale) : grads.get(name)!; // [param]
         const decayed = weightDecay > 0 && isDecayed(p.shape) ? tf.mul(p, 1 - lr * weightDecay) : p; // [param]
         const m1 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)); // [param]
         const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)); // [param]
@@ -115,18 +130,19 @@ export class AdamW {
     return { gradNorm, clipScale };
   }
 
-  /** m and v as host tensors, named `m.<param>` and `v.<param>`. */
-  stateTensors(): Map<string, HostTensor> {
-    const out = new Map<string, HostTensor>();
+  /** m and v on the host (one async read each), named `m.<param>` and `v.<param>`, with the step. */
+  async state(): Promise<AdamwState> {
+    const tensors = new Map<string, HostTensor>();
+    const step = this.step;
     for (const [kind, map] of [['m', this.m], ['v', this.v]] as const) {
-      for (const [name, t] of map) out.set(`${kind}.${name}`, { shape: [...t.shape], data: Float32Array.from(t.dataSync()) });
+      for (const [name, t] of map) tensors.set(`${kind}.${name}`, { shape: [...t.shape], data: Float32Array.from(await readData(t)) });
     }
-    return out;
+    return { step, tensors };
   }
 
   /** Write m, v (fp32) and the step count (in the safetensors metadata) to `path`, atomically. */
-  save(path: string): void {
-    writeSafetensors(path, this.stateTensors(), { dtype: 'F32', metadata: { format: 'spinbath-adamw', step: String(this.step) } });
+  async save(path: string): Promise<void> {
+    writeAdamwState(path, await this.state());
   }
 
   /** Restore m, v and the step from a file written by `save`; throws a UserError naming what is wrong. */

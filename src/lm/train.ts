@@ -7,7 +7,10 @@
  *   windows → every checkpoint_every: crash-safe checkpoint → at the end: export.
  *
  * Resuming restores weights, AdamW state and the loss log from the checkpoint; batches and learning
- * rates depend only on (seed, step), so a resumed run reproduces an uninterrupted one exactly.
+ * rates depend only on (seed, step), so a resumed run reproduces an uninterrupted one exactly. The
+ * step loop, batched device reads, timing, stop-after and the numeric stop are the harness shared
+ * with score training (src/io/trainLoop.ts); nothing here reads the device synchronously, so it
+ * runs on webgpu too.
  *
  * Export (into the run directory): config.json + model.safetensors (Hugging Face layout,
  * export.dtype), the tokenizer files, loss-log.json, loss-curve.svg and report.json.
@@ -15,11 +18,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { readScalars } from '../backend.js';
 import { ensureGradients } from '../core/gradients.js';
 import type { BpeTokenizer } from '../data/bpe.js';
 import { UserError } from '../errors.js';
 import { atomicWrite, atomicWriteJson } from '../io/atomic.js';
 import { restoreOptimizer } from '../io/checkpointDir.js';
+import { meanRecentLoss, runTrainingLoop, type DeviceStep, type Tally } from '../io/trainLoop.js';
 import type { StepInfo, TrainProgress as RunProgress } from '../io/trainProgress.js';
 import { saveGpt2Checkpoint } from '../model/checkpoint.js';
 import { Gpt2Model } from '../model/gpt2.js';
@@ -30,7 +35,7 @@ import { CHECKPOINT_FORMAT, latestCheckpoint, loadCheckpoint, saveCheckpoint, ty
 import type { LmConfig } from './config.js';
 import { brownSplitIds, checkSplitSize, lmTokenizer, trainBatch, validationOffsets, windowsAt, writeLmTokenizer, type Batch, type TokenIds } from './data.js';
 import { crossEntropy, tokenNll } from './loss.js';
-import { AdamW, lrAt } from './optim.js';
+import { AdamW, lrAt, writeAdamwState } from './optim.js';
 import { lossCurveSpec } from './plot.js';
 
 /** The GPT-2 config.json of an LM config with a vocabulary of `vocabSize` and end-of-text id `eotId`. */
@@ -68,13 +73,12 @@ export function countParams(model: Gpt2Model): number {
   return n;
 }
 
-export interface StepResult {
-  loss: number;
-  gradNorm: number;
-}
-
-/** One AdamW update on `batch` at learning rate `lr`. All tensors it makes are disposed. */
-export function trainStep(model: Gpt2Model, opt: AdamW, batch: Batch, lr: number): StepResult {
+/**
+ * One AdamW update on `batch` at learning rate `lr`. Returns the loss and the gradient norm as
+ * device scalars (the caller reads and disposes them; nothing is read here); every other tensor
+ * it makes is disposed.
+ */
+export function trainStep(model: Gpt2Model, opt: AdamW, batch: Batch, lr: number): DeviceStep {
   const names = [...opt.params.keys()];
   const vars = names.map((n) => opt.params.get(n)!);
   const y = tf.tensor1d(batch.y, 'int32'); // [batch·seq]
@@ -84,34 +88,35 @@ export function trainStep(model: Gpt2Model, opt: AdamW, batch: Batch, lr: number
       vars,
     );
     try {
-      const byName = new Map(names.map((n, i) => [n, grads[vars[i].name]]));
-      const { gradNorm } = opt.update(byName, lr);
-      const loss = value.dataSync()[0];
-      if (!Number.isFinite(loss)) throw new UserError('E_NUMERIC', `the training loss is ${loss} at step ${opt.step}; lower training.lr`);
-      return { loss, gradNorm };
+      const { gradNorm, clipScale } = opt.update(new Map(names.map((n, i) => [n, grads[vars[i].name]])), lr);
+      clipScale.dispose();
+      return { loss: value, gradNorm };
     } finally {
-      tf.dispose([value, ...Object.values(grads)]);
+      tf.dispose(Object.values(grads));
     }
   } finally {
     y.dispose();
   }
 }
 
-/** Mean per-token loss of `model` on the windows at `offsets`, `batchSize` windows per forward pass. */
-export function windowLoss(model: Gpt2Model, ids: TokenIds, offsets: number[], seqLen: number, batchSize: number): number {
-  let sum = 0;
+/** Mean per-token loss of `model` on the windows at `offsets`, `batchSize` windows per forward pass (one read at the end). */
+export async function windowLoss(model: Gpt2Model, ids: TokenIds, offsets: number[], seqLen: number, batchSize: number): Promise<number> {
+  const sums: tf.Tensor[] = [];
   let count = 0;
-  for (let i = 0; i < offsets.length; i += batchSize) {
-    const b = windowsAt(ids, offsets.slice(i, i + batchSize), seqLen);
-    const s = tf.tidy(() => {
-      const logits = tf.reshape(model.forward(b.x), [-1, model.vocab]); // [rows·seq, vocab]
-      return tf.sum(tokenNll(logits, tf.tensor1d(b.y, 'int32'))); // scalar
-    });
-    sum += s.dataSync()[0];
-    s.dispose();
-    count += b.y.length;
+  try {
+    for (let i = 0; i < offsets.length; i += batchSize) {
+      const b = windowsAt(ids, offsets.slice(i, i + batchSize), seqLen);
+      sums.push(tf.tidy(() => {
+        const logits = tf.reshape(model.forward(b.x), [-1, model.vocab]); // [rows·seq, vocab]
+        return tf.sum(tokenNll(logits, tf.tensor1d(b.y, 'int32'))); // scalar
+      }));
+      count += b.y.length;
+    }
+    const v = await readScalars(sums);
+    return v.reduce((a, x) => a + x, 0) / count;
+  } finally {
+    tf.dispose(sums);
   }
-  return sum / count;
 }
 
 export interface ProgressInfo extends StepInfo {
@@ -236,64 +241,40 @@ async function loop(
   const valOffsets = validationOffsets(valIds.length, t.seq_len, t.eval_batches * t.batch_size);
   const lossLog: LossLog = prev ? structuredClone(prev.log) : { train: [], val: [] };
   const tokensPerStep = t.batch_size * t.seq_len;
-  let tokensSeen = prev?.tokens_seen ?? 0;
-  let trainS = prev?.train_s ?? 0;
+  const tally: Tally = { trainS: prev?.train_s ?? 0, units: prev?.tokens_seen ?? 0 };
   const wallStart = performance.now();
   const wallBefore = prev?.wall_s ?? 0;
-  const endStep = Math.min(t.steps, opts.stopAfter ?? t.steps);
-  let valLoss = lossLog.val.length ? lossLog.val[lossLog.val.length - 1].loss : null;
-  let tensorsAfterFirst: number | null = null;
-  const recent: number[] = []; // seconds of the last updates
-
-  if (opt.step === 0 && lossLog.val.length === 0) {
-    valLoss = windowLoss(model, valIds, valOffsets, t.seq_len, t.batch_size);
-    lossLog.val.push({ step: 0, loss: valLoss });
-  }
+  let lastCheckpoint: number | null = prev?.step ?? null;
   const state = (): CheckpointState => ({
     format: CHECKPOINT_FORMAT, version: 1, step: opt.step, config: cfg, tokenizer_hash: tok.hash, vocab_size: tok.vocabSize,
-    tokens_seen: tokensSeen, train_s: trainS, wall_s: wallBefore + (performance.now() - wallStart) / 1000, log: lossLog,
+    tokens_seen: tally.units, train_s: tally.trainS, wall_s: wallBefore + (performance.now() - wallStart) / 1000, log: lossLog,
   });
-  opts.progress?.start(opt.step, t.steps);
-  try {
-    while (opt.step < endStep) {
-      const s = opt.step; // 0-based index of this update
-      const lr = lrAt(s, sched);
-      const t0 = performance.now();
-      const { loss, gradNorm } = trainStep(model, opt, trainBatch(trainIds, t.batch_size, t.seq_len, t.seed, s), lr);
-      const dt = (performance.now() - t0) / 1000;
-      trainS += dt;
-      tokensSeen += tokensPerStep;
-      recent.push(dt);
-      if (recent.length > 20) recent.shift();
-      tensorsAfterFirst ??= tf.memory().numTensors;
-      const step = opt.step;
-      lossLog.train.push({ step, loss, lr, grad_norm: gradNorm });
-      const evaluated = step % t.eval_every === 0 || step === t.steps;
-      if (evaluated) {
-        valLoss = windowLoss(model, valIds, valOffsets, t.seq_len, t.batch_size);
-        lossLog.val.push({ step, loss: valLoss });
-      }
-      if (step % t.checkpoint_every === 0 || step === t.steps || step === endStep) {
-        saveCheckpoint(out, model.toWeights(), (p) => opt.save(p), state());
-        atomicWriteJson(join(out, 'loss-log.json'), lossLog);
-      }
-      const secPerStep = recent.reduce((a, b) => a + b, 0) / recent.length;
-      opts.progress?.step({
-        step, steps: t.steps, loss, lr, valLoss, evaluated, tokensPerS: tokensPerStep / secPerStep, etaS: secPerStep * (t.steps - step),
-      });
-      await new Promise<void>((r) => setImmediate(r)); // let the progress bar and signals through
-    }
-  } finally {
-    opts.progress?.stop();
-  }
+  const run = await runTrainingLoop<ProgressInfo>({
+    startStep: opt.step, steps: t.steps, stopAfter: opts.stopAfter, evalEvery: t.eval_every, checkpointEvery: t.checkpoint_every,
+    lr: (s) => lrAt(s, sched),
+    update: (s, lr) => trainStep(model, opt, trainBatch(trainIds, t.batch_size, t.seq_len, t.seed, s), lr),
+    evaluate: () => windowLoss(model, valIds, valOffsets, t.seq_len, t.batch_size),
+    checkpoint: async (step) => {
+      const [weights, optState] = [await model.toWeightsAsync(), await opt.state()];
+      saveCheckpoint(out, weights, (p) => writeAdamwState(p, optState), state());
+      atomicWriteJson(join(out, 'loss-log.json'), lossLog);
+      lastCheckpoint = step;
+    },
+    log: lossLog, tally, unitsPerStep: tokensPerStep,
+    numericError: (what, step) => {
+      const kept = lastCheckpoint !== null ? `the last good checkpoint (step ${lastCheckpoint}) is kept; continue with --resume after lowering training.lr` : 'lower training.lr';
+      return new UserError('E_NUMERIC', `${what} at step ${step}; training stopped — ${kept}`);
+    },
+    progress: opts.progress,
+    info: (base, secPerStep) => ({ ...base, tokensPerS: tokensPerStep / secPerStep }),
+  });
 
-  const last = lossLog.train.slice(-20);
   const report: TrainReport = {
-    out, stopped: opt.step < t.steps, steps: opt.step, params: countParams(model), vocab_size: tok.vocabSize, tokens_seen: tokensSeen,
-    wall_s: state().wall_s, train_s: trainS, tokens_per_s: trainS > 0 ? tokensSeen / trainS : 0,
+    out, stopped: opt.step < t.steps, steps: opt.step, params: countParams(model), vocab_size: tok.vocabSize, tokens_seen: tally.units,
+    wall_s: state().wall_s, train_s: tally.trainS, tokens_per_s: tally.trainS > 0 ? tally.units / tally.trainS : 0,
     final_train_loss: lossLog.train.at(-1)?.loss ?? null,
-    final_train_loss_mean20: last.length ? last.reduce((a, e) => a + e.loss, 0) / last.length : null,
-    final_val_loss: valLoss, tensors_after_first_step: tensorsAfterFirst, tensors_at_end: tf.memory().numTensors,
+    final_train_loss_mean20: meanRecentLoss(lossLog),
+    final_val_loss: run.valLoss, tensors_after_first_step: run.tensorsAfterFirst, tensors_at_end: tf.memory().numTensors,
     backend: tf.getBackend(), files: [],
   };
   if (report.stopped) {
@@ -307,7 +288,7 @@ async function loop(
 async function exportRun(opts: TrainOptions, model: Gpt2Model, lossLog: LossLog, report: TrainReport): Promise<TrainReport> {
   const out = opts.outDir;
   const dtype = opts.config.export.dtype === 'float16' ? 'F16' : 'F32';
-  saveGpt2Checkpoint(out, model.toWeights(), { dtype });
+  saveGpt2Checkpoint(out, await model.toWeightsAsync(), { dtype });
   atomicWriteJson(join(out, 'loss-log.json'), lossLog);
   const title = `${opts.config.description ?? 'GPT-2'} on Brown: ${report.params.toLocaleString('en-US')} parameters, vocabulary ${report.vocab_size}`;
   atomicWrite(join(out, 'loss-curve.svg'), await renderSvg(lossCurveSpec(lossLog, title)));

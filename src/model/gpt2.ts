@@ -219,24 +219,38 @@ export class Gpt2Model {
     return m;
   }
 
-  /** Back to host Gpt2Weights in Hugging Face names and Conv1D layout (for export). */
+  /** Back to host Gpt2Weights in Hugging Face names and Conv1D layout (for export; synchronous reads). */
   toWeights(): Gpt2Weights {
-    const p = this.params();
     const tensors = new Map<string, HostTensor>();
-    const down = (hf: string, t: tf.Tensor) => tensors.set(hf, { shape: [...t.shape], data: Float32Array.from(t.dataSync()) });
-    const tidyDown = (hf: string, f: () => tf.Tensor) => {
-      const t = f();
-      down(hf, t);
-      t.dispose();
-    };
-    for (const [ours, hf] of hfNames(this.nLayer)) down(hf, p.get(ours)!);
+    for (const [hf, t, owned] of this.hfTensors()) {
+      tensors.set(hf, { shape: [...t.shape], data: Float32Array.from(t.dataSync()) });
+      if (owned) t.dispose();
+    }
+    return { config: { ...this.config }, tensors };
+  }
+
+  /** toWeights with asynchronous reads (the only kind the webgpu backend has in Node). */
+  async toWeightsAsync(): Promise<Gpt2Weights> {
+    const tensors = new Map<string, HostTensor>();
+    for (const [hf, t, owned] of this.hfTensors()) {
+      tensors.set(hf, { shape: [...t.shape], data: Float32Array.from(await t.data()) });
+      if (owned) t.dispose();
+    }
+    return { config: { ...this.config }, tensors };
+  }
+
+  /** The parameters as Hugging Face tensors; `owned` ones are new (c_attn joined, lm_head transposed) and for the caller to dispose. */
+  private hfTensors(): [string, tf.Tensor, boolean][] {
+    const p = this.params();
+    const out: [string, tf.Tensor, boolean][] = [];
+    for (const [ours, hf] of hfNames(this.nLayer)) out.push([hf, p.get(ours)!, false]);
     for (let l = 0; l < this.nLayer; l++) {
       const b = (n: string) => p.get(`blocks.${l}.attn.${n}`)!;
-      tidyDown(`h.${l}.attn.c_attn.weight`, () => tf.concat([b('W_Q'), b('W_K'), b('W_V')], 1)); // [d_model, 3·d_model]
-      tidyDown(`h.${l}.attn.c_attn.bias`, () => tf.concat([b('b_Q'), b('b_K'), b('b_V')], 0)); // [3·d_model]
+      out.push([`h.${l}.attn.c_attn.weight`, tf.concat([b('W_Q'), b('W_K'), b('W_V')], 1), true]); // [d_model, 3·d_model]
+      out.push([`h.${l}.attn.c_attn.bias`, tf.concat([b('b_Q'), b('b_K'), b('b_V')], 0), true]); // [3·d_model]
     }
-    if (this.W_U) tidyDown('lm_head.weight', () => tf.transpose(this.W_U!)); // [vocab, d]
-    return { config: { ...this.config }, tensors };
+    if (this.W_U) out.push(['lm_head.weight', tf.transpose(this.W_U), true]); // [vocab, d]
+    return out;
   }
 
   /** Release the weights. */

@@ -14,6 +14,7 @@
  * their EMA and host copies. Shapes in comments: n rows, d spin dimension, W width.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readData } from '../backend.js';
 import { linear } from '../core/linalg.js';
 import { tangentProject } from '../core/sphere.js';
 import { geluTanh } from '../model/gpt2.js';
@@ -119,9 +120,10 @@ export function checkParams(c: NetworkConfig, host: Map<string, HostTensor>): st
   return null;
 }
 
-export function downloadParams(p: Params): Map<string, HostTensor> {
+/** The parameters on the host (async reads: also on webgpu). */
+export async function downloadParams(p: Params): Promise<Map<string, HostTensor>> {
   const out = new Map<string, HostTensor>();
-  for (const [name, t] of p) out.set(name, { shape: [...t.shape], data: Float32Array.from(t.dataSync()) });
+  for (const [name, t] of p) out.set(name, { shape: [...t.shape], data: Float32Array.from(await readData(t)) });
   return out;
 }
 

@@ -28,7 +28,7 @@ describe('AdamW', () => {
   it('matches a hand-computed two-step update (bias correction, decoupled decay on the matrix only)', () => {
     const { opt, W, b } = make();
     const g1 = grads([[0.1, -0.2], [0.3, 0.0]], [1, -1]);
-    opt.update(g1, 0.01);
+    tf.dispose(Object.values(opt.update(g1, 0.01)));
     // step 1: m = 0.1 g, v = 0.01 g², m̂ = g, v̂ = g² → update = lr·g/(|g| + eps) = ±lr (0 where g = 0)
     // W also decays first: W·(1 − 0.01·0.1) = 0.999 W
     const W1 = [[0.999 * 1 - 0.01, 0.999 * -2 + 0.01], [0.999 * 0.5 - 0.01, 0.999 * 3]];
@@ -37,7 +37,7 @@ describe('AdamW', () => {
     (b.arraySync() as number[]).forEach((x, i) => expect(x).toBeCloseTo(b1[i], 6));
     // step 2 on b with g = 0.5 for both entries, lr 0.02
     const g2 = grads([[0, 0], [0, 0]], [0.5, 0.5]);
-    opt.update(g2, 0.02);
+    tf.dispose(Object.values(opt.update(g2, 0.02)));
     const m = [0.9 * 0.1 * 1 + 0.1 * 0.5, 0.9 * 0.1 * -1 + 0.1 * 0.5]; // [0.14, −0.04]
     const v = [0.99 * 0.01 * 1 + 0.01 * 0.25, 0.99 * 0.01 * 1 + 0.01 * 0.25]; // [0.0124, 0.0124]
     const bc1 = 1 - 0.9 ** 2;
@@ -60,9 +60,10 @@ describe('AdamW', () => {
       const o = new AdamW(opt.params, { ...opts, gradClip: clip, beta1: 0, beta2: 0, weightDecay: 0 }); // m = g, v = g²: sign-free check below
       opt.dispose();
       const g = grads([[0.3 * scale, 0], [0, 0.4 * scale]], [0, 0]);
-      const info = o.update(g, 1);
+      const u = o.update(g, 1);
+      const info = { gradNorm: u.gradNorm.dataSync()[0], clipScale: u.clipScale.dataSync()[0] };
       const out = { info, W: (W.arraySync() as number[][]).flat() };
-      tf.dispose([...g.values(), W, b]);
+      tf.dispose([...g.values(), W, b, u.gradNorm, u.clipScale]);
       o.dispose();
       return out;
     };
@@ -73,18 +74,19 @@ describe('AdamW', () => {
     expect(free.info.clipScale).toBe(1);
   });
 
-  it('saves and restores m, v and the step exactly', () => {
+  it('saves and restores m, v and the step exactly', async () => {
     const a = make();
     const g = grads([[0.1, -0.2], [0.3, 0.05]], [1, -1]);
-    a.opt.update(g, 0.01);
-    a.opt.update(g, 0.01);
+    tf.dispose(Object.values(a.opt.update(g, 0.01)));
+    tf.dispose(Object.values(a.opt.update(g, 0.01)));
     const path = join(dir, 'opt.safetensors');
-    a.opt.save(path);
+    await a.opt.save(path);
     const b = make();
     b.opt.load(path);
     expect(b.opt.step).toBe(2);
-    const sa = a.opt.stateTensors();
-    const sb = b.opt.stateTensors();
+    const sa = (await a.opt.state()).tensors;
+    const sb = (await b.opt.state()).tensors;
+    expect(sa.size).toBe(4);
     for (const [k, t] of sa) expect(Array.from(sb.get(k)!.data)).toEqual(Array.from(t.data));
     tf.dispose([...g.values(), a.W, a.b, b.W, b.b]);
     a.opt.dispose();

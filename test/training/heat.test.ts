@@ -42,14 +42,14 @@ describe('tabulated c(u, σ²)', () => {
 });
 
 describe('Varadhan and large-t forms', () => {
-  it('on S² at small t the target log_{S_t}(S_0)/σ² equals c P_{S_t} S_0 of the leading form, and is within σ²/6 + 1% of the exact score', () => {
+  it('on S² at small t the target log_{S_t}(S_0)/σ² equals c P_{S_t} S_0 of the leading form, and is within σ²/6 + 1% of the exact score', async () => {
     const d = 3;
     const n = 400;
     const rng = makeRng('varadhan-s2');
     for (const s2 of [0.005, 0.02]) {
       const table = new HeatKernelTable(d, s2 * 0.99, s2 * 1.01, { levels: 2 });
       const S0 = uniformSpins(n, d, rng);
-      const r = noiseSpins(S0, new Float64Array(n).fill(s2), rng, { sampler: 'exact', table });
+      const r = await noiseSpins(S0, new Float64Array(n).fill(s2), rng, { sampler: 'exact', table });
       const lead = tf.tensor2d(Float32Array.from(r.u, (u) => varadhanCoeff(u, d, s2, false)), [n, 1]);
       const exact = tf.tensor2d(Float32Array.from(r.u, (u) => heatKernelSeries(u, d, s2).coeff), [n, 1]);
       const viaLog = tf.div(logMap(r.St, S0), s2); // [n, d]

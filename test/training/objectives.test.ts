@@ -41,21 +41,21 @@ function meanSe(x: ArrayLike<number>): { mean: number; se: number } {
 }
 
 /** A data set of `points` token spins with random fields, and a batch of n pairs with η = 0.4. */
-function setup(points: number, n: number, seed: string, eta = 0.4) {
+async function setup(points: number, n: number, seed: string, eta = 0.4) {
   const rng = makeRng(seed);
   const spins = uniformSpins(points, d, rng);
   const fields = Float32Array.from({ length: n * d }, () => 2 * rng.normal());
   const pairs: PairSet = { n, d, tokens: Int32Array.from({ length: n }, (_, i) => i % points), fields };
   const table = tableForSchedule(d, schedule, tMin, { levels: 48, grid: 512 });
   const spec: BatchSpec = { spins, schedule, tMin, eta, weighting: 'sigma2', condition: true, noise: { sampler: 'exact', table }, hutchinsonStep: 0.02 };
-  const batch = makeBatch(spec, pairs, Int32Array.from({ length: n }, (_, i) => i), rng);
+  const batch = await makeBatch(spec, pairs, Int32Array.from({ length: n }, (_, i) => i), rng);
   return { spins, batch, table, rng };
 }
 
 describe('Hutchinson sliced score matching against DSM', () => {
-  it('DSM(s) − SSM(s) = E[λ|c P_{S_t} S_0|²]/(d−1) within 3 standard errors for s ≡ 0, a random network and an analytic field (η = 0.4, 5 tokens)', () => {
+  it('DSM(s) − SSM(s) = E[λ|c P_{S_t} S_0|²]/(d−1) within 3 standard errors for s ≡ 0, a random network and an analytic field (η = 0.4, 5 tokens)', async () => {
     const n = 6000;
-    const { spins, batch: b } = setup(5, n, 'stein');
+    const { spins, batch: b } = await setup(5, n, 'stein');
     const params = uploadParams(initParams(net, 3), 'frozen');
     const mu = tf.tensor2d(Float32Array.from({ length: d }, (_, i) => (i === 1 ? 2 : 0.3)), [1, d]);
     const fields: [string, (S: tf.Tensor) => tf.Tensor][] = [
@@ -79,9 +79,9 @@ describe('Hutchinson sliced score matching against DSM', () => {
     b.dispose();
   });
 
-  it('one-point data (η = 0): DSM of the exact score is 0 and its SSM is −E[λ|∇log q|²]/(d−1)', () => {
+  it('one-point data (η = 0): DSM of the exact score is 0 and its SSM is −E[λ|∇log q|²]/(d−1)', async () => {
     const n = 6000;
-    const { spins, batch: b, table } = setup(1, n, 'one-point', 0);
+    const { spins, batch: b, table } = await setup(1, n, 'one-point', 0);
     const s2 = b.times.sigma2;
     // the exact score field S ↦ c(S·S_0, σ²) P_S S_0 (host c from the table)
     const exact = (S: tf.Tensor) => {

@@ -1,6 +1,7 @@
 /** `spinbath logits`: the model's next-token logits for a text or token ids (final position). */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Argv } from 'yargs';
+import { readData } from '../../backend.js';
 import { UserError } from '../../errors.js';
 import { initBackend, printJson, type Io } from '../io.js';
 import { modelOptions, openModel, type ModelArgs } from './model-args.js';
@@ -48,11 +49,12 @@ export function logitsCommand(io: Io) {
         const bad = ids.find((i) => i >= lm.model.vocab);
         if (bad !== undefined) throw new UserError('E_TOKENIZER', `token id ${bad} is outside the model's vocabulary of ${lm.model.vocab}`);
         const z = lm.model.lastLogits([ids]); // [1, vocab]
-        const logits = Float32Array.from(z.dataSync());
+        const logits = Float32Array.from(await readData(z)); // async: webgpu has no synchronous reads
         z.dispose();
         const k = Math.max(1, Math.min(args.k, logits.length));
         const { values, indices } = tf.tidy(() => tf.topk(tf.tensor1d(logits), k));
-        const top = Array.from(indices.dataSync()).map((id, i) => ({ id, token: lm.tokenizer.tokenString(id), logit: values.dataSync()[i] }));
+        const [vals, idx] = [await readData(values), await readData(indices)];
+        const top = Array.from(idx).map((id, i) => ({ id, token: lm.tokenizer.tokenString(id), logit: vals[i] }));
         tf.dispose([values, indices]);
         const result: Record<string, unknown> = { ids, top };
         if (args.full) result.logits = Array.from(logits);

@@ -1,0 +1,31 @@
+/**
+ * The figures of scripts/gpu-check.sh as one JSON object on stdout: bench/gpu.ts compareGpu
+ * (score training of configs/score/gpt2-small-gpu.json at widths 64/512/1024 and a GPT-2-small
+ * forward, wasm then webgpu, same process). Progress on stderr.
+ *
+ *   npx tsx scripts/gpu-bench.ts [STEPS [BATCH [LENGTHS]]]
+ *     STEPS    timed training steps per width (default 5)
+ *     BATCH    training batch (default: the config's, 1024)
+ *     LENGTHS  forward lengths, comma-separated (default 128,1024)
+ *   GPU_BENCH_OUT=FILE also writes the JSON to FILE (Dawn prints validation messages on stdout).
+ */
+import { compareGpu } from '../bench/gpu.js';
+import { atomicWrite } from '../src/io/atomic.js';
+
+const [a, b, c] = process.argv.slice(2);
+const positive = (v: string | undefined, what: string, dflt: number | undefined): number | undefined => {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`gpu-bench: ${what} must be a positive integer, got '${v}'\n`);
+    process.exit(2);
+  }
+  return n;
+};
+const steps = positive(a, 'STEPS', 5)!;
+const batch = positive(b, 'BATCH', undefined);
+const lengths = c === undefined ? undefined : c.split(',').map((x) => positive(x, 'each of LENGTHS', 1)!);
+const r = await compareGpu({ steps, batch, lengths }, (m) => process.stderr.write(`  · ${m}\n`));
+const json = `${JSON.stringify({ at: new Date().toISOString(), steps, batch: batch ?? 'config', ...r }, null, 2)}\n`;
+if (process.env.GPU_BENCH_OUT) atomicWrite(process.env.GPU_BENCH_OUT, json);
+process.stdout.write(json);
