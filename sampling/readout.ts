@@ -17,8 +17,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { matmul } from '../src/core/linalg.js';
 import type { Rng } from '../src/rng.js';
 
-export const READOUTS = ['nearest', 'softmax'] as const;
-export type ReadoutKind = (typeof READOUTS)[number];
+export { READOUTS, type ReadoutKind } from './options.js';
+import type { ReadoutKind } from './options.js';
 
 export interface ReadoutResult {
   /** Chosen token per row. */

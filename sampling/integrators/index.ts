@@ -4,6 +4,8 @@ import { heun } from './heun.js';
 import type { Integrator } from './types.js';
 
 export type { Integrator } from './types.js';
-export const INTEGRATORS = { heun, euler } as const satisfies Record<string, Integrator>;
-export type IntegratorName = keyof typeof INTEGRATORS;
-export const INTEGRATOR_NAMES = Object.keys(INTEGRATORS) as IntegratorName[];
+import type { IntegratorName } from '../options.js';
+
+// The names live with the other option families in sampling/options.ts (light, for --help).
+export { INTEGRATOR_NAMES, type IntegratorName } from '../options.js';
+export const INTEGRATORS: Record<IntegratorName, Integrator> = { heun, euler };

@@ -12,7 +12,7 @@ import yargs from 'yargs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend.js';
 import { globalOptions, type Io } from '../../src/cli/io.js';
-import { sampleCommand } from '../../src/cli/commands/sample.js';
+import { sampleDef } from '../../src/cli/defs/generation.js';
 import { isUserError } from '../../src/errors.js';
 import { contextFields } from '../../src/field/source.js';
 import { loadModel, type LoadedModel } from '../../src/model/load.js';
@@ -44,9 +44,7 @@ async function runSample(args: string[]): Promise<{ code: number; stdout: string
   let stderr = '';
   const io: Io = { out: (t) => void (stdout += t), err: (t) => void (stderr += t) };
   try {
-    await yargs(['sample', ...args])
-      .options(globalOptions)
-      .command(sampleCommand(io) as never)
+    await sampleDef(io)(yargs(['sample', ...args]).options(globalOptions))
       .strict()
       .exitProcess(false)
       .fail((msg, err) => {

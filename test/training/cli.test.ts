@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import yargs from 'yargs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { globalOptions, type Io } from '../../src/cli/io.js';
-import { trainCommand } from '../../src/cli/commands/train.js';
+import { trainDef } from '../../src/cli/defs/training.js';
 import { writeTruncatedTokenizer } from '../../src/data/bpe.js';
 import { isUserError } from '../../src/errors.js';
 import { saveGpt2Checkpoint } from '../../src/model/checkpoint.js';
@@ -22,7 +22,7 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
   let stderr = '';
   const io: Io = { out: (t) => void (stdout += t), err: (t) => void (stderr += t) };
   try {
-    await yargs(args).options(globalOptions).command(trainCommand(io) as never).strict().exitProcess(false)
+    await trainDef(io)(yargs(args).options(globalOptions)).strict().exitProcess(false)
       .fail((msg, err) => {
         throw err ?? new Error(msg);
       }).parseAsync();
