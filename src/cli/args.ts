@@ -61,7 +61,7 @@ export function zodFlagError(err: ZodError, flagOf: Record<string, string>, valu
   let got: unknown = value;
   for (const k of field.split('.')) got = (got as Record<string, unknown> | undefined)?.[k];
   const shown = typeof got === 'object' && got !== null ? JSON.stringify(got) : String(got);
-  return new UserError('E_ARG', `--${flag}: ${issue.message.replace(/^Number must be /, 'must be ').replace(/^Expected number, received nan$/, 'must be a number')} (got ${shown})`);
+  return new UserError('E_ARG', `--${flag} ${issue.message.replace(/^Number must be /, 'must be ').replace(/^Expected number, received nan$/, 'must be a number')} (got ${shown})`);
 }
 
 /** Parse `value` (fields named as in the library) with `schema`; errors name the flag (`flagOf`). */

@@ -137,10 +137,10 @@ describe('generateGuided', () => {
 
   it('refuses bad options and mismatched score checkpoints with one-line UserErrors', async () => {
     const go = (o: object) => generateGuided(lm, { prompts: ['A'], tokens: 1, ...o });
-    await expect(go({ eta: -1 })).rejects.toThrow(/--eta must be a finite number ≥ 0/);
-    await expect(go({ lambda: NaN })).rejects.toThrow(/--lambda/);
-    await expect(go({ steps: 0 })).rejects.toThrow(/--steps must be an integer/);
-    await expect(go({ schedule: { kind: 'linear', betaMin: 2, betaMax: 1, T: 1 } })).rejects.toThrow(/β out of range/);
+    await expect(go({ eta: -1 })).rejects.toThrow(/eta must be a finite number ≥ 0/);
+    await expect(go({ lambda: NaN })).rejects.toThrow(/lambda/);
+    await expect(go({ steps: 0 })).rejects.toThrow(/steps must be an integer/);
+    await expect(go({ schedule: { kind: 'linear', betaMin: 2, betaMax: 1, T: 1 } })).rejects.toThrow(/betaMin must not exceed betaMax/);
     await expect(go({ fieldSource: { kind: 'layer', layer: 9 } })).rejects.toThrow(/layer 9 does not exist/);
     for (const [over, what] of [[{ d: 32 }, /d = 32/], [{ vocab: 300 }, /vocabulary 300/], [{ fieldSource: 'layer:1' }, /field source layer:1/]] as const) {
       const s: ScoreModel = { meta: meta(over), bind: () => ({ score: (_S, _t, out) => void out.fill(0), dispose: () => {} }), dispose: () => {} };
@@ -172,7 +172,8 @@ describe('spinbath sample', () => {
     expect(m.code, m.stderr).toBe(0);
     const arr = JSON.parse(m.stdout);
     expect(arr).toHaveLength(4);
-    expect(Object.keys(arr[0]).sort()).toEqual(['prompt', 'promptIndex', 'sample', 'text', 'tokens', 'trace']);
+    expect(Object.keys(arr[0]).sort()).toEqual(['prompt', 'promptNumber', 'sampleNumber', 'text', 'tokens', 'trace']);
+    expect(arr.map((r: { promptNumber: number; sampleNumber: number }) => [r.promptNumber, r.sampleNumber])).toEqual([[1, 1], [1, 2], [2, 1], [2, 2]]);
   });
 
   it('streams the continuation after the prompt without --json', async () => {

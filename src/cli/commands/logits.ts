@@ -27,7 +27,7 @@ export async function runLogits(io: Io, args: LogitsArgs): Promise<void> {
   try {
     let ids = given ?? lm.tokenizer.encode(args.text!);
     const bad = ids.find((i) => i >= lm.model.vocab);
-    if (bad !== undefined) throw new UserError('E_ARG', `--ids: token id ${bad} is outside the model's vocabulary [0, ${lm.model.vocab})`);
+    if (bad !== undefined) throw new UserError('E_ARG', `--ids: token id ${bad} is outside the model's vocabulary of ${lm.model.vocab} (ids 0 to ${lm.model.vocab - 1})`);
     if (ids.length === 0) throw new UserError('E_INPUT', 'the input encodes to no tokens');
     if (ids.length > lm.model.nPositions) {
       if (args.truncate !== 'left') throw new UserError('E_INPUT', `the input is ${ids.length} tokens, longer than the model's context of ${lm.model.nPositions}; shorten it or pass --truncate left`);
