@@ -64,7 +64,7 @@ export function checkOutFile(file: string, flag = 'out'): void {
 }
 
 /** Temporary names of atomicWrite (`.NAME.PID.N.tmp`) and of checkpoint directories (`.step-N.PID.tmp`). */
-export const TEMP_RE = /^\..+\.(\d+)(\.\d+)?\.tmp$/;
+export const TEMP_RE = /^\..+?\.(\d+)(?:\.\d+)?\.tmp$/;
 
 /**
  * Remove the temporary files and directories that killed runs left under `dir` (recursively,

@@ -8,12 +8,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import yargs from 'yargs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend.js';
-import { globalOptions, type Io } from '../../src/cli/io.js';
-import { sampleDef } from '../../src/cli/defs/generation.js';
-import { isUserError } from '../../src/errors.js';
 import { contextFields } from '../../src/field/source.js';
 import { loadModel, type LoadedModel } from '../../src/model/load.js';
 import type { ScoreModel, ScoreModelMeta } from '../../training/score-model.js';
@@ -21,6 +17,7 @@ import { initParams, type NetworkConfig } from '../../training/network.js';
 import { saveScoreModel, type ScoreNetMeta } from '../../training/score-net.js';
 import { generateGuided } from '../../sampling/generate.js';
 import { TokenReadout } from '../../sampling/readout.js';
+import { runCli } from '../helpers/cli.js';
 import { writeTinyGpt2 } from '../helpers/tinyGpt2.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sb-sample-'));
@@ -38,24 +35,9 @@ beforeAll(async () => {
 afterAll(() => lm?.dispose());
 afterEach(() => new Promise<void>((r) => setImmediate(r)));
 
-/** `spinbath sample ARGS` in-process, with the exit-code rules of src/cli/main.ts. */
+/** `spinbath sample ARGS` in-process, through the CLI's own entry (src/cli/main.ts). */
 async function runSample(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { out: (t) => void (stdout += t), err: (t) => void (stderr += t) };
-  try {
-    await sampleDef(io)(yargs(['sample', ...args]).options(globalOptions))
-      .strict()
-      .exitProcess(false)
-      .fail((msg, err) => {
-        throw err ?? new Error(msg);
-      })
-      .parseAsync();
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    stderr += `spinbath: ${(e as Error).message}\n`;
-    return { code: isUserError(e) ? 2 : 1, stdout, stderr };
-  }
+  return runCli(['sample', ...args]);
 }
 
 const meta = (over: Partial<ScoreModelMeta> = {}): ScoreModelMeta => ({
@@ -219,8 +201,8 @@ describe('spinbath sample', () => {
       [['--eta', '-0.5'], /--eta must be a finite number ≥ 0/],
       [['--lambda', '-1'], /--lambda must be/],
       [['--steps', '0'], /--steps must be an integer/],
-      [['--beta-max', '-3'], /β out of range/],
-      [['--integrator', 'rk4'], /--integrator must be one of heun, euler/],
+      [['--beta-max', '-3'], /--beta-max must be greater than 0 \(got -3\)/],
+      [['--integrator', 'rk4'], /integrator, Given: "rk4", Choices: "heun", "euler"/],
       [['--field-source', 'head:7.0'], /head 7.0 does not exist/],
       [['--prompt', 'x '.repeat(40)], /longer than the model's context.*--truncate left/],
     ];
