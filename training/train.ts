@@ -265,8 +265,10 @@ async function loop(opts: ScoreTrainOptions, c: LoopContext, prev: ScoreCheckpoi
       const dt = (performance.now() - t0) / 1000;
       trainS += dt;
       samplesSeen += tc.batch_size;
-      recent.push(dt);
+      // the first update of a process pays for kernel compilation and warm-up: keep it out of the ETA
+      if (tensorsAfterFirst !== null || recent.length > 0) recent.push(dt);
       if (recent.length > 20) recent.shift();
+      const firstOfRun = tensorsAfterFirst === null;
       tensorsAfterFirst ??= tf.memory().numTensors;
       const step = opt.step;
       lossLog.train.push({ step, loss, lr, grad_norm: gradNorm });
@@ -274,14 +276,16 @@ async function loop(opts: ScoreTrainOptions, c: LoopContext, prev: ScoreCheckpoi
       if (evaluated) {
         valLoss = validationLoss(net, norm, ema, valBatch);
         lossLog.val.push({ step, loss: valLoss });
+      } else if (step === endStep) {
+        valLoss = validationLoss(net, norm, ema, valBatch); // the loss at the stop, reported (not logged: the log matches an uninterrupted run)
       }
       if (step % tc.checkpoint_every === 0 || step === tc.steps || step === endStep) {
         const dir = saveCheckpoint(out, { state: state(), meta: c.meta(step), params: downloadParams(params), ema: downloadParams(ema), writeOptimizer: (p) => opt.save(p) });
         lastCheckpoint = { step, dir };
         atomicWriteJson(join(out, 'loss-log.json'), lossLog);
       }
-      const secPerStep = recent.reduce((a, b) => a + b, 0) / recent.length;
-      opts.progress?.step({ step, steps: tc.steps, loss, lr, valLoss, evaluated, samplesPerS: tc.batch_size / secPerStep, etaS: secPerStep * (tc.steps - step) });
+      const secPerStep = recent.length > 0 ? recent.reduce((a, b) => a + b, 0) / recent.length : dt;
+      opts.progress?.step({ step, steps: tc.steps, loss, lr, valLoss, evaluated, samplesPerS: tc.batch_size / secPerStep, etaS: firstOfRun ? NaN : secPerStep * (tc.steps - step) });
       await new Promise<void>((r) => setImmediate(r));
     }
   } finally {

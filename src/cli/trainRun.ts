@@ -85,7 +85,7 @@ export function beginTrainRun<C>(a: TrainRunArgs, command: string, example: stri
   const config = load(a.config);
   const existing = latestCheckpoint(out);
   if (a.resume && !existing) throw new UserError('E_CHECKPOINT', `--resume: ${out} has no checkpoint (no checkpoints/latest.json); run without --resume to start training`);
-  if (!a.resume && existing) throw new UserError('E_ARG', `${out} already holds a ${command} run (checkpoint at step ${existing.step}); pass --resume to continue it or choose another --out`);
+  if (!a.resume && existing) throw new UserError('E_ARG', `${out} already holds a ${command === 'train' ? 'score-training' : 'training'} run (checkpoint at step ${existing.step}); pass --resume to continue it or choose another --out`);
   const lock = acquireRunLock(out, `spinbath ${command}`);
   try {
     const removed = removeStaleTemps(out);
