@@ -70,7 +70,7 @@ describe('spinbath train', () => {
     expect(JSON.parse(again.stdout).field_cache.train.status).toBe('hit');
     expect(JSON.parse(again.stdout).final_val_loss).not.toBe(JSON.parse(again.stdout).initial_val_loss); // the loss at the stop, not step 1's
     // a stopped run is a valid --score (its latest checkpoint)
-    const sampled = await runCli(['sample', '--model', join(root, 'lm'), '--score', join(root, 'run2'), '--prompt', 'The', '--tokens', '2', '--steps', '3', '--json', ...B]);
+    const sampled = await runCli(['sample', '--model', join(root, 'lm'), '--score', join(root, 'run2'), '--prompt', 'The', '--tokens', '2', '--steps', '3', '--json', '--backend', 'cpu']);
     expect(sampled.code, sampled.stderr).toBe(0);
     expect(JSON.parse(sampled.stdout).tokens).toHaveLength(2);
     // --seed overrides training.seed: same seed → byte-identical weights, another seed → different
