@@ -51,6 +51,21 @@ describe('run-directory lock', () => {
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
   });
 
+  it('a sweep on a locked --out refuses at once, computing nothing', async () => {
+    const dir = join(root, 'sweep-locked');
+    const lock = acquireRunLock(dir, 'spinbath sweep');
+    try {
+      const r = await runCli(['sweep', '--config', 'configs/sweeps/tiny.json', '--out', dir, ...B]);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/in use by spinbath sweep \(pid \d+ on /);
+      expect(readdirSync(dir)).toEqual([LOCK_FILE]);
+    } finally {
+      lock.release();
+    }
+    expect(existsSync(dir)).toBe(false); // the lock created it, nothing was written: released, it is gone
+  });
+
   it('removes temporary files of killed runs but not its own', () => {
     const dir = join(root, 'temps');
     mkdirSync(join(dir, 'checkpoints', '.step-000005.999999.tmp'), { recursive: true });
@@ -113,6 +128,13 @@ describe('help and version', () => {
     const land = await runCli(['heads', 'landscape', '--help']);
     expect(land.stdout).not.toMatch(/"left", "left"|"embedding", "residual", "embedding"/);
     expect(land.stdout).toMatch(/--prompt-number/);
+  });
+
+  it('piped help is wrapped at 80 columns between words', async () => {
+    const r = spawnSync('node', ['bin/spinbath.js', '--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(Math.max(...r.stdout.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80);
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain('head analysis, landscape, ablation, temperature sweep, guided generation');
   });
 
   it('a typo names one spelling of the flag', async () => {
