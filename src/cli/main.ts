@@ -44,7 +44,7 @@ export function buildParser(io: Io, argv: string[]): Argv {
       "$0 <command> [options]\n\nRead a transformer's attention as a physical spin bath.\n\n" +
         'Conventions: --out is a FILE or a DIR as each command\'s help says, checked before any work; prompts must be non-empty and are numbered from 1; --seed is an integer in [0, 2^31−1].',
     )
-    .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': false })
+    .parserConfiguration({ 'camel-case-expansion': false })
     .options(globalOptions);
   for (const def of [demoDef, envDef, toyDef, headsDef, logitsDef, lmDef, trainDef, sampleDef, generateDef, metricsDef, sweepDef]) y = def(io)(y);
   return y

@@ -172,6 +172,9 @@ function cases(): [string, string[]][] {
   add('sample --tokens 1e9', ['sample', '--prompt', 'hi', '--tokens', '1e9']);
   add('sample --tokens NaN', ['sample', '--prompt', 'hi', '--tokens', 'NaN']);
   add('sample --tokens 2.5', ['sample', '--prompt', 'hi', '--tokens', '2.5']);
+  add('sample --tokens given twice', ['sample', '--prompt', 'hi', '--tokens', '2', '--tokens', '3']);
+  add('sample --prompt given twice', ['sample', '--prompt', 'hi', '--prompt', 'there']);
+  add('toy --steps given twice', ['toy', 'attractor', '--steps', '2', '--steps', '3']);
   add('sample --samples 0', ['sample', '--prompt', 'hi', '--samples', '0']);
   add('sample --eta -1', ['sample', '--prompt', 'hi', '--eta', '-1']);
   add('sample --eta NaN', ['sample', '--prompt', 'hi', '--eta', 'NaN']);
