@@ -60,7 +60,8 @@ export function zodFlagError(err: ZodError, flagOf: Record<string, string>, valu
   const flag = flagOf[field] ?? field;
   let got: unknown = value;
   for (const k of field.split('.')) got = (got as Record<string, unknown> | undefined)?.[k];
-  const shown = typeof got === 'object' && got !== null ? JSON.stringify(got) : String(got);
+  const kindOnly = typeof got === 'object' && got !== null && Object.keys(got).length === 1 && 'kind' in got; // e.g. {kind: 'cross'} from --precession cross
+  const shown = kindOnly ? String((got as { kind: unknown }).kind) : typeof got === 'object' && got !== null ? JSON.stringify(got) : String(got);
   return new UserError('E_ARG', `--${flag} ${issue.message.replace(/^Number must be /, 'must be ').replace(/^Expected number, received nan$/, 'must be a number')} (got ${shown})`);
 }
 
