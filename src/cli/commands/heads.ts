@@ -21,10 +21,13 @@ import { openModel, parseHead } from './model-args.js';
 
 const writeAll = writeFilesAtomic;
 
+/** --prompt-number (from 1; landscape and ablate). */
+const promptNumber = (args: HeadsArgs): number => args['prompt-number'] ?? 1;
+
 async function prepare(args: HeadsArgs) {
   const promptFile = args.prompts ?? defaultPromptFile(args.model);
   const pairs = readPromptFile(promptFile);
-  if ((args['prompt-number'] ?? 1) > pairs.length) throw new UserError('E_ARG', `--prompt-number ${(args['prompt-number'] ?? 1)} is out of range; the prompt file has ${pairs.length} prompts (numbered from 1)`);
+  if (promptNumber(args) > pairs.length) throw new UserError('E_ARG', `--prompt-number ${promptNumber(args)} is out of range; the prompt file has ${pairs.length} prompts (numbered from 1)`);
   await initBackend(args);
   const lm = await openModel(args);
   let encoded: EncodedPrompt[];
@@ -75,10 +78,10 @@ async function landscape(io: Io, args: HeadsArgs) {
   const { lm, encoded } = await prepare(args);
   try {
     const h = parseHead(args.head ?? '0.0', lm.model.nLayer, lm.model.nHead);
-    const p = pickPrompt(encoded, (args['prompt-number'] ?? 1));
+    const p = pickPrompt(encoded, promptNumber(args));
     const ls = decisionLandscape(lm.model, p, h.layer, h.head, args.mode as FieldMode);
     const out = args.out ?? join('spinbath-out', 'heads');
-    const name = `landscape-L${h.layer}H${h.head}-p${(args['prompt-number'] ?? 1)}`;
+    const name = `landscape-L${h.layer}H${h.head}-p${promptNumber(args)}`;
     const svg = await renderSvg(landscapePlot(ls, p.good, p.bad, p.prompt));
     atomicWriteJson(join(out, `${name}.json`), ls);
     atomicWrite(join(out, `${name}.svg`), svg);
@@ -93,7 +96,7 @@ async function ablate(io: Io, args: HeadsArgs) {
   const { lm, encoded } = await prepare(args);
   try {
     const sets = (args.heads ?? '').split(',').map((grp) => grp.split('+').map((s) => parseHead(s, lm.model.nLayer, lm.model.nHead, 'heads')));
-    const p = pickPrompt(encoded, (args['prompt-number'] ?? 1));
+    const p = pickPrompt(encoded, promptNumber(args));
     const effects = ablationEffects(lm.model, p, sets, (args.kind ?? 'zero') as 'zero' | 'mean');
     const out = args.out ?? join('spinbath-out', 'heads');
     const svg = await renderSvg(ablationPlot(effects, p.prompt));
