@@ -15,7 +15,7 @@ import { readData, useBackend, webgpuAdapter, type WebgpuAdapter } from '../src/
 import { packageRoot } from '../src/model/tokenizer.js';
 import { Gpt2Model } from '../src/model/gpt2.js';
 import { makeRng } from '../src/rng.js';
-import { randomGpt2Weights } from '../test/helpers/tinyGpt2.js';
+import { randomGpt2Weights } from '../src/model/randomWeights.js';
 import { gpt2SmallConfig, GPT2_SMALL_SEED, median, type BenchContext, type BenchRow, type Section } from './common.js';
 import { measureTraining } from './score.js';
 

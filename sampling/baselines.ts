@@ -20,32 +20,14 @@
  * With `stopAtEos` (default true) a row that draws <|endoftext|> ends; the token is not kept.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { z } from 'zod';
 import { UserError } from '../src/errors.js';
 import type { Gpt2Model } from '../src/model/gpt2.js';
 import type { Tokenizer } from '../src/model/tokenizer.js';
 import { makeRng, type Rng } from '../src/rng.js';
 
-/** The attention baselines: greedy, temperature, top-k and top-p (nucleus) sampling. */
-export const BASELINE_METHODS = ['greedy', 'temperature', 'top-k', 'top-p'] as const;
-/** One of {@link BASELINE_METHODS}. */
-export type BaselineMethod = (typeof BASELINE_METHODS)[number];
-
-export const baselineSpecSchema = z
-  .object({
-    method: z.enum(BASELINE_METHODS),
-    temperature: z.number().positive().finite().optional(),
-    topK: z.number().int().min(1).optional(),
-    topP: z.number().gt(0).max(1).optional(),
-    repetitionPenalty: z.number().positive().finite().optional(),
-  })
-  .strict()
-  .superRefine((s, ctx) => {
-    if (s.method === 'top-k' && s.topK === undefined) ctx.addIssue({ code: 'custom', path: ['topK'], message: 'method top-k needs topK (an integer ≥ 1)' });
-    if (s.method === 'top-p' && s.topP === undefined) ctx.addIssue({ code: 'custom', path: ['topP'], message: 'method top-p needs topP in (0, 1]' });
-  });
-/** A baseline method with its parameters, as validated by `baselineSpecSchema`. */
-export type BaselineSpec = z.infer<typeof baselineSpecSchema>;
+// The option family (methods, schema) lives in sampling/options.ts, shared with the CLI and sweeps.
+export { BASELINE_METHODS, baselineSpecSchema, type BaselineMethod, type BaselineSpec } from './options.js';
+import { baselineSpecSchema, type BaselineSpec } from './options.js';
 
 export interface BaselineLm {
   model: Gpt2Model;

@@ -26,15 +26,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { uniformSpinRows } from '../src/core/sphere.js';
 import { UserError } from '../src/errors.js';
-import { contextFields, DEFAULT_FIELD_SOURCE, type FieldSource } from '../src/field/source.js';
+import { checkFieldSource, contextFields, DEFAULT_FIELD_SOURCE, fieldSourceId, type FieldSource } from '../src/field/source.js';
 import type { Gpt2Model, KVCache } from '../src/model/gpt2.js';
 import type { Tokenizer } from '../src/model/tokenizer.js';
 import { makeRng } from '../src/rng.js';
 import { GuidedDrift } from './drift.js';
 import { INTEGRATORS } from './integrators/index.js';
-import { checkGuidedOptions, checkModelCompat, checkSchedule, DEFAULT_READOUT_TEMPERATURE, DEFAULT_STEPS, defaultSchedule, type GuidedOptions } from './options.js';
+import { checkGuidedOptions, checkSchedule, DEFAULT_READOUT_TEMPERATURE, DEFAULT_STEPS, defaultSchedule, type GuidedOptions } from './options.js';
 import { TokenReadout } from './readout.js';
 import { integrateReverse } from './reverse.js';
+import type { ScoreModelMeta } from '../src/score/contract.js';
 
 export type { GuidedOptions, TokenEvent } from './options.js';
 
@@ -89,16 +90,30 @@ function encodePrompts(lm: GuidedLm, o: GuidedOptions): { text: string; ids: num
   return raw.map((ids0, i) => {
     const text = o.prompts?.[i] ?? lm.tokenizer.decode(ids0);
     let ids = ids0.length > 0 ? ids0.slice() : [lm.tokenizer.eosId];
-    for (const t of ids) if (!Number.isInteger(t) || t < 0 || t >= lm.model.vocab) throw new UserError('E_INPUT', `prompt ${i}: token id ${t} is outside the vocabulary [0, ${lm.model.vocab})`);
+    for (const t of ids) if (!Number.isInteger(t) || t < 0 || t >= lm.model.vocab) throw new UserError('E_INPUT', `prompt ${i + 1}: token id ${t} is outside the vocabulary [0, ${lm.model.vocab})`);
     if (ids.length > room) {
       if (o.truncate !== 'left') {
-        const what = ids.length > nPos ? `is longer than the model's context (${ids.length} > ${nPos} tokens)` : `(${ids.length} tokens) + ${o.tokens} new tokens exceed the model's context of ${nPos} positions`;
-        throw new UserError('E_INPUT', `prompt ${i} ${what}; use --truncate left to keep its last tokens, or fewer --tokens`);
+        if (ids.length > nPos) throw new UserError('E_INPUT', `prompt ${i + 1} is longer than the model's context (${ids.length} > ${nPos} tokens); shorten it, or use --truncate left to keep its last tokens`);
+        throw new UserError('E_INPUT', `prompt ${i + 1} (${ids.length} tokens) + ${o.tokens} new tokens exceed the model's context of ${nPos} positions; use fewer --tokens, or --truncate left to keep the prompt's last tokens`);
       }
       ids = ids.slice(ids.length - room);
     }
     return { text, ids };
   });
+}
+
+/** The field source must exist in the model; a score must match the model's d and vocabulary and the source. */
+export function checkModelCompat(model: Gpt2Model, source: FieldSource, meta: ScoreModelMeta | null): void {
+  const bad = checkFieldSource(source, model.nLayer, model.nHead);
+  if (bad) throw new UserError('E_ARG', `--field-source ${fieldSourceId(source)}: ${bad}`);
+  if (!meta) return;
+  const mismatch: string[] = [];
+  if (meta.d !== model.dModel) mismatch.push(`d = ${meta.d}, the model has d = ${model.dModel}`);
+  if (meta.vocab !== model.vocab) mismatch.push(`vocabulary ${meta.vocab}, the model has ${model.vocab}`);
+  if (meta.fieldSource !== fieldSourceId(source)) mismatch.push(`field source ${meta.fieldSource}, sampling uses ${fieldSourceId(source)}`);
+  if (mismatch.length) {
+    throw new UserError('E_CHECKPOINT', `the score checkpoint was made for another model or field (${mismatch.join('; ')}); pass a matching --score (and --field-source), or --score none`);
+  }
 }
 
 /** Tile a batch-1 KV cache to `n` rows in place. */

@@ -1,16 +1,25 @@
 /**
- * Options of the guided generator (sampling/generate.ts) and their checks: every out-of-range
- * value is a UserError with one clear line (the CLI exits 2). Also the compatibility check of a
- * score checkpoint against the language model and field source it is used with (ScoreModelMeta).
+ * The option families of generation, one zod schema each, used by the library (generateGuided,
+ * generateBaseline), the CLI (src/cli: flags are mapped to these fields and back, so errors name
+ * the flag) and the sweep configs (sampling/sweep-config.ts builds its grids from the same field
+ * schemas):
+ *   - guided sampling (BL Eq. 14 / BL Eq. 9 LLG mode): `guidedFields`, `guidedOptionsSchema`;
+ *   - baselines (greedy, temperature, top-k, top-p, repetition penalty): `baselineSpecSchema`;
+ *   - prompts: `promptTextSchema` (a prompt is a non-empty string: an empty or blank prompt is
+ *     refused everywhere) and `seedSchema`.
+ * Also the compatibility check of a score checkpoint against the model and field source.
+ * Light on purpose (zod only): the CLI imports it while building --help.
  */
-import { UserError } from '../src/errors.js';
-import { checkFieldSource, fieldSourceId, type FieldSource } from '../src/field/source.js';
-import type { Gpt2Model } from '../src/model/gpt2.js';
+import { z } from 'zod';
 import { SCHEDULE_KINDS, type NoiseSchedule } from '../src/core/schedules.js';
-import type { ScoreModelMeta } from '../src/score/contract.js';
-import { paramRange, type ParamSchedule, type Precession } from './drift.js';
-import { INTEGRATOR_NAMES, type IntegratorName } from './integrators/index.js';
-import { READOUTS, type ReadoutKind } from './readout.js';
+import { UserError } from '../src/errors.js';
+import { formatZodPath } from '../src/config/zodError.js';
+import type { FieldSource } from '../src/field/source.js';
+import type { ScoreModel } from '../src/score/contract.js';
+import type { ParamSchedule, Precession } from './drift.js';
+
+export { BASELINE_METHODS, FIELD_SCALES, INTEGRATOR_NAMES, PRECESSIONS, READOUTS, DEFAULT_STEPS, MAX_SEED, type BaselineMethod, type IntegratorName, type ReadoutKind } from './choices.js';
+import { BASELINE_METHODS, FIELD_SCALES, INTEGRATOR_NAMES, MAX_SEED, PRECESSIONS, READOUTS, type IntegratorName, type ReadoutKind } from './choices.js';
 
 /**
  * The schedule used without a score checkpoint: the one the residual scores are trained with
@@ -21,10 +30,100 @@ export function defaultSchedule(d: number): NoiseSchedule {
   const k = 1 / Math.max(d - 1, 1);
   return { kind: 'linear', betaMin: 0.01 * k, betaMax: 20 * k, T: 1 };
 }
-/** Default number K of reverse-SDE steps per token. */
-export const DEFAULT_STEPS = 50;
 export const MAX_STEPS = 100_000;
 export const DEFAULT_READOUT_TEMPERATURE = 0.1;
+/** Most new tokens per sample any command asks for (the model's context bounds it further). */
+export const MAX_TOKENS = 100_000;
+
+const finiteNum = (msg: string) => z.number({ invalid_type_error: msg }).finite(msg);
+
+/** A prompt: a non-empty, non-blank string (an empty prompt is refused everywhere). */
+export const promptTextSchema = z.string().refine((s) => s.trim() !== '', { message: 'is empty; give some text' });
+/** A seed: an integer in [0, 2^31 − 1] (strings are not hashed). */
+export const seedSchema = z.number({ invalid_type_error: 'must be a number' }).int(`must be an integer in [0, ${MAX_SEED}]`).min(0, `must be an integer in [0, ${MAX_SEED}]`).max(MAX_SEED, `must be an integer in [0, ${MAX_SEED}]`);
+
+/** A parameter that is a number or a schedule {kind, from, to} over reverse time, bounded below by `min` (strictly when `strict`). */
+function paramSchedule(min: number, strict = false) {
+  const word = `a finite number ${strict ? '>' : '≥'} ${min}`;
+  const bound = (x: number) => Number.isFinite(x) && (strict ? x > min : x >= min);
+  const num = z.number({ invalid_type_error: `must be ${word}` }).refine(bound, { message: `must be ${word}` });
+  const sched = z.object({ kind: z.enum(SCHEDULE_KINDS), from: num, to: num }).strict();
+  return z.union([num, sched], { errorMap: () => ({ message: `must be ${word} (or a schedule {kind, from, to})` }) });
+}
+
+export const noiseScheduleSchema = z
+  .object({ kind: z.enum(SCHEDULE_KINDS), betaMin: z.number().min(0).finite(), betaMax: z.number().positive().finite(), T: z.number().positive().finite() })
+  .strict()
+  .refine((s) => s.betaMin <= s.betaMax, { message: 'betaMin must not exceed betaMax', path: ['betaMin'] });
+
+/** The field schemas of guided sampling, one per option (the sweep's grids are arrays of these). */
+export const guidedFields = {
+  tokens: z.number({ invalid_type_error: 'must be a number' }).int('must be an integer ≥ 1').min(1, 'must be an integer ≥ 1').max(MAX_TOKENS, `must be an integer in [1, ${MAX_TOKENS}]`),
+  samples: z.number({ invalid_type_error: 'must be a number' }).int('must be an integer ≥ 1').min(1, 'must be an integer ≥ 1').max(10_000, 'must be an integer in [1, 10000]'),
+  eta: paramSchedule(0),
+  lambda: paramSchedule(0),
+  gamma: paramSchedule(0, true),
+  steps: z.number({ invalid_type_error: 'must be a number' }).int(`must be an integer in [1, ${MAX_STEPS}]`).min(1, `must be an integer in [1, ${MAX_STEPS}]`).max(MAX_STEPS, `must be an integer in [1, ${MAX_STEPS}]`),
+  integrator: z.enum(INTEGRATOR_NAMES),
+  readout: z.enum(READOUTS),
+  readoutTemperature: finiteNum('must be a finite number > 0').positive('must be a finite number > 0'),
+  fieldScale: z.enum(FIELD_SCALES),
+  precession: z.object({ kind: z.enum(PRECESSIONS) }).strict(),
+  schedule: noiseScheduleSchema,
+  tMin: finiteNum('must be a finite number ≥ 0').min(0, 'must be a finite number ≥ 0'),
+  maxBatch: z.number({ invalid_type_error: 'must be a number' }).int('must be an integer ≥ 1').min(1, 'must be an integer ≥ 1'),
+};
+
+/** Options of generateGuided other than the model, the score object and callbacks. */
+export const guidedOptionsSchema = z
+  .object({
+    prompts: z.array(promptTextSchema).optional(),
+    promptIds: z.array(z.array(z.number().int().min(0))).optional(),
+    tokens: guidedFields.tokens,
+    samples: guidedFields.samples.optional(),
+    eta: guidedFields.eta.optional(),
+    lambda: guidedFields.lambda.optional(),
+    gamma: guidedFields.gamma.optional(),
+    precession: guidedFields.precession.optional(),
+    steps: guidedFields.steps.optional(),
+    schedule: guidedFields.schedule.optional(),
+    tMin: guidedFields.tMin.optional(),
+    integrator: guidedFields.integrator.optional(),
+    readout: guidedFields.readout.optional(),
+    readoutTemperature: guidedFields.readoutTemperature.optional(),
+    fieldScale: guidedFields.fieldScale.optional(),
+    seed: z.union([seedSchema, z.string()]).optional(),
+    truncate: z.literal('left').optional(),
+    maxBatch: guidedFields.maxBatch.optional(),
+  })
+  .passthrough()
+  .superRefine((o, ctx) => {
+    if (!o.prompts?.length && !o.promptIds?.length) ctx.addIssue({ code: 'custom', path: ['prompts'], message: 'give at least one prompt' });
+    if (o.prompts && o.promptIds && o.prompts.length !== o.promptIds.length) ctx.addIssue({ code: 'custom', path: ['prompts'], message: `${o.prompts.length} prompt labels for ${o.promptIds.length} encoded prompts` });
+    if (o.precession && o.lambda === undefined) ctx.addIssue({ code: 'custom', path: ['precession'], message: 'needs lambda (LLG mode)' });
+    if (o.gamma !== undefined && o.lambda === undefined) ctx.addIssue({ code: 'custom', path: ['gamma'], message: 'needs lambda (LLG mode)' });
+    if (o.tMin !== undefined && o.tMin >= (o.schedule?.T ?? 1)) ctx.addIssue({ code: 'custom', path: ['tMin'], message: `must be below the schedule's end time T = ${o.schedule?.T ?? 1}` });
+  });
+
+/** The sampler settings of a baseline decoder (method, temperature, top-k, top-p, repetition penalty). */
+export const baselineSpecSchema = z
+  .object({
+    method: z.enum(BASELINE_METHODS),
+    temperature: finiteNum('must be a finite number > 0').positive('must be a finite number > 0').optional(),
+    topK: z.number({ invalid_type_error: 'must be a number' }).int('must be an integer ≥ 1').min(1, 'must be an integer ≥ 1').optional(),
+    topP: z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]').optional(),
+    repetitionPenalty: finiteNum('must be a finite number > 0 (1 = off)').positive('must be a finite number > 0 (1 = off)').optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.method === 'top-k' && s.topK === undefined) ctx.addIssue({ code: 'custom', path: ['topK'], message: 'method top-k needs topK (an integer ≥ 1)' });
+    if (s.method === 'top-p' && s.topP === undefined) ctx.addIssue({ code: 'custom', path: ['topP'], message: 'method top-p needs topP in (0, 1]' });
+    if (s.method !== 'top-k' && s.topK !== undefined) ctx.addIssue({ code: 'custom', path: ['topK'], message: `applies to method top-k, not ${s.method}` });
+    if (s.method !== 'top-p' && s.topP !== undefined) ctx.addIssue({ code: 'custom', path: ['topP'], message: `applies to method top-p, not ${s.method}` });
+    if (s.method === 'greedy' && s.temperature !== undefined) ctx.addIssue({ code: 'custom', path: ['temperature'], message: 'does not apply to greedy decoding' });
+  });
+/** A baseline method with its parameters, as validated by `baselineSpecSchema`. */
+export type BaselineSpec = z.infer<typeof baselineSpecSchema>;
 
 /** Passed to `onToken` as each token is chosen: the row (prompt, sample), the token and the tokens so far. */
 export interface TokenEvent {
@@ -68,7 +167,7 @@ export interface GuidedOptions {
   /** N̂ ('unit', default: the convention the score is trained with) or the raw N_proj in the η term (sampling/drift.ts). */
   fieldScale?: 'raw' | 'unit';
   /** Learned residual score; null/absent: pure η-guided drift (the zero-training baseline). */
-  score?: import('../src/score/contract.js').ScoreModel | null;
+  score?: ScoreModel | null;
   readout?: ReadoutKind;
   /** Softmax readout temperature (default 0.1). */
   readoutTemperature?: number;
@@ -84,61 +183,27 @@ export interface GuidedOptions {
   profile?: { lmMs: number; sdeMs: number; readoutMs: number };
 }
 
-const finite = (x: number) => typeof x === 'number' && Number.isFinite(x);
-
-function checkParam(p: ParamSchedule | undefined, flag: string, min: number, strict = false): void {
-  if (p === undefined) return;
-  if (typeof p !== 'number' && !SCHEDULE_KINDS.includes(p.kind)) throw new UserError('E_ARG', `--${flag}: schedule kind '${p.kind}' is not one of ${SCHEDULE_KINDS.join(', ')}`);
-  const [lo, hi] = paramRange(p);
-  if (!finite(lo) || !finite(hi) || lo < min || (strict && lo <= min)) {
-    throw new UserError('E_ARG', `--${flag} must be a finite number ${strict ? '>' : '≥'} ${min} (got ${typeof p === 'number' ? p : `${p.kind} ${p.from}→${p.to}`})`);
-  }
+/** One line from a failed option parse: `what: field F: message`. */
+function optionError(err: z.ZodError, what: string): UserError {
+  const issue = err.issues[0];
+  return new UserError('E_ARG', `${what}: ${formatZodPath(issue.path as (string | number)[])} ${issue.message}`);
 }
 
 /** Check a noise schedule: 0 ≤ β_min ≤ β_max, β_max > 0, T > 0, all finite. */
 export function checkSchedule(s: NoiseSchedule): void {
-  if (!SCHEDULE_KINDS.includes(s.kind)) throw new UserError('E_ARG', `--schedule must be one of ${SCHEDULE_KINDS.join(', ')} (got '${s.kind}')`);
-  if (!finite(s.betaMin) || !finite(s.betaMax) || s.betaMin < 0 || s.betaMax <= 0 || s.betaMin > s.betaMax) {
-    throw new UserError('E_ARG', `β out of range: need finite 0 ≤ β_min ≤ β_max with β_max > 0 (got β_min = ${s.betaMin}, β_max = ${s.betaMax})`);
-  }
-  if (!finite(s.T) || s.T <= 0) throw new UserError('E_ARG', `the schedule's end time T must be a finite number > 0 (got ${s.T})`);
+  const r = noiseScheduleSchema.safeParse(s);
+  if (!r.success) throw optionError(r.error, 'noise schedule');
 }
 
-/** Validate everything that does not need the model. */
+/** Validate everything that does not need the model (guidedOptionsSchema). */
 export function checkGuidedOptions(o: GuidedOptions): void {
-  if (!Number.isInteger(o.tokens) || o.tokens < 1) throw new UserError('E_ARG', `--tokens must be an integer ≥ 1 (got ${o.tokens})`);
-  if (o.samples !== undefined && (!Number.isInteger(o.samples) || o.samples < 1)) throw new UserError('E_ARG', `--samples must be an integer ≥ 1 (got ${o.samples})`);
-  if (o.steps !== undefined && (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > MAX_STEPS)) {
-    throw new UserError('E_ARG', `--steps must be an integer in [1, ${MAX_STEPS}] (got ${o.steps})`);
-  }
-  checkParam(o.eta, 'eta', 0);
-  checkParam(o.lambda, 'lambda', 0);
-  checkParam(o.gamma, 'gamma', 0, true);
-  if (o.schedule) checkSchedule(o.schedule);
-  if (o.tMin !== undefined) {
-    const T = o.schedule?.T ?? 1;
-    if (!finite(o.tMin) || o.tMin < 0 || o.tMin >= T) throw new UserError('E_ARG', `t_min must be in [0, T) (got ${o.tMin}, T = ${T})`);
-  }
-  if (o.integrator !== undefined && !INTEGRATOR_NAMES.includes(o.integrator)) throw new UserError('E_ARG', `--integrator must be one of ${INTEGRATOR_NAMES.join(', ')} (got '${o.integrator}')`);
-  if (o.readout !== undefined && !READOUTS.includes(o.readout)) throw new UserError('E_ARG', `--readout must be one of ${READOUTS.join(', ')} (got '${o.readout}')`);
-  if (o.readoutTemperature !== undefined && (!finite(o.readoutTemperature) || o.readoutTemperature <= 0)) {
-    throw new UserError('E_ARG', `--readout-temperature must be a finite number > 0 (got ${o.readoutTemperature})`);
-  }
-  if (o.maxBatch !== undefined && (!Number.isInteger(o.maxBatch) || o.maxBatch < 1)) throw new UserError('E_ARG', `maxBatch must be an integer ≥ 1 (got ${o.maxBatch})`);
-  if (!o.prompts?.length && !o.promptIds?.length) throw new UserError('E_ARG', 'give at least one prompt');
-  if (o.prompts && o.promptIds && o.prompts.length !== o.promptIds.length) throw new UserError('E_ARG', `${o.prompts.length} prompt labels for ${o.promptIds.length} encoded prompts`);
+  const r = guidedOptionsSchema.safeParse(o);
+  if (!r.success) throw optionError(r.error, 'guided options');
 }
 
-/** The field source must exist in the model; a score must match the model's d and vocabulary and the source. */
-export function checkModelCompat(model: Gpt2Model, source: FieldSource, meta: ScoreModelMeta | null): void {
-  const bad = checkFieldSource(source, model.nLayer, model.nHead);
-  if (bad) throw new UserError('E_ARG', `--field-source ${fieldSourceId(source)}: ${bad}`);
-  if (!meta) return;
-  const mismatch: string[] = [];
-  if (meta.d !== model.dModel) mismatch.push(`d = ${meta.d}, the model has d = ${model.dModel}`);
-  if (meta.vocab !== model.vocab) mismatch.push(`vocabulary ${meta.vocab}, the model has ${model.vocab}`);
-  if (meta.fieldSource !== fieldSourceId(source)) mismatch.push(`field source ${meta.fieldSource}, sampling uses ${fieldSourceId(source)}`);
-  if (mismatch.length) {
-    throw new UserError('E_CHECKPOINT', `the score checkpoint was made for another model or field (${mismatch.join('; ')}); pass a matching --score (and --field-source), or --score none`);
-  }
+/** Validate a baseline decoder's settings (baselineSpecSchema). */
+export function checkBaselineSpec(s: BaselineSpec): BaselineSpec {
+  const r = baselineSpecSchema.safeParse(s);
+  if (!r.success) throw optionError(r.error, 'baseline');
+  return r.data;
 }

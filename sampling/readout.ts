@@ -17,10 +17,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { matmul } from '../src/core/linalg.js';
 import type { Rng } from '../src/rng.js';
 
-/** How a final spin becomes a token: the nearest token spin, or a softmax over cosines. */
-export const READOUTS = ['nearest', 'softmax'] as const;
-/** One of {@link READOUTS}. */
-export type ReadoutKind = (typeof READOUTS)[number];
+// The names live with the other option families in sampling/choices.ts (light, for --help).
+export { READOUTS, type ReadoutKind } from './options.js';
+import type { ReadoutKind } from './options.js';
 
 /** The tokens read out of a batch of spins, with the cosine of the chosen token and the runner-up and its cosine. */
 export interface ReadoutResult {

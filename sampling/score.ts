@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../src/errors.js';
 import { embeddedModelDir } from '../src/model/load.js';
+import { latestCheckpoint } from '../src/io/checkpointDir.js';
 import { modelHash } from '../src/score/identity.js';
-import { loadScoreModel } from '../src/score/scoreNet.js';
+import { loadScoreModel, SCORE_META_FILE } from '../src/score/scoreNet.js';
 import type { ScoreModel } from '../src/score/contract.js';
 
 /** Options of {@link openScore}. */
@@ -26,6 +27,20 @@ export function embeddedScoreDir(): string {
   return join(embeddedModelDir(), 'score');
 }
 
+/**
+ * The checkpoint directory of `--score DIR`: DIR itself when it holds score.json (an exported score
+ * or one checkpoint), else the latest checkpoint of the run directory DIR (a run stopped with
+ * --stop-after, or still training). A one-line UserError otherwise.
+ */
+export function resolveScoreDir(dir: string): string {
+  if (dir.trim() === '') throw new UserError('E_ARG', "--score is empty; give a score run directory, or 'none'");
+  if (!existsSync(dir)) throw new UserError('E_FILE', `--score ${dir} does not exist; give a directory written by \`spinbath train\`, or --score none`);
+  if (existsSync(join(dir, SCORE_META_FILE))) return dir;
+  const latest = latestCheckpoint(dir);
+  if (latest && existsSync(join(latest.dir, SCORE_META_FILE))) return latest.dir;
+  throw new UserError('E_FILE', `--score ${dir} has no ${SCORE_META_FILE} and no checkpoint (checkpoints/latest.json); give a run directory of \`spinbath train\` or one of its checkpoints`);
+}
+
 /** Resolve --score: null for 'none' (or no default checkpoint), else the loaded model. */
 export async function openScore(arg: string | undefined, opts: OpenScoreOptions): Promise<ScoreModel | null> {
   if (arg === 'none') return null;
@@ -37,8 +52,7 @@ export async function openScore(arg: string | undefined, opts: OpenScoreOptions)
     }
     dir = embeddedScoreDir();
   }
-  if (!existsSync(dir)) throw new UserError('E_FILE', `score checkpoint ${dir} does not exist; give a directory written by score training, or --score none`);
-  return loadScoreModel(dir);
+  return loadScoreModel(resolveScoreDir(dir));
 }
 
 /** A warning when `score` was trained against other weights of the same shape (modelHash), else null. */

@@ -37,30 +37,37 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { readJsonFile } from '../src/config/load.js';
 import { zodToUserError } from '../src/config/zodError.js';
-import { SCHEDULE_KINDS, type NoiseSchedule } from '../src/core/schedules.js';
+import type { NoiseSchedule } from '../src/core/schedules.js';
 import { UserError } from '../src/errors.js';
 import { parseFieldSource } from '../src/field/source.js';
-import { baselineLabel, baselineSpecSchema, type BaselineSpec } from './baselines.js';
+import { baselineLabel, type BaselineSpec } from './baselines.js';
+import { baselineSpecSchema, DEFAULT_STEPS, guidedFields, noiseScheduleSchema, promptTextSchema, seedSchema } from './options.js';
 
-const scheduleSchema = z
-  .object({ kind: z.enum(SCHEDULE_KINDS), betaMin: z.number().min(0).finite(), betaMax: z.number().positive().finite(), T: z.number().positive().finite() })
-  .strict()
-  .refine((s) => s.betaMin <= s.betaMax, { message: 'betaMin must not exceed betaMax', path: ['betaMin'] });
+// The grids are arrays of the guided option family's own field schemas (sampling/options.ts), so a
+// value the sampler or the CLI refuses is refused here too, with the same rule.
+const scheduleSchema = noiseScheduleSchema;
+
+/** A plain number (grids hold numbers, not schedules) accepted by the option family's field `f`. */
+const numberOf = (f: z.ZodTypeAny) =>
+  z.number().superRefine((x, ctx) => {
+    const r = f.safeParse(x);
+    if (!r.success) ctx.addIssue({ code: 'custom', message: r.error.issues[0].message });
+  });
 
 const fieldSourceText = z.string().refine((s) => parseFieldSource(s) !== null, { message: 'not a field source; write final, layer:L, head:L.H or heads:L.H+L.H' });
 
 const guidedSchema = z
   .object({
-    eta: z.array(z.number().min(0).finite()).min(1),
-    lambda: z.array(z.union([z.literal('off'), z.number().min(0).finite()])).min(1).default(['off']),
-    steps: z.array(z.number().int().min(1).max(100_000)).min(1).default([50]),
+    eta: z.array(numberOf(guidedFields.eta)).min(1),
+    lambda: z.array(z.union([z.literal('off'), numberOf(guidedFields.lambda)])).min(1).default(['off']),
+    steps: z.array(guidedFields.steps).min(1).default([DEFAULT_STEPS]),
     schedules: z.array(z.union([z.literal('default'), scheduleSchema])).min(1).default(['default']),
     fieldSources: z.array(fieldSourceText).min(1).default(['final']),
     scores: z.array(z.string().min(1)).min(1).default(['none']),
-    gamma: z.number().positive().finite().default(1),
-    integrator: z.enum(['heun', 'euler']).default('heun'),
-    readout: z.enum(['nearest', 'softmax']).default('nearest'),
-    readoutTemperature: z.number().positive().finite().optional(),
+    gamma: numberOf(guidedFields.gamma).default(1),
+    integrator: guidedFields.integrator.default('heun'),
+    readout: guidedFields.readout.default('nearest'),
+    readoutTemperature: guidedFields.readoutTemperature.optional(),
   })
   .strict();
 
@@ -70,8 +77,8 @@ const promptsSchema = z
     source: z.enum(['brown-test', 'texts']).default('brown-test'),
     count: z.number().int().min(1).max(10_000).optional(),
     length: z.number().int().min(1).max(4096).optional(),
-    seed: z.number().int().optional(),
-    texts: z.array(z.string().min(1)).min(1).optional(),
+    seed: seedSchema.optional(),
+    texts: z.array(promptTextSchema).min(1).optional(),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -93,9 +100,9 @@ export const sweepConfigSchema = z
     model: z.string().min(1).optional(),
     evaluator: z.string().min(1).optional(),
     prompts: promptsSchema.default({ source: 'brown-test', count: 8, length: 16, seed: 0 }),
-    tokens: z.number().int().min(1).max(4096),
-    samples: z.number().int().min(1).max(10_000).default(1),
-    seeds: z.array(z.number().int()).min(1).default([0]),
+    tokens: guidedFields.tokens,
+    samples: guidedFields.samples.default(1),
+    seeds: z.array(seedSchema).min(1).default([0]),
     batchSize: z.number().int().min(1).max(4096).default(16),
     guided: guidedSchema.optional(),
     baselines: z.array(baselineSpecSchema).default([]),

@@ -71,11 +71,22 @@ export function runsCsv(lines: readonly ResultLine[]): string {
   return [cols.join(','), ...lines.map((l) => row(l).map(csvCell).join(','))].join('\n') + '\n';
 }
 
+/** Legends wide enough for whole setting labels, below the plot. */
+const LEGEND = { labelLimit: 520, orient: 'bottom', columns: 1 } as const;
+
+/** Whether positive values span at least a decade (then a log axis shows them). */
+export function spansDecades(values: readonly number[]): boolean {
+  const v = values.filter((x) => Number.isFinite(x));
+  if (v.length < 2 || v.some((x) => x <= 0)) return false;
+  return Math.max(...v) / Math.min(...v) >= 10;
+}
+
 /** Perplexity (log scale) against distinct-2, one point per run. */
 export function qualityDiversitySpec(lines: readonly ResultLine[]): VegaLiteSpec {
   const values = lines
     .filter((l) => l.metrics.perplexity !== null && l.metrics.distinct_2 !== null)
-    .map((l) => ({ setting: l.label, group: l.params.kind === 'guided' ? `guided λ=${l.params.lambda}` : l.label, kind: l.params.kind, seed: l.params.seed ?? 0, perplexity: l.metrics.perplexity, distinct_2: l.metrics.distinct_2 }));
+    // colour: the run's whole setting (its label without the seed), so runs with and without a score never share one
+    .map((l) => ({ setting: l.label, kind: l.params.kind, seed: l.params.seed ?? 0, perplexity: l.metrics.perplexity, distinct_2: l.metrics.distinct_2 }));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: 'Quality against diversity (one point per run)',
@@ -86,7 +97,7 @@ export function qualityDiversitySpec(lines: readonly ResultLine[]): VegaLiteSpec
     encoding: {
       x: { field: 'distinct_2', type: 'quantitative', title: 'distinct-2 (token ids)', scale: { zero: false } },
       y: { field: 'perplexity', type: 'quantitative', title: 'evaluator perplexity', scale: { type: 'log' } },
-      color: { field: 'group', type: 'nominal', title: 'method' },
+      color: { field: 'setting', type: 'nominal', title: 'setting', scale: { scheme: values.length > 10 ? 'category20' : 'tableau10' }, legend: LEGEND },
       shape: { field: 'kind', type: 'nominal' },
       tooltip: [{ field: 'setting' }, { field: 'seed' }, { field: 'perplexity' }, { field: 'distinct_2' }],
     },
@@ -108,22 +119,28 @@ export function metricsAgainstSpec(lines: readonly ResultLine[], axis: 'eta' | '
     return METRIC_KEYS.filter((k) => l.metrics[k] !== null).map((k) => ({ metric: k, value: l.metrics[k], eta: p.eta, lambda: String(p.lambda), series: axis === 'eta' ? `λ=${p.lambda}${other}` : `η=${p.eta}${other}` }));
   });
   const x = axis === 'eta' ? { field: 'eta', type: 'quantitative', title: 'η (guidance)' } : { field: 'lambda', type: 'ordinal', title: 'λ (LLG damping; off = plain drift)', sort: lamOrder };
+  // one panel per metric, each with its own y axis: logarithmic where the metric spans decades (perplexity)
+  const panels = METRIC_KEYS.filter((k) => values.some((v) => v.metric === k)).map((k) => {
+    const log = spansDecades(values.filter((v) => v.metric === k).map((v) => v.value as number));
+    return {
+      title: { text: `${k}${log ? ' (log)' : ''}`, fontSize: 11 },
+      width: 170,
+      height: 130,
+      transform: [{ filter: { field: 'metric', equal: k } }],
+      mark: { type: 'line', point: true },
+      encoding: {
+        x,
+        y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: null, scale: log ? { type: 'log' } : { zero: false }, axis: { format: '.5~g' } },
+        color: { field: 'series', type: 'nominal', title: axis === 'eta' ? 'λ' : 'η', legend: LEGEND },
+      },
+    };
+  });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: `Metrics against ${axis === 'eta' ? 'η' : 'λ'} (guided runs, mean over seeds)`,
     data: { values },
-    facet: { field: 'metric', type: 'nominal', title: null, sort: [...METRIC_KEYS] },
+    concat: panels,
     columns: 4,
-    spec: {
-      width: 170,
-      height: 130,
-      mark: { type: 'line', point: true },
-      encoding: {
-        x,
-        y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: null, scale: { zero: false }, axis: { format: '.5~g' } },
-        color: { field: 'series', type: 'nominal', title: axis === 'eta' ? 'λ' : 'η' },
-      },
-    },
     resolve: { scale: { y: 'independent' } },
   } as VegaLiteSpec;
 }

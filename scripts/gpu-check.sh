@@ -21,5 +21,5 @@ echo "== GPU tests (test/gpu/webgpu.test.ts)"
 CI=true npx vitest run test/gpu/webgpu.test.ts || rc=1
 echo "== timings (JSON)"
 mkdir -p scratch
-GPU_BENCH_OUT=scratch/gpu-check.json npx tsx scripts/gpu-bench.ts "${args[@]}" || rc=1
+GPU_BENCH_OUT=scratch/gpu-check.json npx tsx bench/gpu-bench.ts "${args[@]}" || rc=1
 exit $rc

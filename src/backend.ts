@@ -9,6 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { UserError } from './errors.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** The tensor backends spinbath can run on. */
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow', 'webgpu'] as const;
@@ -246,6 +248,28 @@ export function jobEngines(backend: string): Record<string, string> {
   };
 }
 
+/**
+ * The installed version of package `name`, or null. Packages whose `exports` hide package.json
+ * (@huggingface/transformers) are found from their resolved entry, walking up to their package.json.
+ */
+function packageVersion(require: NodeJS.Require, name: string): string | null {
+  try {
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    // fall through: exports may hide package.json
+  }
+  const paths = require.resolve.paths(name) ?? [];
+  for (const base of paths) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(base, name, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === name && pkg.version) return pkg.version;
+    } catch {
+      // not in this node_modules
+    }
+  }
+  return null;
+}
+
 /** What `spinbath env` prints: backend, SIMD/threads and package versions. */
 export async function backendInfo(): Promise<BackendInfo> {
   const backend = tf.getBackend();
@@ -269,11 +293,7 @@ export async function backendInfo(): Promise<BackendInfo> {
     'webgpu',
     '@huggingface/transformers',
   ]) {
-    try {
-      versions[p] = (require(`${p}/package.json`) as { version: string }).version;
-    } catch {
-      versions[p] = null;
-    }
+    versions[p] = packageVersion(require, p);
   }
   versions.node = process.versions.node;
   return { backend, simd, threads, versions, webgpu: backend === 'webgpu' ? webgpuAdapter() : null, jobs: jobEngines(backend) };

@@ -4,9 +4,9 @@ import { heun } from './heun.js';
 import type { Integrator } from './types.js';
 
 export type { Integrator } from './types.js';
+import type { IntegratorName } from '../options.js';
+
+// The names live with the other option families in sampling/options.ts (light, for --help).
+export { INTEGRATOR_NAMES, type IntegratorName } from '../options.js';
 /** The reverse-SDE integrators by name: Heun (Stratonovich, the default) and geodesic Euler–Maruyama. */
-export const INTEGRATORS = { heun, euler } as const satisfies Record<string, Integrator>;
-/** One of {@link INTEGRATOR_NAMES}. */
-export type IntegratorName = keyof typeof INTEGRATORS;
-/** The names of {@link INTEGRATORS}. */
-export const INTEGRATOR_NAMES = Object.keys(INTEGRATORS) as IntegratorName[];
+export const INTEGRATORS: Record<IntegratorName, Integrator> = { heun, euler };

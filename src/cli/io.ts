@@ -1,8 +1,8 @@
 /**
  * Output streams and global options shared by every command. Commands write through `Io` so
- * the whole CLI runs in-process in tests.
+ * the whole CLI runs in-process in tests. Light: the tensor backend is imported when a command runs.
  */
-import { useBackend } from '../backend.js';
+import { parseSeed } from './args.js';
 
 export interface Io {
   out(text: string): void;
@@ -16,24 +16,27 @@ export const processIo: Io = {
 
 export interface GlobalArgs {
   json: boolean;
-  seed: number;
+  /** --seed: an integer in [0, 2^31 − 1]; undefined when not given (each command's default is 0, or the config's seed). */
+  seed?: number;
   backend?: string;
-  out?: string;
   debug: boolean;
   quiet: boolean;
 }
 
 export const globalOptions = {
   json: { type: 'boolean', default: false, describe: 'print machine-readable JSON on stdout' },
-  seed: { type: 'number', default: 0, describe: 'seed for every random draw (same seed, same output)' },
+  seed: { type: 'string', coerce: parseSeed, describe: 'seed of every random draw, an integer in [0, 2^31−1] (default 0; training: the config\'s seed)' },
   backend: { type: 'string', describe: 'tensor backend: wasm (default), cpu, tensorflow, webgpu; or SPINBATH_BACKEND' },
-  out: { type: 'string', describe: 'directory for output files (JSON, SVG, CSV)' },
   debug: { type: 'boolean', default: false, describe: 'print stack traces for errors' },
   quiet: { type: 'boolean', default: false, describe: 'no progress bars or human-readable summaries on stderr' },
 } as const;
 
+/** The seed of a run: --seed, else 0. */
+export const seedOf = (a: GlobalArgs): number => a.seed ?? 0;
+
 /** Activate the backend chosen by --backend / SPINBATH_BACKEND. */
 export async function initBackend(args: GlobalArgs): Promise<string> {
+  const { useBackend } = await import('../backend.js');
   return useBackend(args.backend);
 }
 

@@ -1,12 +1,15 @@
 /**
  * The command-line side of a training run, shared by `spinbath lm train` (src/cli/commands/lm.ts)
- * and `spinbath train` (src/cli/commands/train.ts): the --config/--out/--resume/--stop-after/
- * --cache-dir options and their checks, and the progress reporter on stderr (a cli-progress bar on
- * a terminal, a line per evaluation or minute otherwise, nothing when quiet).
+ * and `spinbath train` (src/cli/commands/train.ts): the checks of --config/--out/--resume and the
+ * run-directory lock (beginTrainRun), and the progress reporter on stderr (a cli-progress bar on a
+ * terminal, a line per evaluation or minute otherwise, nothing when quiet). Flags: defs/training.ts.
  */
 import { SingleBar } from 'cli-progress';
-import type { Argv } from 'yargs';
 import { UserError } from '../errors.js';
+import { latestCheckpoint } from '../io/checkpointDir.js';
+import { acquireRunLock, type RunLock } from '../io/lock.js';
+import { checkOutDir, removeStaleTemps } from '../io/output.js';
+import type { TrainRunArgs } from './defs/training.js';
 
 /** What a trainer reports after each update (each trainer adds its own rates). */
 import type { StepInfo, TrainProgress } from '../io/trainProgress.js';
@@ -59,38 +62,37 @@ export function trainingProgress<I extends StepInfo>(err: (text: string) => void
   };
 }
 
-/** The arguments of trainRunOptions. */
-export interface TrainRunArgs {
-  config?: string;
-  resume: boolean;
-  'stop-after'?: number;
-  'cache-dir'?: string;
-}
-
-/** --config, --resume, --stop-after and --cache-dir (described by `text`). */
-export function trainRunOptions<T>(y: Argv<T>, text: { config: string; cacheDir: string }) {
-  return y
-    .option('config', { type: 'string', describe: text.config })
-    .option('resume', { type: 'boolean', default: false, describe: 'continue from the last checkpoint in --out' })
-    .option('stop-after', { type: 'number', describe: 'stop (after a checkpoint) once this many steps are done; continue later with --resume' })
-    .option('cache-dir', { type: 'string', describe: text.cacheDir });
+/** A training run ready to start: its config file, run directory (locked) and stop step. */
+export interface BegunRun<C> {
+  config: C;
+  out: string;
+  stopAfter: number | undefined;
+  lock: RunLock;
 }
 
 /**
- * Check the run arguments of command `command`: --config (`example` is named when missing), --out
- * (for checkpoints and `exported`), --stop-after a positive integer. Returns them.
+ * Check and begin the run of command `command`: --config (`example` is named when missing) is
+ * loaded and validated by `load`, --out (for checkpoints and `exported`) must be a usable directory,
+ * --resume must match what --out holds; only then is --out locked (a second process on it refuses
+ * at once) and are the temporary files of killed runs in it removed. Nothing is written before
+ * every check passed. Release `lock` when the run ends.
  */
-export function checkTrainRunArgs(
-  a: TrainRunArgs & { out?: string },
-  command: string,
-  example: string,
-  exported: string,
-): { config: string; out: string; stopAfter: number | undefined } {
+export function beginTrainRun<C>(a: TrainRunArgs, command: string, example: string, exported: string, load: (path: string) => C, say: (line: string) => void): BegunRun<C> {
   if (!a.config) throw new UserError('E_ARG', `${command} needs --config FILE (e.g. ${example})`);
   if (!a.out) throw new UserError('E_ARG', `${command} needs --out DIR for checkpoints and the exported ${exported}`);
-  const stopAfter = a['stop-after'];
-  if (stopAfter !== undefined && !(Number.isInteger(stopAfter) && stopAfter >= 1)) {
-    throw new UserError('E_ARG', `--stop-after must be a positive integer number of steps, got ${stopAfter}`);
+  const out = a.out;
+  checkOutDir(out);
+  const config = load(a.config);
+  const existing = latestCheckpoint(out);
+  if (a.resume && !existing) throw new UserError('E_CHECKPOINT', `--resume: ${out} has no checkpoint (no checkpoints/latest.json); run without --resume to start training`);
+  if (!a.resume && existing) throw new UserError('E_ARG', `${out} already holds a ${command === 'train' ? 'score-training' : 'training'} run (checkpoint at step ${existing.step}); pass --resume to continue it or choose another --out`);
+  const lock = acquireRunLock(out, `spinbath ${command}`);
+  try {
+    const removed = removeStaleTemps(out);
+    if (removed.length) say(`removed ${removed.length} temporary file(s) of an interrupted run in ${out}`);
+  } catch (e) {
+    lock.release();
+    throw e;
   }
-  return { config: a.config, out: a.out, stopAfter };
+  return { config, out, stopAfter: a['stop-after'], lock };
 }

@@ -1,14 +1,12 @@
 /**
- * Prompt sets for the head analysis: JSON ({prompts:[{prompt, good, bad}]} or a bare array) or CSV
- * with a header prompt,good,bad. Good/bad words are scored by their first token; a leading space is
+ * Prompt sets for the head analysis: JSON ({prompts:[{prompt, good, bad}]} or a bare array), JSONL or
+ * CSV with a header prompt,good,bad (read by src/io/promptFile.ts, the reader of every command). Good/bad words are scored by their first token; a leading space is
  * added when the prompt does not end in whitespace (GPT-2 tokens carry their leading space).
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { parse as parseCsv } from 'csv-parse/sync';
-import { z } from 'zod';
-import { zodToUserError } from '../config/zodError.js';
 import { UserError } from '../errors.js';
-import type { Tokenizer } from '../model/tokenizer.js';
+import { readPromptRecords } from '../io/promptFile.js';
+import { join } from 'node:path';
+import { packageRoot, type Tokenizer } from '../model/tokenizer.js';
 
 /** A prompt with a good and a bad next word (BL's factual-recall pairs). */
 export interface PromptPair {
@@ -26,32 +24,14 @@ export interface EncodedPrompt extends PromptPair {
   warnings: string[];
 }
 
-const pairSchema = z.object({ prompt: z.string(), good: z.string(), bad: z.string() }).passthrough();
-const fileSchema = z.union([z.array(pairSchema), z.object({ prompts: z.array(pairSchema) }).passthrough()]);
+/** The shipped prompt set: Brown pairs for the embedded model (no --model), factual recall for another model. */
+export function defaultPromptFile(model?: string): string {
+  return join(packageRoot(), 'configs', 'prompts', model ? 'factual-recall-20.json' : 'brown-pairs-200.json');
+}
 
-/** Read prompt pairs from a JSON or CSV file. */
-export function readPromptFile(path: string): PromptPair[] {
-  if (!existsSync(path)) throw new UserError('E_FILE', `prompt file ${path} does not exist; give a JSON or CSV file with prompt, good, bad`);
-  const text = readFileSync(path, 'utf8');
-  let rows: unknown;
-  if (path.toLowerCase().endsWith('.csv')) {
-    try {
-      rows = parseCsv(text, { columns: true, skip_empty_lines: true, trim: false });
-    } catch (e) {
-      throw new UserError('E_FILE', `prompt file ${path} is not valid CSV: ${(e as Error).message.split('\n')[0]}`);
-    }
-  } else {
-    try {
-      rows = JSON.parse(text);
-    } catch (e) {
-      throw new UserError('E_FILE', `prompt file ${path} is not valid JSON: ${(e as Error).message}`);
-    }
-  }
-  const r = fileSchema.safeParse(rows);
-  if (!r.success) throw zodToUserError(r.error, `prompt file ${path}`, 'E_INPUT');
-  const list = Array.isArray(r.data) ? r.data : r.data.prompts;
-  if (list.length === 0) throw new UserError('E_INPUT', `prompt file ${path} has no prompts`);
-  return list.map((p) => ({ prompt: p.prompt, good: p.good, bad: p.bad }));
+/** Prompt pairs from a JSON, JSONL or CSV file with prompt, good, bad (src/io/promptFile.ts). */
+export function readPromptFile(path: string, flag = '--prompts'): PromptPair[] {
+  return readPromptRecords(path, { flag, extra: ['good', 'bad'] as const });
 }
 
 /** First token of a candidate word as it would follow the prompt. */

@@ -3,8 +3,7 @@
  * crash or a bad input never leaves a half-written file where a good one is expected.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 let counter = 0;
 
@@ -25,9 +24,22 @@ export function atomicWrite(path: string, data: string | Uint8Array | Uint8Array
     throw e;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true }); // e.g. the target is a directory: leave nothing behind
+    throw e;
+  }
 }
 
 export function atomicWriteJson(path: string, value: unknown): void {
   atomicWrite(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Write every [relative path, text] of `files` under `dir` atomically; returns the written paths. */
+export function writeFilesAtomic(dir: string, files: [string, string][]): string[] {
+  return files.map(([name, text]) => {
+    atomicWrite(join(dir, name), text);
+    return join(dir, name);
+  });
 }

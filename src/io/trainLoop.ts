@@ -10,6 +10,11 @@
  * updates. The numbers are checked in step order before anything is evaluated or written: a
  * non-finite loss or gradient norm stops the run naming its step, with the last checkpoint (all
  * of whose steps were checked) kept. Results do not depend on readEvery.
+ *
+ * The first update of a session is read on its own: it pays for kernel compilation and warm-up,
+ * so its time counts in the tally but not in the ETA (NaN until a second update is timed). A
+ * --stop-after stop between evaluations evaluates once more, so the reported validation loss is
+ * the one at the stop (reported, not logged: the log matches an uninterrupted run).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readScalars } from '../backend.js';
@@ -62,7 +67,7 @@ export interface LoopSpec<I extends StepInfo> {
 }
 
 export interface LoopResult {
-  /** Latest validation loss (null if none yet). */
+  /** Latest validation loss (null if none yet; at a --stop-after stop, the loss there). */
   valLoss: number | null;
   /** tf.memory().numTensors after the first read of this session (equal to the end's: no leak). */
   tensorsAfterFirst: number | null;
@@ -92,8 +97,12 @@ export async function runTrainingLoop<I extends StepInfo>(spec: LoopSpec<I>): Pr
   let since = performance.now(); // start of the updates not yet timed
   let step = spec.startStep;
 
-  /** Read, check and log the pending updates; `evaluated` marks the last one's progress record. */
-  const flush = async (evaluated: boolean): Promise<void> => {
+  /**
+   * Read, check and log the pending updates. `evaluation` 'logged': evaluate and log (the last
+   * progress record is marked evaluated); 'reported': evaluate at a stop, not logged; 'none'.
+   */
+  const flush = async (evaluation: 'logged' | 'reported' | 'none'): Promise<void> => {
+    const evaluated = evaluation === 'logged';
     const batch = pending;
     pending = [];
     let values: number[];
@@ -105,6 +114,7 @@ export async function runTrainingLoop<I extends StepInfo>(spec: LoopSpec<I>): Pr
     const now = performance.now();
     const dt = (now - since) / 1000 / batch.length;
     since = now;
+    const warmUp = tensorsAfterFirst === null; // the session's first read: the first update alone
     batch.forEach((p, i) => {
       let loss = values[2 * i];
       const gradNorm = values[2 * i + 1];
@@ -113,22 +123,22 @@ export async function runTrainingLoop<I extends StepInfo>(spec: LoopSpec<I>): Pr
       if (!Number.isFinite(gradNorm)) throw spec.numericError(`the gradient norm is ${gradNorm}`, p.step);
       log.train.push({ step: p.step, loss, lr: p.lr, grad_norm: gradNorm });
       spec.tally.trainS += dt;
-      recent.push(dt);
+      if (!warmUp) recent.push(dt);
       if (recent.length > 20) recent.shift();
     });
     tensorsAfterFirst ??= tf.memory().numTensors;
     const valBefore = valLoss;
-    if (evaluated) {
+    if (evaluation !== 'none') {
       valLoss = await spec.evaluate();
-      log.val.push({ step: batch.at(-1)!.step, loss: valLoss });
+      if (evaluated) log.val.push({ step: batch.at(-1)!.step, loss: valLoss });
       since = performance.now(); // evaluation time is not training time
     }
-    const secPerStep = recent.reduce((a, b) => a + b, 0) / recent.length;
+    const secPerStep = recent.length > 0 ? recent.reduce((a, b) => a + b, 0) / recent.length : dt;
     batch.forEach((p, i) => {
       const last = i === batch.length - 1;
       const base: StepInfo = {
         step: p.step, steps: spec.steps, loss: log.train[log.train.length - batch.length + i].loss, lr: p.lr, valLoss: last ? valLoss : valBefore,
-        evaluated: last && evaluated, etaS: secPerStep * (spec.steps - p.step),
+        evaluated: last && evaluated, etaS: recent.length > 0 ? secPerStep * (spec.steps - p.step) : NaN,
       };
       spec.progress?.step(spec.info(base, secPerStep));
     });
@@ -144,7 +154,9 @@ export async function runTrainingLoop<I extends StepInfo>(spec: LoopSpec<I>): Pr
       pending.push({ step, lr, out });
       const evaluated = step % spec.evalEvery === 0 || step === spec.steps;
       const checkpoint = step % spec.checkpointEvery === 0 || step === spec.steps || step === endStep;
-      if (evaluated || checkpoint || pending.length >= readEvery) await flush(evaluated);
+      const stopHere = step === endStep && !evaluated; // a --stop-after stop between evaluations
+      const first = step === spec.startStep + 1; // timed alone (warm-up)
+      if (evaluated || checkpoint || first || pending.length >= readEvery) await flush(evaluated ? 'logged' : stopHere ? 'reported' : 'none');
       if (checkpoint) {
         await spec.checkpoint(step);
         since = performance.now();

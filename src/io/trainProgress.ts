@@ -8,7 +8,7 @@ export interface StepInfo {
   valLoss: number | null;
   /** Whether this step ran an evaluation. */
   evaluated: boolean;
-  /** Estimated seconds to the end. */
+  /** Estimated seconds to the end, from the measured time of recent steps (NaN at the first step of a process, which includes warm-up). */
   etaS: number;
 }
 

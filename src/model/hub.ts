@@ -145,7 +145,17 @@ async function download(ctx: Ctx, file: string, required: boolean): Promise<bool
 
 /** Downloads config, tokenizer files and safetensors weights of `id` into `dir`, then writes the marker. */
 export async function downloadModel(id: string, dir: string, opts: ResolveOptions = {}): Promise<void> {
+  const created = !existsSync(dir);
   mkdirSync(dir, { recursive: true });
+  try {
+    await downloadInto(id, dir, opts);
+  } catch (e) {
+    if (created) rmSync(dir, { recursive: true, force: true }); // a failed download leaves no cache directory behind
+    throw e;
+  }
+}
+
+async function downloadInto(id: string, dir: string, opts: ResolveOptions): Promise<void> {
   const fetchImpl = opts.fetchImpl ?? (globalThis.fetch as FetchLike);
   const ctx: Ctx = { id, dir, fetch: fetchImpl, progress: opts.progress ?? Boolean(process.stderr.isTTY), baseUrl: opts.baseUrl ?? HUB };
   const files = ['config.json'];

@@ -61,7 +61,8 @@ export async function loadModel(modelArg: string | undefined, opts: LoadModelOpt
       : undefined,
   });
   bar?.stop();
-  const tokenizer = await loadTokenizer(existsSync(join(dir, 'tokenizer.json')) || existsSync(join(dir, 'vocab.json')) ? dir : undefined);
+  // A model directory is complete or refused: its own tokenizer, never a substitute (loadTokenizer names the missing file).
+  const tokenizer = await loadTokenizer(dir);
   const model = Gpt2Model.fromWeights(weights);
   weights.tensors.clear();
   return { dir, model, tokenizer, dispose: () => model.dispose() };

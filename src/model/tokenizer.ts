@@ -152,7 +152,7 @@ export async function loadTokenizer(dir?: string): Promise<Tokenizer> {
   const has = (f: string): boolean => existsSync(join(abs, f));
   if (has('tokenizer.json') && has('tokenizer_config.json')) return wrap(await fromPretrained(abs), abs);
   if (!has('tokenizer.json') && !(has('vocab.json') && has('merges.txt'))) {
-    const why = existsSync(abs) ? 'has no tokenizer.json (nor vocab.json + merges.txt)' : 'does not exist';
+    const why = !existsSync(abs) ? 'does not exist' : has('vocab.json') ? 'has vocab.json but no merges.txt (nor tokenizer.json)' : 'has no tokenizer.json (nor vocab.json + merges.txt)';
     throw new UserError('E_FILE', `tokenizer directory ${abs} ${why}; copy the model's tokenizer files there`);
   }
   // build the missing piece(s) in a temporary directory

@@ -55,7 +55,7 @@ describe('spinbath heads', () => {
       const r = await runCli(['heads', ...sub, '--model', full, '--prompts', prompts, '--out', out, ...B]);
       expect(r.code, r.stderr).toBe(0);
     }
-    expect(readdirSync(out).sort()).toEqual(['ablation.json', 'ablation.svg', 'landscape-L1H0-p0.json', 'landscape-L1H0-p0.svg', 'temperature.json', 'temperature.svg']);
+    expect(readdirSync(out).sort()).toEqual(['ablation.json', 'ablation.svg', 'landscape-L1H0-p1.json', 'landscape-L1H0-p1.svg', 'temperature.json', 'temperature.svg']);
     const abl = JSON.parse(readFileSync(join(out, 'ablation.json'), 'utf8'));
     expect(abl.effects.map((e: { label: string }) => e.label)).toEqual(['none', 'L0H1', 'L1H0+L1H1']);
   });

@@ -63,11 +63,11 @@ describe('bad input: one line, exit code 2, nothing written', () => {
     ['empty prompt', ['--prompt', ''], /prompt is empty/],
     ['unknown token', ['--prompt', 'A,Q'], /token 'Q' is not in the vocabulary/],
     ['non-finite number in a file', ['--config', write('inf.json', '{"vocab":{"a":[1,1e999],"b":[2,1]},"prompt":["a"]}')], /vocab\.a\[1\].*finite/],
-    ['non-finite flag', ['--preset', 'fig4a', '--xi', '0,NaN'], /--xi: 'NaN' is not a finite number/],
+    ['non-finite flag', ['--preset', 'fig4a', '--steps', 'NaN'], /--steps must be an integer in \[1, 100000\] \(got NaN\)/],
     ['unknown field', ['--config', write('unk.json', '{"vocab":{"a":[1],"b":[2]},"prompt":["a"],"temprature":2}')], /unknown field.*temprature/],
     ['malformed JSON', ['--config', write('bad.json', '{"vocab":')], /not valid JSON/],
     ['missing file', ['--config', join(dir, 'nope.json')], /does not exist/],
-    ['unknown preset', ['--preset', 'fig9'], /unknown preset 'fig9'/],
+    ['unknown preset', ['--preset', 'fig9'], /preset, Given: "fig9", Choices: "fig2", "fig3", "fig4a", "fig4b"/],
   ];
   for (const [name, args, re] of cases) {
     it(name, async () => {

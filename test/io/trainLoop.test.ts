@@ -45,7 +45,7 @@ async function run(o: { readEvery?: number; start?: number; stopAfter?: number; 
     log: t.log, tally: { trainS: 0, units: 0 }, unitsPerStep: 8,
     numericError: (what, step) => new Error(`${what} at step ${step}`),
     progress: { start: (a, b) => t.starts.push([a, b]), step: (p) => t.progress.push(p), stop: () => {} },
-    info: (base) => ({ ...base, etaS: 0 }),
+    info: (base) => base,
   };
   try {
     await runTrainingLoop(spec);
@@ -56,6 +56,18 @@ async function run(o: { readEvery?: number; start?: number; stopAfter?: number; 
 }
 
 describe('runTrainingLoop', () => {
+  it('keeps the first update of a session (warm-up) out of the ETA', async () => {
+    for (const readEvery of [1, 100]) {
+      const r = await run({ readEvery });
+      expect(r.progress[0].etaS).toBeNaN();
+      for (const p of r.progress.slice(1)) expect(Number.isFinite(p.etaS) && p.etaS >= 0).toBe(true);
+      expect(r.progress.at(-1)!.etaS).toBe(0);
+    }
+    const resumed = await run({ start: 7 });
+    expect(resumed.progress[0]).toMatchObject({ step: 8 });
+    expect(resumed.progress[0].etaS).toBeNaN();
+  });
+
   it('logs every update, evaluates and checkpoints at the same steps whatever the read interval', async () => {
     const n0 = tf.memory().numTensors;
     const ref = await run({ readEvery: 1 });
@@ -89,6 +101,11 @@ describe('runTrainingLoop', () => {
     const a = await run({ stopAfter: 7 });
     expect(a.checkpoints).toEqual([5, 7]);
     expect(a.log.train.at(-1)?.step).toBe(7);
+    // the stop between evaluations evaluates once more: reported at the stop, not logged
+    expect(a.evaluations).toBe(3);
+    expect(a.log.val.map((e) => e.step)).toEqual([0, 4]);
+    expect(a.progress.at(-1)).toMatchObject({ step: 7, valLoss: 17, evaluated: false });
+    expect(a.progress.at(-2)).toMatchObject({ step: 6, valLoss: 14 });
     const b = await run({ start: 7 });
     expect(b.starts).toEqual([[7, 12]]);
     expect(b.log.train.map((e) => e.step)).toEqual([8, 9, 10, 11, 12]);

@@ -80,6 +80,7 @@ describe('resolveModelDir', () => {
       "cannot download 'gpt2' from huggingface.co (no network); download the model elsewhere and pass --model /path/to/dir (a directory with config.json and model.safetensors)",
     );
     expect(existsSync(join(hubCachePath('gpt2', cacheDir), MARKER_FILE))).toBe(false);
+    expect(existsSync(hubCachePath('gpt2', cacheDir))).toBe(false); // no empty cache directory is left behind
   });
 
   it('treats a connection lost mid-file as a network error and retries next time', async () => {
@@ -103,6 +104,7 @@ describe('resolveModelDir', () => {
     const dir = hubCachePath('tiny', cacheDir);
     expect(existsSync(join(dir, MARKER_FILE))).toBe(false);
     expect(existsSync(join(dir, 'model.safetensors'))).toBe(false);
+    expect(existsSync(dir)).toBe(false);
     await resolveModelDir('tiny', { cacheDir, fetchImpl: good.fetch, progress: false });
     expect(existsSync(join(dir, MARKER_FILE))).toBe(true);
   });

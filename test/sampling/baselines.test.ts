@@ -7,7 +7,7 @@ import yargs from 'yargs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyRepetitionPenalty, argmax, chooseToken, generateBaseline, StreamDecoder, topIndices, type BaselineLm } from '../../sampling/baselines.js';
 import { useBackend } from '../../src/backend.js';
-import { generateCommand } from '../../src/cli/commands/generate.js';
+import { generateDef } from '../../src/cli/defs/generation.js';
 import { globalOptions } from '../../src/cli/io.js';
 import { Gpt2Model } from '../../src/model/gpt2.js';
 import { loadTokenizer, type Tokenizer } from '../../src/model/tokenizer.js';
@@ -172,7 +172,7 @@ describe('spinbath generate', () => {
     let out = '';
     let err = '';
     const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t) };
-    await yargs(args).options(globalOptions).command(generateCommand(io) as never).strict().exitProcess(false).fail((m, e) => { throw e ?? new Error(m); }).parseAsync();
+    await generateDef(io)(yargs(args).options(globalOptions)).strict().exitProcess(false).fail((m, e) => { throw e ?? new Error(m); }).parseAsync();
     return { out, err };
   }
 

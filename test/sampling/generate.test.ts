@@ -8,12 +8,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import yargs from 'yargs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend.js';
-import { globalOptions, type Io } from '../../src/cli/io.js';
-import { sampleCommand } from '../../src/cli/commands/sample.js';
-import { isUserError } from '../../src/errors.js';
 import { contextFields } from '../../src/field/source.js';
 import { loadModel, type LoadedModel } from '../../src/model/load.js';
 import type { ScoreModel, ScoreModelMeta } from '../../src/score/contract.js';
@@ -21,6 +17,7 @@ import { initParams, type NetworkConfig } from '../../src/score/network.js';
 import { saveScoreModel, type ScoreNetMeta } from '../../src/score/scoreNet.js';
 import { generateGuided } from '../../sampling/generate.js';
 import { TokenReadout } from '../../sampling/readout.js';
+import { runCli } from '../helpers/cli.js';
 import { writeTinyGpt2 } from '../helpers/tinyGpt2.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sb-sample-'));
@@ -38,26 +35,9 @@ beforeAll(async () => {
 afterAll(() => lm?.dispose());
 afterEach(() => new Promise<void>((r) => setImmediate(r)));
 
-/** `spinbath sample ARGS` in-process, with the exit-code rules of src/cli/main.ts. */
+/** `spinbath sample ARGS` in-process, through the CLI's own entry (src/cli/main.ts). */
 async function runSample(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { out: (t) => void (stdout += t), err: (t) => void (stderr += t) };
-  try {
-    await yargs(['sample', ...args])
-      .options(globalOptions)
-      .command(sampleCommand(io) as never)
-      .strict()
-      .exitProcess(false)
-      .fail((msg, err) => {
-        throw err ?? new Error(msg);
-      })
-      .parseAsync();
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    stderr += `spinbath: ${(e as Error).message}\n`;
-    return { code: isUserError(e) ? 2 : 1, stdout, stderr };
-  }
+  return runCli(['sample', ...args]);
 }
 
 const meta = (over: Partial<ScoreModelMeta> = {}): ScoreModelMeta => ({
@@ -140,10 +120,10 @@ describe('generateGuided', () => {
 
   it('refuses bad options and mismatched score checkpoints with one-line UserErrors', async () => {
     const go = (o: object) => generateGuided(lm, { prompts: ['A'], tokens: 1, ...o });
-    await expect(go({ eta: -1 })).rejects.toThrow(/--eta must be a finite number ≥ 0/);
-    await expect(go({ lambda: NaN })).rejects.toThrow(/--lambda/);
-    await expect(go({ steps: 0 })).rejects.toThrow(/--steps must be an integer/);
-    await expect(go({ schedule: { kind: 'linear', betaMin: 2, betaMax: 1, T: 1 } })).rejects.toThrow(/β out of range/);
+    await expect(go({ eta: -1 })).rejects.toThrow(/eta must be a finite number ≥ 0/);
+    await expect(go({ lambda: NaN })).rejects.toThrow(/lambda/);
+    await expect(go({ steps: 0 })).rejects.toThrow(/steps must be an integer/);
+    await expect(go({ schedule: { kind: 'linear', betaMin: 2, betaMax: 1, T: 1 } })).rejects.toThrow(/betaMin must not exceed betaMax/);
     await expect(go({ fieldSource: { kind: 'layer', layer: 9 } })).rejects.toThrow(/layer 9 does not exist/);
     for (const [over, what] of [[{ d: 32 }, /d = 32/], [{ vocab: 300 }, /vocabulary 300/], [{ fieldSource: 'layer:1' }, /field source layer:1/]] as const) {
       const s: ScoreModel = { meta: meta(over), bind: () => ({ score: (_S, _t, out) => void out.fill(0), dispose: () => {} }), dispose: () => {} };
@@ -175,7 +155,8 @@ describe('spinbath sample', () => {
     expect(m.code, m.stderr).toBe(0);
     const arr = JSON.parse(m.stdout);
     expect(arr).toHaveLength(4);
-    expect(Object.keys(arr[0]).sort()).toEqual(['prompt', 'promptIndex', 'sample', 'text', 'tokens', 'trace']);
+    expect(Object.keys(arr[0]).sort()).toEqual(['prompt', 'promptNumber', 'sampleNumber', 'text', 'tokens', 'trace']);
+    expect(arr.map((r: { promptNumber: number; sampleNumber: number }) => [r.promptNumber, r.sampleNumber])).toEqual([[1, 1], [1, 2], [2, 1], [2, 2]]);
   });
 
   it('streams the continuation after the prompt without --json', async () => {
@@ -221,8 +202,8 @@ describe('spinbath sample', () => {
       [['--eta', '-0.5'], /--eta must be a finite number ≥ 0/],
       [['--lambda', '-1'], /--lambda must be/],
       [['--steps', '0'], /--steps must be an integer/],
-      [['--beta-max', '-3'], /β out of range/],
-      [['--integrator', 'rk4'], /--integrator must be one of heun, euler/],
+      [['--beta-max', '-3'], /--beta-max must be greater than 0 \(got -3\)/],
+      [['--integrator', 'rk4'], /integrator, Given: "rk4", Choices: "heun", "euler"/],
       [['--field-source', 'head:7.0'], /head 7.0 does not exist/],
       [['--prompt', 'x '.repeat(40)], /longer than the model's context.*--truncate left/],
     ];

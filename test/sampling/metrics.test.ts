@@ -7,7 +7,7 @@ import yargs from 'yargs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeMetrics, distinctN, evaluatorScores, loopPeriod, repetitionRate, textStats, zipfCoefficient, type Evaluator } from '../../sampling/metrics.js';
 import { useBackend } from '../../src/backend.js';
-import { metricsCommand } from '../../src/cli/commands/metrics.js';
+import { metricsDef } from '../../src/cli/defs/generation.js';
 import { globalOptions } from '../../src/cli/io.js';
 import { Gpt2Model } from '../../src/model/gpt2.js';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
@@ -113,7 +113,7 @@ describe('spinbath metrics', () => {
   async function run(args: string[]) {
     let out = '';
     const io = { out: (t: string) => void (out += t), err: () => {} };
-    await yargs(args).options(globalOptions).command(metricsCommand(io) as never).strict().exitProcess(false).fail((m, e) => { throw e ?? new Error(m); }).parseAsync();
+    await metricsDef(io)(yargs(args).options(globalOptions)).strict().exitProcess(false).fail((m, e) => { throw e ?? new Error(m); }).parseAsync();
     return out;
   }
 

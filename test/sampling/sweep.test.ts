@@ -10,7 +10,7 @@ import { mergeResults, readResults, runSweep, type GuidedFn, type SweepDeps } fr
 import { expandGrid, loadSweepConfig, parseShard, parseSweepConfig, shardIndices, type SweepConfig } from '../../sampling/sweep-config.js';
 import { writeReport } from '../../sampling/sweep-report.js';
 import { useBackend } from '../../src/backend.js';
-import { sweepCommand } from '../../src/cli/commands/sweep.js';
+import { sweepDef } from '../../src/cli/defs/generation.js';
 import { globalOptions } from '../../src/cli/io.js';
 import { Gpt2Model } from '../../src/model/gpt2.js';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
@@ -172,7 +172,7 @@ describe('spinbath sweep (CLI)', () => {
     writeFileSync(c, JSON.stringify({ prompts: { texts: ['The jury said', 'It was'] }, tokens: 3, seeds: [0, 1], baselines: [{ method: 'greedy' }, { method: 'top-k', topK: 3 }] }));
     let out = '';
     const io = { out: (t: string) => void (out += t), err: () => {} };
-    const run = (args: string[]) => yargs(args).options(globalOptions).command(sweepCommand(io) as never).strict().exitProcess(false).fail((m, e) => { throw e ?? new Error(m); }).parseAsync();
+    const run = (args: string[]) => sweepDef(io)(yargs(args).options(globalOptions)).strict().exitProcess(false).fail((m, e) => { throw e ?? new Error(m); }).parseAsync();
     await run(['sweep', '--config', c, '--shard', '1/2', '--list', '--json']);
     expect(JSON.parse(out).map((r: { index: number }) => r.index)).toEqual([1]);
     out = '';

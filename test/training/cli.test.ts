@@ -3,17 +3,18 @@
  * BPE tokenizer: configs/score/tiny.json trains, exports a loadable score model and reports the
  * field cache; a second run reuses the cache; bad input gets one line and exit code 2.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { globalOptions, type Io } from '../../src/cli/io.js';
-import { trainCommand } from '../../src/cli/commands/train.js';
+import { trainDef } from '../../src/cli/defs/training.js';
 import { writeTruncatedTokenizer } from '../../src/data/bpe.js';
 import { isUserError } from '../../src/errors.js';
 import { saveGpt2Checkpoint } from '../../src/model/checkpoint.js';
 import { loadScoreModel } from '../../src/score/scoreNet.js';
+import { runCli } from '../helpers/cli.js';
 import { randomGpt2Weights } from '../helpers/tinyGpt2.js';
 
 /** The command inside a parser configured like src/cli/main.ts (until main registers it). */
@@ -22,7 +23,7 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
   let stderr = '';
   const io: Io = { out: (t) => void (stdout += t), err: (t) => void (stderr += t) };
   try {
-    await yargs(args).options(globalOptions).command(trainCommand(io) as never).strict().exitProcess(false)
+    await trainDef(io)(yargs(args).options(globalOptions)).strict().exitProcess(false)
       .fail((msg, err) => {
         throw err ?? new Error(msg);
       }).parseAsync();
@@ -67,6 +68,21 @@ describe('spinbath train', () => {
     const again = await run(['train', '--config', 'configs/score/tiny.json', '--model', join(root, 'lm'), '--out', join(root, 'run2'), '--stop-after', '10', '--json', ...B]);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout).field_cache.train.status).toBe('hit');
+    expect(JSON.parse(again.stdout).final_val_loss).not.toBe(JSON.parse(again.stdout).initial_val_loss); // the loss at the stop, not step 1's
+    // a stopped run is a valid --score (its latest checkpoint)
+    const sampled = await runCli(['sample', '--model', join(root, 'lm'), '--score', join(root, 'run2'), '--prompt', 'The', '--tokens', '2', '--steps', '3', '--json', '--backend', 'cpu']);
+    expect(sampled.code, sampled.stderr).toBe(0);
+    expect(JSON.parse(sampled.stdout).tokens).toHaveLength(2);
+    // --seed overrides training.seed: same seed → byte-identical weights, another seed → different
+    const weights = async (name: string, seed: string) => {
+      const r = await run(['train', '--config', 'configs/score/tiny.json', '--model', join(root, 'lm'), '--out', join(root, name), '--stop-after', '10', '--json', '--seed', seed, ...B]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).seed).toBe(Number(seed));
+      return readFileSync(join(root, name, 'checkpoints', 'step-000010', 'params.safetensors'));
+    };
+    const s0 = readFileSync(join(root, 'run2', 'checkpoints', 'step-000010', 'params.safetensors'));
+    expect(Buffer.compare(await weights('run-seed0', '0'), s0)).toBe(0);
+    expect(Buffer.compare(await weights('run-seed7', '7'), s0)).not.toBe(0);
     const resumed = await run(['train', '--config', 'configs/score/tiny.json', '--model', join(root, 'lm'), '--out', join(root, 'run2'), '--resume', ...B]);
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toMatch(/^trained 20 steps/);

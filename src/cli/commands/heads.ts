@@ -4,65 +4,31 @@
  * subcommands for the decision landscape of one head, head ablations and the temperature sweep.
  */
 import { join } from 'node:path';
-import type { Argv } from 'yargs';
 import { parseNumberList } from '../../config/load.js';
 import { UserError } from '../../errors.js';
-import { FIELD_MODES, type FieldMode } from '../../field/extract.js';
-import { ablationEffects, analyzeHeads, decisionLandscape, temperatureSweep, type HeadAnalysis } from '../../field/heads.js';
-import { ablationPlot, landscapePlot, scatterPlot, temperaturePlot } from '../../field/plots.js';
-import { encodePrompts, readPromptFile, type EncodedPrompt } from '../../field/prompts.js';
-import { atomicWrite, atomicWriteJson } from '../../io/atomic.js';
-import { packageRoot } from '../../model/tokenizer.js';
+import type { FieldMode } from '../../field/extract.js';
+import { ablationEffects, analyzeHeads, decisionLandscape, temperatureSweep } from '../../field/heads.js';
+import { ablationPlot, landscapePlot, temperaturePlot } from '../../field/plots.js';
+import { analysisFiles } from '../../field/report.js';
+import { defaultPromptFile, encodePrompts, readPromptFile, type EncodedPrompt } from '../../field/prompts.js';
+import { atomicWrite, atomicWriteJson, writeFilesAtomic } from '../../io/atomic.js';
+import { checkOutDir } from '../../io/output.js';
 import { renderSvg } from '../../plot/render.js';
+import type { HeadsArgs } from '../defs/analysis.js';
 import { initBackend, printJson, type Io } from '../io.js';
 import { progressBar } from '../progress.js';
-import { modelOptions, openModel, parseHead, type ModelArgs } from './model-args.js';
+import { openModel, parseHead } from './model-args.js';
 
-interface HeadsArgs extends ModelArgs {
-  prompts?: string;
-  mode: FieldMode;
-  head?: string;
-  heads?: string;
-  'prompt-index': number;
-  kind: 'zero' | 'mean';
-  temps?: string;
-  top: number;
-}
+const writeAll = writeFilesAtomic;
 
-export function defaultPromptFile(model?: string): string {
-  return join(packageRoot(), 'configs', 'prompts', model ? 'factual-recall-20.json' : 'brown-pairs-200.json');
-}
-
-/** The five files of the main analysis, rendered before anything is written. */
-export async function analysisFiles(a: HeadAnalysis, headIdx: number): Promise<[string, string][]> {
-  const h = a.heads[headIdx];
-  const csv = ['layer,head,r,p,r_ln,p_ln', ...a.heads.map((x) => [x.layer, x.head, x.r, x.p, x.r_ln, x.p_ln].join(','))].join('\n') + '\n';
-  const fmt = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(3));
-  const md = [
-    `| rank | head | r | r² | p | r (LN-scaled) |`,
-    `|---:|---|---:|---:|---:|---:|`,
-    ...a.heads.map((x, i) => `| ${i + 1} | L${x.layer}H${x.head} | ${fmt(x.r)} | ${fmt(x.r * x.r)} | ${Number.isNaN(x.p) ? 'n/a' : x.p.toExponential(2)} | ${fmt(x.r_ln)} |`),
-  ].join('\n') + '\n';
-  return [
-    ['heads.json', JSON.stringify(a, null, 2) + '\n'],
-    ['heads.csv', csv],
-    ['heads.md', md],
-    [`scatter-L${h.layer}H${h.head}.svg`, await renderSvg(scatterPlot(a, h))],
-    [`scatter-L${h.layer}H${h.head}-ln.svg`, await renderSvg(scatterPlot(a, h, true))],
-  ];
-}
-
-export function writeAll(out: string, files: [string, string][]): string[] {
-  return files.map(([name, text]) => {
-    atomicWrite(join(out, name), text);
-    return join(out, name);
-  });
-}
+/** --prompt-number (from 1; landscape and ablate). */
+const promptNumber = (args: HeadsArgs): number => args['prompt-number'] ?? 1;
 
 async function prepare(args: HeadsArgs) {
-  await initBackend(args);
   const promptFile = args.prompts ?? defaultPromptFile(args.model);
   const pairs = readPromptFile(promptFile);
+  if (promptNumber(args) > pairs.length) throw new UserError('E_ARG', `--prompt-number ${promptNumber(args)} is out of range; the prompt file has ${pairs.length} prompts (numbered from 1)`);
+  await initBackend(args);
   const lm = await openModel(args);
   let encoded: EncodedPrompt[];
   try {
@@ -84,7 +50,7 @@ async function main(io: Io, args: HeadsArgs) {
   try {
     warn(io, args, encoded);
     const bar = progressBar(`heads (${args.mode})`, encoded.length, args);
-    const { analysis } = analyzeHeads(lm.model, encoded, args.mode, { onPrompt: (d) => bar.update(d) });
+    const { analysis } = analyzeHeads(lm.model, encoded, args.mode as FieldMode, { onPrompt: (d) => bar.update(d) });
     bar.stop();
     let idx = 0;
     if (args.head) {
@@ -94,27 +60,28 @@ async function main(io: Io, args: HeadsArgs) {
     const out = args.out ?? join('spinbath-out', 'heads');
     const files = writeAll(out, await analysisFiles(analysis, idx));
     if (args.json) return printJson(io, analysis);
-    io.out(`${analysis.prompts.length} prompts, ${analysis.heads.length} heads, mode ${analysis.mode}; top ${Math.min(args.top, analysis.heads.length)} by |r|:\n`);
-    for (const h of analysis.heads.slice(0, args.top)) io.out(`  L${h.layer}H${h.head}  r = ${h.r.toFixed(3)}  p = ${h.p.toExponential(2)}  (LN-scaled r = ${h.r_ln.toFixed(3)})\n`);
+    io.out(`${analysis.prompts.length} prompts, ${analysis.heads.length} heads, mode ${analysis.mode}; top ${Math.min(args.top ?? 10, analysis.heads.length)} by |r|:\n`);
+    for (const h of analysis.heads.slice(0, args.top ?? 10)) io.out(`  L${h.layer}H${h.head}  r = ${h.r.toFixed(3)}  p = ${h.p.toExponential(2)}  (LN-scaled r = ${h.r_ln.toFixed(3)})\n`);
     files.forEach((f) => io.out(`wrote ${f}\n`));
   } finally {
     lm.dispose();
   }
 }
 
-function pickPrompt(encoded: EncodedPrompt[], i: number): EncodedPrompt {
-  if (!Number.isInteger(i) || i < 0 || i >= encoded.length) throw new UserError('E_ARG', `--prompt-index ${i} is out of range; the prompt file has ${encoded.length} prompts (0-based)`);
-  return encoded[i];
+/** The prompt numbered `n` (from 1). */
+function pickPrompt(encoded: EncodedPrompt[], n: number): EncodedPrompt {
+  if (!Number.isInteger(n) || n < 1 || n > encoded.length) throw new UserError('E_ARG', `--prompt-number ${n} is out of range; the prompt file has ${encoded.length} prompts (numbered from 1)`);
+  return encoded[n - 1];
 }
 
 async function landscape(io: Io, args: HeadsArgs) {
   const { lm, encoded } = await prepare(args);
   try {
     const h = parseHead(args.head ?? '0.0', lm.model.nLayer, lm.model.nHead);
-    const p = pickPrompt(encoded, args['prompt-index']);
-    const ls = decisionLandscape(lm.model, p, h.layer, h.head, args.mode);
+    const p = pickPrompt(encoded, promptNumber(args));
+    const ls = decisionLandscape(lm.model, p, h.layer, h.head, args.mode as FieldMode);
     const out = args.out ?? join('spinbath-out', 'heads');
-    const name = `landscape-L${h.layer}H${h.head}-p${args['prompt-index']}`;
+    const name = `landscape-L${h.layer}H${h.head}-p${promptNumber(args)}`;
     const svg = await renderSvg(landscapePlot(ls, p.good, p.bad, p.prompt));
     atomicWriteJson(join(out, `${name}.json`), ls);
     atomicWrite(join(out, `${name}.svg`), svg);
@@ -128,10 +95,9 @@ async function landscape(io: Io, args: HeadsArgs) {
 async function ablate(io: Io, args: HeadsArgs) {
   const { lm, encoded } = await prepare(args);
   try {
-    if (!args.heads) throw new UserError('E_ARG', '--heads is required: comma-separated heads such as 3.5,0.0 (join with + to ablate together: 3.5+0.0)');
-    const sets = args.heads.split(',').map((grp) => grp.split('+').map((s) => parseHead(s, lm.model.nLayer, lm.model.nHead, 'heads')));
-    const p = pickPrompt(encoded, args['prompt-index']);
-    const effects = ablationEffects(lm.model, p, sets, args.kind);
+    const sets = (args.heads ?? '').split(',').map((grp) => grp.split('+').map((s) => parseHead(s, lm.model.nLayer, lm.model.nHead, 'heads')));
+    const p = pickPrompt(encoded, promptNumber(args));
+    const effects = ablationEffects(lm.model, p, sets, (args.kind ?? 'zero') as 'zero' | 'mean');
     const out = args.out ?? join('spinbath-out', 'heads');
     const svg = await renderSvg(ablationPlot(effects, p.prompt));
     const result = { prompt: p.prompt, good: p.good, bad: p.bad, kind: args.kind, effects };
@@ -146,8 +112,7 @@ async function ablate(io: Io, args: HeadsArgs) {
 }
 
 async function temperature(io: Io, args: HeadsArgs) {
-  const temps = args.temps ? parseNumberList(args.temps, 'temps') : Array.from({ length: 25 }, (_, i) => +(0.1 + i * 0.1).toFixed(2));
-  if (temps.some((t) => t <= 0)) throw new UserError('E_ARG', '--temps: every temperature must be > 0');
+  const temps = temperatures(args);
   const { lm, encoded } = await prepare(args);
   try {
     const { logits } = analyzeHeads(lm.model, encoded, 'residual', { keepLogits: true });
@@ -164,24 +129,19 @@ async function temperature(io: Io, args: HeadsArgs) {
   }
 }
 
-const common = (y: Argv) =>
-  modelOptions(y)
-    .option('prompts', { type: 'string', describe: 'prompt set, JSON or CSV with prompt, good, bad (default: configs/prompts/brown-pairs-200.json for the embedded model, factual-recall-20.json otherwise)' })
-    .option('mode', { type: 'string', choices: FIELD_MODES as unknown as string[], default: 'residual', describe: 'embedding: heads on raw token embeddings (BL Appendix D); residual: in situ' })
-    .option('prompt-index', { type: 'number', default: 0, describe: 'which prompt (0-based) for landscape/ablate' })
-    .option('top', { type: 'number', default: 10, describe: 'heads to list' });
+/** --temps: finite temperatures > 0 (default 0.1, 0.2, …, 2.5). */
+function temperatures(args: HeadsArgs): number[] {
+  const temps = args.temps !== undefined ? parseNumberList(args.temps, 'temps') : Array.from({ length: 25 }, (_, i) => +(0.1 + i * 0.1).toFixed(2));
+  if (temps.some((t) => t <= 0)) throw new UserError('E_ARG', '--temps: every temperature must be > 0');
+  return temps;
+}
 
-export function headsCommand(io: Io) {
-  const wrap = (fn: (io: Io, a: HeadsArgs) => Promise<void>) => (a: HeadsArgs) => fn(io, a);
-  return {
-    command: 'heads',
-    describe: 'per-head context fields: rank heads by corr(ΔL_theory, ΔL_actual) (Bhattacharjee & Lee)',
-    builder: (y: Argv) =>
-      common(y)
-        .option('head', { type: 'string', describe: 'head for the scatter plot / landscape, e.g. 3.5 (default: the top-ranked head)' })
-        .command('landscape', 'decision landscape of one head for one prompt (BL Fig. 2)', (yy: Argv) => common(yy).option('head', { type: 'string', demandOption: true, describe: 'layer.head' }), wrap(landscape) as never)
-        .command('ablate', 'ΔL_actual with heads ablated (BL Fig. 4)', (yy: Argv) => common(yy).option('heads', { type: 'string', describe: 'e.g. 3.5,0.0 (each alone) or 3.5+0.0 (together)' }).option('kind', { type: 'string', choices: ['zero', 'mean'], default: 'zero' }), wrap(ablate) as never)
-        .command('temperature', 'mean next-token entropy and top-1 probability vs global temperature (BL Fig. 3)', (yy: Argv) => common(yy).option('temps', { type: 'string', describe: 'comma-separated temperatures (default 0.1..2.5 step 0.1)' }), wrap(temperature) as never),
-    handler: wrap(main),
-  };
+const RUNS = { rank: main, landscape, ablate, temperature };
+
+/** Run `spinbath heads [landscape|ablate|temperature]`; --out DIR is checked before any work. */
+export async function runHeads(io: Io, which: keyof typeof RUNS, args: HeadsArgs): Promise<void> {
+  checkOutDir(args.out ?? join('spinbath-out', 'heads'));
+  if (which === 'temperature') temperatures(args);
+  if (which === 'ablate' && (args.heads ?? '').trim() === '') throw new UserError('E_ARG', '--heads is empty: give comma-separated heads such as 3.5,0.0 (join with + to ablate together: 3.5+0.0)');
+  await RUNS[which](io, args);
 }

@@ -8,25 +8,16 @@
  * stderr is not a terminal (logs), nothing with --quiet. The result (report) goes to stdout.
  */
 import { SingleBar } from 'cli-progress';
-import type { Argv } from 'yargs';
-import { BROWN_SPLITS, type SplitName } from '../../data/brown.js';
+import type { SplitName } from '../../data/brown.js';
 import { UserError } from '../../errors.js';
+import { atomicWriteJson } from '../../io/atomic.js';
+import { checkOutFile } from '../../io/output.js';
 import { loadLmConfig } from '../../lm/config.js';
 import { evaluateModelDir } from '../../lm/eval.js';
 import { trainLm, type ProgressInfo, type TrainProgress } from '../../lm/train.js';
-import { checkTrainRunArgs, hms, trainingProgress, trainRunOptions, type TrainRunArgs } from '../trainRun.js';
-import { initBackend, printJson, processIo, type GlobalArgs, type Io } from '../io.js';
-
-interface TrainArgs extends GlobalArgs, TrainRunArgs {}
-
-interface EvalArgs extends GlobalArgs {
-  model?: string;
-  split: string;
-  stride?: number;
-  'batch-size': number;
-  'max-tokens'?: number;
-  'cache-dir'?: string;
-}
+import type { LmEvalArgs, LmTrainArgs } from '../defs/training.js';
+import { beginTrainRun, hms, trainingProgress } from '../trainRun.js';
+import { initBackend, printJson, processIo, type Io } from '../io.js';
 
 const fmt = (x: number | null, d = 3) => (x === null ? '-' : x.toFixed(d));
 
@@ -41,15 +32,28 @@ function progressFor(io: Io, quiet: boolean): TrainProgress | undefined {
   });
 }
 
-async function train(io: Io, a: TrainArgs): Promise<void> {
-  const run = checkTrainRunArgs(a, 'lm train', 'configs/lm/tiny.json', 'model');
-  const config = loadLmConfig(run.config);
+/** `spinbath lm train`: config and --out checked, the run directory locked, then training. */
+export async function runLmTrain(io: Io, a: LmTrainArgs): Promise<void> {
+  const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
+  const run = beginTrainRun(a, 'lm train', 'configs/lm/tiny.json', 'model', (path) => {
+    const config = loadLmConfig(path);
+    if (a.seed !== undefined) config.training.seed = a.seed; // --seed overrides the config's seed (recorded in report.json's config)
+    return config;
+  }, say);
+  try {
+    await trainWith(io, a, run.config, run);
+  } finally {
+    run.lock.release();
+  }
+}
+
+async function trainWith(io: Io, a: LmTrainArgs, config: ReturnType<typeof loadLmConfig>, run: { out: string; stopAfter?: number }): Promise<void> {
   await initBackend(a);
   const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
   const report = await trainLm({
     config, outDir: run.out, resume: a.resume, stopAfter: run.stopAfter, cacheDir: a['cache-dir'], progress: progressFor(io, a.quiet), log: say,
   });
-  if (a.json) return printJson(io, report);
+  if (a.json) return printJson(io, { ...report, seed: config.training.seed });
   io.out(
     `${report.stopped ? 'stopped' : 'trained'} ${report.steps} steps (${report.params.toLocaleString('en-US')} parameters, vocabulary ${report.vocab_size}): ` +
       `train loss ${fmt(report.final_train_loss_mean20)} (mean of last 20), val loss ${fmt(report.final_val_loss)}, ` +
@@ -58,13 +62,12 @@ async function train(io: Io, a: TrainArgs): Promise<void> {
   for (const f of report.files) io.out(`wrote ${f}\n`);
 }
 
-async function evaluate(io: Io, a: EvalArgs): Promise<void> {
+/** `spinbath lm eval`: perplexity of a model directory on a Brown split (--out FILE: the JSON report). */
+export async function runLmEval(io: Io, a: LmEvalArgs): Promise<void> {
   if (!a.model) throw new UserError('E_ARG', 'lm eval needs --model DIR (a directory exported by `spinbath lm train`)');
-  if (!(BROWN_SPLITS as readonly string[]).includes(a.split)) throw new UserError('E_ARG', `--split '${a.split}' is not one of ${BROWN_SPLITS.join(', ')}`);
   const bs = a['batch-size'];
-  if (!(Number.isInteger(bs) && bs >= 1)) throw new UserError('E_ARG', `--batch-size must be a positive integer, got ${bs}`);
   const mt = a['max-tokens'];
-  if (mt !== undefined && !(Number.isInteger(mt) && mt >= 1)) throw new UserError('E_ARG', `--max-tokens must be a positive integer, got ${mt}`);
+  if (a.out !== undefined) checkOutFile(a.out);
   await initBackend(a);
   let bar: SingleBar | null = null;
   if (!a.quiet && io === processIo && process.stderr.isTTY) bar = new SingleBar({ stream: process.stderr, format: 'eval |{bar}| {value}/{total} windows | ETA {eta}s', hideCursor: true });
@@ -79,6 +82,7 @@ async function evaluate(io: Io, a: EvalArgs): Promise<void> {
       },
     });
     bar?.stop();
+    if (a.out !== undefined) atomicWriteJson(a.out, r);
     if (a.json) return printJson(io, r);
     io.out(`${r.split}: ${r.tokens.toLocaleString('en-US')} tokens, vocabulary ${r.vocab_size}, context ${r.context}, stride ${r.stride}\n`);
     io.out(`  model perplexity    ${r.perplexity.toFixed(2)}  (${r.nll_per_token.toFixed(4)} nats/token, ${r.tokens_per_s.toFixed(0)} tok/s)\n`);
@@ -86,39 +90,4 @@ async function evaluate(io: Io, a: EvalArgs): Promise<void> {
   } finally {
     bar?.stop();
   }
-}
-
-/** The `lm` command module (register with `.command(lmCommand(io))`). */
-export function lmCommand(io: Io) {
-  return {
-    command: 'lm',
-    describe: 'train a GPT-2 language model on the Brown corpus, and measure its perplexity',
-    builder: (y: Argv) =>
-      y
-        .command(
-          'train',
-          'train (or --resume) a GPT-2 on Brown from configs/lm/NAME.json; checkpoints and the exported model go to --out',
-          (yy: Argv) =>
-            trainRunOptions(yy, {
-              config: 'LM config JSON (configs/lm/tiny.json, configs/lm/brown-small.json)',
-              cacheDir: 'token cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)',
-            }),
-          ((a: TrainArgs) => train(io, a)) as never,
-        )
-        .command(
-          'eval',
-          'token-level perplexity on a Brown split, with unigram and Kneser-Ney bigram baselines',
-          (yy: Argv) =>
-            yy
-              .option('model', { type: 'string', describe: 'model directory (config.json, model.safetensors, tokenizer.json)' })
-              .option('split', { type: 'string', default: 'test', describe: `Brown split: ${BROWN_SPLITS.join(', ')}` })
-              .option('stride', { type: 'number', describe: 'window stride (default: the context, non-overlapping windows)' })
-              .option('batch-size', { type: 'number', default: 8, describe: 'windows per forward pass' })
-              .option('max-tokens', { type: 'number', describe: 'score only the first N tokens of the split' })
-              .option('cache-dir', { type: 'string', describe: 'token cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)' }),
-          ((a: EvalArgs) => evaluate(io, a)) as never,
-        )
-        .demandCommand(1, 'give a subcommand: lm train or lm eval'),
-    handler: () => {},
-  };
 }

@@ -8,21 +8,16 @@
  * "tokens" (generated ids), as written by `spinbath generate --out` or `spinbath sample`.
  * The evaluator defaults to the embedded model.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import type { Argv } from 'yargs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
-import { computeMetrics, metricsJson, type GenerationRecord } from '../../../sampling/metrics.js';
+import type { GenerationRecord } from '../../../sampling/metrics.js';
 import { zodToUserError } from '../../config/zodError.js';
 import { UserError } from '../../errors.js';
 import { atomicWriteJson } from '../../io/atomic.js';
-import { loadModel } from '../../model/load.js';
-import { initBackend, printJson, type GlobalArgs, type Io } from '../io.js';
-
-interface MetricsArgs extends GlobalArgs {
-  input?: string;
-  evaluator?: string;
-  offline: boolean;
-}
+import { checkOutFile } from '../../io/output.js';
+import type { MetricsArgs } from '../defs/generation.js';
+import { initBackend, printJson, type Io } from '../io.js';
+import { openModel } from './model-args.js';
 
 const recordSchema = z.object({
   prompt: z.string().default(''),
@@ -34,6 +29,7 @@ const recordSchema = z.object({
 /** Generation records from a JSONL file (blank lines skipped; other keys ignored). */
 export function readGenerations(path: string): GenerationRecord[] {
   if (!existsSync(path)) throw new UserError('E_FILE', `--input ${path} does not exist; give a JSONL file of generations (spinbath generate --out FILE.jsonl)`);
+  if (statSync(path).isDirectory()) throw new UserError('E_FILE', `--input ${path} is a directory; give a JSONL file of generations`);
   const out: GenerationRecord[] = [];
   readFileSync(path, 'utf8').split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === '') return;
@@ -53,11 +49,13 @@ export function readGenerations(path: string): GenerationRecord[] {
 
 const fmt = (x: number | null, d = 3) => (x === null ? 'n/a' : x.toFixed(d));
 
-async function handler(io: Io, args: MetricsArgs): Promise<void> {
+export async function runMetrics(io: Io, args: MetricsArgs): Promise<void> {
   if (!args.input) throw new UserError('E_ARG', 'give --input FILE.jsonl (generations with "prompt", "text", "tokens")');
   const records = readGenerations(args.input);
+  if (args.out !== undefined) checkOutFile(args.out);
   await initBackend(args);
-  const ev = await loadModel(args.evaluator, { progress: !args.quiet && !args.json && process.stderr.isTTY, offline: args.offline });
+  const { computeMetrics, metricsJson } = await import('../../../sampling/metrics.js');
+  const ev = await openModel({ ...args, model: args.evaluator });
   let m: Record<string, number | null>;
   try {
     m = metricsJson(computeMetrics(records, ev));
@@ -65,26 +63,12 @@ async function handler(io: Io, args: MetricsArgs): Promise<void> {
     ev.dispose();
   }
   const result = { input: args.input, evaluator: ev.dir, ngram_unit: 'token ids', ...m };
-  if (args.out) atomicWriteJson(args.out, result);
+  if (args.out !== undefined) atomicWriteJson(args.out, result);
   if (args.json) return printJson(io, result);
   io.out(`${m.outputs} outputs, ${m.tokens} tokens (evaluator ${ev.dir}; n-gram statistics on token ids)\n`);
   io.out(`  perplexity    ${fmt(m.perplexity, 2)}   (${m.scored_tokens} scored tokens)\n`);
   io.out(`  entropy       ${fmt(m.entropy_bits)} bits/token\n`);
   io.out(`  distinct-1/2/3 ${fmt(m.distinct_1)} / ${fmt(m.distinct_2)} / ${fmt(m.distinct_3)}\n`);
   io.out(`  repetition-4  ${fmt(m.repetition_4)}   loops ${fmt(m.loop_rate)}   zipf ${fmt(m.zipf)}\n`);
-  if (args.out) io.out(`wrote ${args.out}\n`);
-}
-
-export function metricsCommand(io: Io) {
-  return {
-    command: 'metrics',
-    describe: 'quality and diversity of generations: evaluator perplexity, entropy, distinct-n, repetition, loops, Zipf',
-    builder: (y: Argv) =>
-      y
-        .option('input', { type: 'string', describe: 'JSONL of generations: {"prompt", "text", "tokens"} per line' })
-        .option('evaluator', { type: 'string', describe: 'model that scores the continuations (directory or hub id; default: the embedded model)' })
-        .option('offline', { type: 'boolean', default: false, describe: 'never download; use the hub cache only' })
-        .option('out', { type: 'string', describe: 'also write the metrics as JSON to this file' }),
-    handler: (a: MetricsArgs) => handler(io, a),
-  };
+  if (args.out !== undefined) io.out(`wrote ${args.out}\n`);
 }

@@ -1,7 +1,7 @@
 /** Options shared by every command that runs a model: --model, --truncate, --offline. */
 import type { Argv } from 'yargs';
 import { UserError } from '../../errors.js';
-import { loadModel, type LoadedModel } from '../../model/load.js';
+import type { LoadedModel } from '../../model/load.js';
 import type { GlobalArgs } from '../io.js';
 
 export interface ModelArgs extends GlobalArgs {
@@ -13,11 +13,13 @@ export interface ModelArgs extends GlobalArgs {
 export function modelOptions<T>(y: Argv<T>) {
   return y
     .option('model', { type: 'string', describe: 'a Hugging Face GPT-2 directory or hub id (gpt2, gpt2-medium, distilgpt2, owner/name); default: the embedded Brown model' })
-    .option('truncate', { type: 'string', choices: ['left'], describe: 'keep the last n_positions tokens of a prompt that is too long' })
+    .option('truncate', { type: 'string', choices: ['left'] as const, describe: 'keep the last n_positions tokens of a prompt that is too long' })
     .option('offline', { type: 'boolean', default: false, describe: 'never download; use the hub cache only' });
 }
 
 export async function openModel(args: ModelArgs): Promise<LoadedModel> {
+  if (args.model !== undefined && args.model.trim() === '') throw new UserError('E_ARG', '--model is empty; give a model directory or hub id, or leave it out for the embedded model');
+  const { loadModel } = await import('../../model/load.js'); // lazily: --help loads no model code
   return loadModel(args.model, { progress: !args.quiet && !args.json && process.stderr.isTTY, offline: args.offline });
 }
 

@@ -1,137 +1,98 @@
 /**
  * `spinbath sample`: attention-guided spin-diffusion generation (Bhattacharjee & Lee, Sec. V D,
- * BL Eq. 14 / B6; library: sampling/generate.ts `generateGuided`).
+ * BL Eq. 14 / B6; library: sampling/generate.ts `generateGuided`). Flags: src/cli/defs/generation.ts;
+ * they map onto the guided option family (sampling/options.ts `guidedOptionsSchema`), validated
+ * before anything is printed.
  *
- *   spinbath sample [--model M] [--score RUN|none] --prompt STR | --prompts FILE
- *                   [--tokens N] [--samples n] [--eta E] [--lambda L] [--gamma G] [--precession P]
- *                   [--steps K] [--schedule NAME] [--beta-min b] [--beta-max B] [--integrator heun|euler]
- *                   [--field-source final|layer:l|head:l.h|heads:l.h+l.h] [--field-scale raw|unit]
- *                   [--readout nearest|softmax] [--readout-temperature T] [--seed S] [--json]
- *
- * Output: with one prompt and one sample the continuation is streamed to stdout token by token;
- * with several rows each finished row is printed as `[prompt i, sample j] <prompt><text>`.
- * --json prints, for one row, {"prompt", "text", "tokens", "trace"} and for several rows a JSON
- * array of such objects with "promptIndex" and "sample" added; "error" is present when generation
- * stopped early. trace[i] = {fieldNorm, cosChosen, cosRunnerUp, runnerUp, steps}.
- * --prompts FILE: a .txt file (one prompt per line), a JSON array of strings or of {prompt}, a JSON
- * {prompts: [...]} object, or a CSV with a `prompt` column.
+ * Output: with one prompt and one sample the continuation is streamed to stdout token by token
+ * (the prompt is echoed with the first token, after every check passed); with several rows each
+ * finished row is printed as `[prompt i, sample j] <prompt><text>` (numbered from 1). --json
+ * prints, for one row, {"prompt", "text", "tokens", "trace"} and for several rows a JSON array of
+ * such objects with "promptNumber" and "sampleNumber" (from 1) added; "error" is present when
+ * generation stopped early. trace[i] = {fieldNorm, cosChosen, cosRunnerUp, runnerUp, steps}.
+ * --out FILE: the samples as JSON lines {prompt, text, tokens} (the input of `spinbath metrics`).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseCsv } from 'csv-parse/sync';
-import type { Argv } from 'yargs';
-import { SCHEDULE_KINDS, type NoiseSchedule, type ScheduleKind } from '../../core/schedules.js';
+import type { NoiseSchedule, ScheduleKind } from '../../core/schedules.js';
 import { UserError } from '../../errors.js';
-import { fieldSourceId, parseFieldSource } from '../../field/source.js';
-import { generateGuided, type GuidedOptions, type GuidedResult } from '../../../sampling/generate.js';
-import { INTEGRATOR_NAMES, type IntegratorName } from '../../../sampling/integrators/index.js';
-import { checkGuidedOptions, defaultSchedule, DEFAULT_STEPS } from '../../../sampling/options.js';
-import { READOUTS, type ReadoutKind } from '../../../sampling/readout.js';
-import { openScore, scoreHashWarning } from '../../../sampling/score.js';
-import type { Precession } from '../../../sampling/drift.js';
-import { initBackend, printJson, type Io } from '../io.js';
+import { atomicWrite } from '../../io/atomic.js';
+import { checkOutFile } from '../../io/output.js';
+import { readPromptRecords } from '../../io/promptFile.js';
+import { defaultSchedule, guidedOptionsSchema, promptTextSchema, type GuidedOptions } from '../../../sampling/options.js';
+import { parseFlags } from '../args.js';
+import type { SampleArgs } from '../defs/generation.js';
+import { initBackend, printJson, seedOf, type Io } from '../io.js';
 import { progressBar } from '../progress.js';
-import { modelOptions, openModel, type ModelArgs } from './model-args.js';
+import { openModel } from './model-args.js';
 
-interface SampleArgs extends ModelArgs {
-  score?: string;
-  prompt?: string;
-  prompts?: string;
-  tokens: number;
-  samples: number;
-  eta?: number;
-  lambda?: number;
-  gamma?: number;
-  precession?: string;
-  steps: number;
-  schedule?: string;
-  'beta-min'?: number;
-  'beta-max'?: number;
-  integrator: string;
-  'field-source': string;
-  'field-scale'?: string;
-  readout: string;
-  'readout-temperature': number;
-}
+/** Library field → flag, so a schema error names the flag. */
+const FLAG_OF: Record<string, string> = {
+  prompts: 'prompt', tokens: 'tokens', samples: 'samples', eta: 'eta', lambda: 'lambda', gamma: 'gamma', precession: 'precession', steps: 'steps',
+  'schedule.betaMin': 'beta-min', 'schedule.betaMax': 'beta-max', schedule: 'schedule', integrator: 'integrator', readout: 'readout',
+  readoutTemperature: 'readout-temperature', fieldScale: 'field-scale', seed: 'seed',
+};
 
-/** Prompts from a .txt (one per line), JSON (strings, {prompt} objects, or {prompts}) or CSV (prompt column) file. */
-export function readSamplePrompts(path: string): string[] {
-  if (!existsSync(path)) throw new UserError('E_FILE', `prompt file ${path} does not exist`);
-  const text = readFileSync(path, 'utf8');
-  const lower = path.toLowerCase();
-  let list: unknown[];
-  if (lower.endsWith('.json')) {
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (e) {
-      throw new UserError('E_FILE', `prompt file ${path} is not valid JSON: ${(e as Error).message}`);
-    }
-    const arr = Array.isArray(data) ? data : (data as { prompts?: unknown })?.prompts;
-    if (!Array.isArray(arr)) throw new UserError('E_INPUT', `prompt file ${path}: expected a JSON array of prompts or {"prompts": [...]}`);
-    list = arr.map((p) => (typeof p === 'object' && p !== null ? (p as { prompt?: unknown }).prompt : p));
-  } else if (lower.endsWith('.csv')) {
-    let rows: Record<string, string>[];
-    try {
-      rows = parseCsv(text, { columns: true, skip_empty_lines: true, trim: false }) as Record<string, string>[];
-    } catch (e) {
-      throw new UserError('E_FILE', `prompt file ${path} is not valid CSV: ${(e as Error).message.split('\n')[0]}`);
-    }
-    if (rows.length > 0 && !('prompt' in rows[0])) throw new UserError('E_INPUT', `prompt file ${path}: the CSV needs a 'prompt' column`);
-    list = rows.map((r) => r.prompt);
-  } else {
-    list = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  }
-  list.forEach((p, i) => {
-    if (typeof p !== 'string') throw new UserError('E_INPUT', `prompt file ${path}: prompt ${i + 1} is not a string`);
-  });
-  if (list.length === 0) throw new UserError('E_INPUT', `prompt file ${path} has no prompts`);
-  return list as string[];
-}
-
-function parsePrecession(s: string | undefined): Precession | undefined {
-  if (s === undefined) return undefined;
-  if (s === 'none' || s === 'cross' || s === 'orthogonal' || s === 'field') return { kind: s };
-  throw new UserError('E_ARG', `--precession must be none, cross, orthogonal or field (got '${s}')`);
+/** The prompts of --prompt / --prompts (one of them, non-empty). */
+function promptsOf(args: SampleArgs): string[] {
+  if (args.prompt === undefined && args.prompts === undefined) throw new UserError('E_ARG', 'give --prompt STR or --prompts FILE');
+  if (args.prompt !== undefined && args.prompts !== undefined) throw new UserError('E_ARG', 'give either --prompt or --prompts, not both');
+  if (args.prompts !== undefined) return readPromptRecords(args.prompts, { flag: '--prompts' }).map((r) => r.prompt);
+  if (!promptTextSchema.safeParse(args.prompt).success) throw new UserError('E_INPUT', '--prompt is empty; give some text');
+  return [args.prompt!];
 }
 
 /** The schedule from --schedule/--beta-min/--beta-max on top of `base`, or undefined when none is given. */
-function scheduleFrom(args: SampleArgs, base: NoiseSchedule | undefined, d: number): NoiseSchedule | undefined {
+function scheduleFrom(args: SampleArgs, base: NoiseSchedule): NoiseSchedule | undefined {
   if (args.schedule === undefined && args['beta-min'] === undefined && args['beta-max'] === undefined) return undefined;
-  if (args.schedule !== undefined && !SCHEDULE_KINDS.includes(args.schedule as ScheduleKind)) {
-    throw new UserError('E_ARG', `--schedule must be one of ${SCHEDULE_KINDS.join(', ')} (got '${args.schedule}')`);
-  }
-  const b = base ?? defaultSchedule(d);
-  return { kind: (args.schedule as ScheduleKind | undefined) ?? b.kind, betaMin: args['beta-min'] ?? b.betaMin, betaMax: args['beta-max'] ?? b.betaMax, T: b.T };
+  return { kind: (args.schedule as ScheduleKind | undefined) ?? base.kind, betaMin: args['beta-min'] ?? base.betaMin, betaMax: args['beta-max'] ?? base.betaMax, T: base.T };
 }
 
-function jsonRow(r: GuidedResult, many: boolean): Record<string, unknown> {
-  const o: Record<string, unknown> = { prompt: r.prompt, text: r.text, tokens: r.tokens, trace: r.trace };
-  if (many) Object.assign(o, { promptIndex: r.promptIndex, sample: r.sample });
-  if (r.error) o.error = r.error;
+/** The guided options of the flags (no model needed), validated by the option family's schema. */
+function optionsOf(args: SampleArgs, prompts: string[], scheduleBase: NoiseSchedule): GuidedOptions {
+  const o: GuidedOptions = {
+    prompts,
+    samples: args.samples,
+    tokens: args.tokens,
+    eta: args.eta,
+    lambda: args.lambda,
+    gamma: args.gamma,
+    precession: args.precession !== undefined ? { kind: args.precession as 'none' } : undefined,
+    steps: args.steps,
+    schedule: scheduleFrom(args, scheduleBase),
+    integrator: args.integrator as GuidedOptions['integrator'],
+    fieldScale: args['field-scale'] as GuidedOptions['fieldScale'],
+    readout: args.readout as GuidedOptions['readout'],
+    readoutTemperature: args['readout-temperature'],
+    seed: seedOf(args),
+    truncate: args.truncate === 'left' ? 'left' : undefined,
+  };
+  for (const k of Object.keys(o) as (keyof GuidedOptions)[]) if (o[k] === undefined) delete o[k];
+  parseFlags(guidedOptionsSchema, o as unknown as Record<string, unknown>, FLAG_OF);
   return o;
 }
 
-async function run(io: Io, args: SampleArgs): Promise<void> {
-  if (args.prompt === undefined && args.prompts === undefined) throw new UserError('E_ARG', 'give --prompt STR or --prompts FILE');
-  if (args.prompt !== undefined && args.prompts !== undefined) throw new UserError('E_ARG', 'give either --prompt or --prompts, not both');
-  const prompts = args.prompts !== undefined ? readSamplePrompts(args.prompts) : [args.prompt!];
+export async function runSample(io: Io, args: SampleArgs): Promise<void> {
+  const prompts = promptsOf(args);
+  // the flags alone (against the generic default schedule: β checks need no model)
+  optionsOf(args, prompts, defaultSchedule(2));
+  const { parseFieldSource, fieldSourceId } = await import('../../field/source.js');
   const source = parseFieldSource(args['field-source']);
   if (!source) throw new UserError('E_ARG', `--field-source: '${args['field-source']}' is not final, layer:L, head:L.H or heads:L.H+L.H`);
-  if (!INTEGRATOR_NAMES.includes(args.integrator as IntegratorName)) throw new UserError('E_ARG', `--integrator must be one of ${INTEGRATOR_NAMES.join(', ')}`);
-  if (!READOUTS.includes(args.readout as ReadoutKind)) throw new UserError('E_ARG', `--readout must be one of ${READOUTS.join(', ')}`);
-  if (args['field-scale'] !== undefined && args['field-scale'] !== 'raw' && args['field-scale'] !== 'unit') throw new UserError('E_ARG', `--field-scale must be unit or raw`);
-  const precession = parsePrecession(args.precession);
-  if (precession && args.lambda === undefined) throw new UserError('E_ARG', '--precession needs --lambda (LLG mode)');
-  if (args.gamma !== undefined && args.lambda === undefined) throw new UserError('E_ARG', '--gamma needs --lambda (LLG mode)');
+  if (args.out !== undefined) checkOutFile(args.out);
+  if (args.score !== undefined && args.score !== 'none') {
+    const { resolveScoreDir } = await import('../../../sampling/score.js');
+    resolveScoreDir(args.score);
+  }
 
   await initBackend(args);
+  const [{ generateGuided }, { openScore, scoreHashWarning }] = await Promise.all([import('../../../sampling/generate.js'), import('../../../sampling/score.js')]);
   const lm = await openModel(args);
   let score = null;
   try {
     score = await openScore(args.score, { embedded: !args.model, quiet: args.quiet || args.json, warn: (m) => io.err(`warning: ${m}\n`) });
     const hashWarning = score ? scoreHashWarning(score, lm.dir) : null;
     if (hashWarning && !args.quiet) io.err(`warning: ${hashWarning}\n`);
-    const schedule = scheduleFrom(args, score?.meta.schedule, lm.model.dModel);
+    const options = optionsOf(args, prompts, score?.meta.schedule ?? defaultSchedule(lm.model.dModel));
+    const schedule = options.schedule;
     if (score && schedule && !args.quiet) {
       const m = score.meta.schedule;
       if (schedule.kind !== m.kind || schedule.betaMin !== m.betaMin || schedule.betaMax !== m.betaMax) {
@@ -142,45 +103,38 @@ async function run(io: Io, args: SampleArgs): Promise<void> {
     const stream = rows === 1 && !args.json;
     const bar = stream ? null : progressBar('sample', rows * args.tokens, args);
     let done = 0;
-    let shown = '';
-    const options: GuidedOptions = {
-      prompts,
-      samples: args.samples,
-      tokens: args.tokens,
-      eta: args.eta,
-      lambda: args.lambda,
-      gamma: args.gamma,
-      precession,
-      steps: args.steps,
-      schedule,
-      integrator: args.integrator as IntegratorName,
+    let shown: string | null = null; // null until the first token: the prompt is echoed with it
+    const results = await generateGuided(lm, {
+      ...options,
       fieldSource: source,
-      fieldScale: args['field-scale'] as 'raw' | 'unit' | undefined,
       score,
-      readout: args.readout as ReadoutKind,
-      readoutTemperature: args['readout-temperature'],
-      seed: args.seed,
-      truncate: args.truncate === 'left' ? 'left' : undefined,
       onToken: (e) => {
         bar?.update(++done);
         if (!stream) return;
+        if (shown === null) {
+          io.out(prompts[0]);
+          shown = '';
+        }
         const text = lm.tokenizer.decode(e.tokens);
         if (text.startsWith(shown) && !text.endsWith('\uFFFD')) {
           io.out(text.slice(shown.length));
           shown = text;
         }
       },
-    };
-    checkGuidedOptions(options); // bad input fails before anything is printed
-    if (stream) io.out(prompts[0]);
-    const results = await generateGuided(lm, options);
+    });
     bar?.stop();
-    if (stream) io.out(results[0].text.slice(shown.length) + '\n');
+    if (stream) io.out((shown === null ? prompts[0] : '') + results[0].text.slice((shown ?? '').length) + '\n');
+    if (args.out !== undefined) atomicWrite(args.out, results.map((r) => JSON.stringify({ prompt: r.prompt, text: r.text, tokens: r.tokens }) + '\n').join(''));
+    const jsonRow = (r: (typeof results)[number], many: boolean) => ({
+      prompt: r.prompt, text: r.text, tokens: r.tokens, trace: r.trace,
+      ...(many ? { promptNumber: r.promptIndex + 1, sampleNumber: r.sample + 1 } : {}),
+      ...(r.error ? { error: r.error } : {}),
+    });
     if (args.json) printJson(io, rows === 1 ? jsonRow(results[0], false) : results.map((r) => jsonRow(r, true)));
-    else if (!stream) for (const r of results) io.out(`[prompt ${r.promptIndex}, sample ${r.sample}] ${r.prompt}${r.text}\n`);
+    else if (!stream) for (const r of results) io.out(`[prompt ${r.promptIndex + 1}, sample ${r.sample + 1}] ${r.prompt}${r.text}\n`);
     if (!args.quiet && !args.json) {
       const how = `${args.integrator}, K = ${args.steps}, field ${fieldSourceId(source)}, ${score ? 'learned residual score' : 'no score (pure η drift)'}`;
-      io.err(`${rows} × ${args.tokens} tokens (${how})\n`);
+      io.err(`${rows} × ${args.tokens} tokens (${how})${args.out !== undefined ? `; wrote ${args.out}` : ''}\n`);
     }
     const failed = results.find((r) => r.error && !r.error.startsWith('not generated'));
     if (failed) throw new UserError('E_NUMERIC', `${failed.error} — stopped; the tokens generated before it are printed above`);
@@ -188,32 +142,4 @@ async function run(io: Io, args: SampleArgs): Promise<void> {
     score?.dispose();
     lm.dispose();
   }
-}
-
-export function sampleCommand(io: Io) {
-  return {
-    command: 'sample',
-    describe: 'generate text by attention-guided spin diffusion (BL Eq. 14)',
-    builder: (y: Argv) =>
-      modelOptions(y)
-        .option('score', { type: 'string', describe: "score checkpoint directory, or 'none' for pure η-guided drift (default: the embedded model's score when present)" })
-        .option('prompt', { type: 'string', describe: 'the prompt' })
-        .option('prompts', { type: 'string', describe: 'a file of prompts (.txt lines, JSON, or CSV with a prompt column)' })
-        .option('tokens', { type: 'number', default: 20, describe: 'new tokens per sample' })
-        .option('samples', { type: 'number', default: 1, describe: 'samples per prompt (one batch)' })
-        .option('eta', { type: 'number', describe: "guidance strength η ≥ 0 (default: the score's η, else 1)" })
-        .option('lambda', { type: 'number', describe: 'Gilbert damping λ ≥ 0: turns on full LLG mode (c_N = ηγλ/(1+λ²), plus precession)' })
-        .option('gamma', { type: 'number', describe: 'gyromagnetic ratio γ > 0 in LLG mode (default 1)' })
-        .option('precession', { type: 'string', describe: 'LLG precession: none, cross (d = 3), orthogonal (default), field' })
-        .option('steps', { type: 'number', default: DEFAULT_STEPS, describe: 'reverse SDE steps K per token' })
-        .option('schedule', { type: 'string', describe: `noise schedule β(t): ${SCHEDULE_KINDS.join(', ')} (default: the score's, else linear)` })
-        .option('beta-min', { type: 'number', describe: "β_min, absolute units (default: the score's, else 0.01/(d−1))" })
-        .option('beta-max', { type: 'number', describe: "β_max, absolute units (default: the score's, else 20/(d−1))" })
-        .option('integrator', { type: 'string', default: 'heun', describe: `${INTEGRATOR_NAMES.join(' | ')}` })
-        .option('field-source', { type: 'string', default: 'final', describe: 'context field: final, layer:L, head:L.H, heads:L.H+L.H' })
-        .option('field-scale', { type: 'string', describe: 'the η term pulls toward N̂ (unit, default, as the score is trained) or the raw N_proj (raw)' })
-        .option('readout', { type: 'string', default: 'nearest', describe: 'nearest (cosine) or softmax over cosines' })
-        .option('readout-temperature', { type: 'number', default: 0.1, describe: 'temperature of the softmax readout' }),
-    handler: (a: SampleArgs) => run(io, a),
-  };
 }

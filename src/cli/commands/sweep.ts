@@ -13,31 +13,22 @@
  * runs/NAME/shard-$SLURM_ARRAY_TASK_ID), then `spinbath sweep merge runs/NAME/shard-* --out runs/NAME`.
  */
 import { basename, join } from 'node:path';
-import type { Argv } from 'yargs';
 import { mergeResults, runSweep, type ResultLine } from '../../../sampling/sweep.js';
 import { expandGrid, loadSweepConfig, parseShard, runLabel } from '../../../sampling/sweep-config.js';
 import { summaryMarkdown, summaryRows, writeReport } from '../../../sampling/sweep-report.js';
 import { UserError } from '../../errors.js';
 import { atomicWrite } from '../../io/atomic.js';
-import { loadModel, type LoadedModel } from '../../model/load.js';
-import { initBackend, printJson, type GlobalArgs, type Io } from '../io.js';
-
-interface SweepArgs extends GlobalArgs {
-  config?: string;
-  shard?: string;
-  model?: string;
-  evaluator?: string;
-  offline: boolean;
-  list: boolean;
-}
-
-interface MergeArgs extends GlobalArgs {
-  dirs: string[];
-}
+import { acquireRunLock } from '../../io/lock.js';
+import { checkOutDir, removeStaleTemps } from '../../io/output.js';
+import type { LoadedModel } from '../../model/load.js';
+import type { MergeArgs, SweepArgs } from '../defs/generation.js';
+import { initBackend, printJson, type Io } from '../io.js';
+import { openModel } from './model-args.js';
 
 const fmt = (x: number | null | undefined, d = 3) => (typeof x === 'number' ? x.toFixed(d) : 'n/a');
 
-async function main(io: Io, a: SweepArgs): Promise<void> {
+/** `spinbath sweep`: the run directory is checked and locked before any work, so a run is never computed twice. */
+export async function runSweepCommand(io: Io, a: SweepArgs): Promise<void> {
   if (!a.config) throw new UserError('E_ARG', 'give --config configs/sweeps/NAME.json (or `spinbath sweep merge DIR...`)');
   const cfg = loadSweepConfig(a.config);
   const shard = a.shard !== undefined ? parseShard(String(a.shard)) : undefined;
@@ -50,14 +41,24 @@ async function main(io: Io, a: SweepArgs): Promise<void> {
     return;
   }
   const outDir = a.out ?? join('spinbath-out', 'sweeps', name, ...(shard ? [`shard-${shard.index}-of-${shard.count}`] : []));
+  checkOutDir(outDir);
+  const lock = acquireRunLock(outDir, 'spinbath sweep');
+  try {
+    removeStaleTemps(outDir);
+    await sweep(io, a, cfg, shard, outDir);
+  } finally {
+    lock.release();
+  }
+}
+
+async function sweep(io: Io, a: SweepArgs, cfg: ReturnType<typeof loadSweepConfig>, shard: ReturnType<typeof parseShard> | undefined, outDir: string): Promise<void> {
   await initBackend(a);
-  const progress = !a.quiet && !a.json && process.stderr.isTTY;
   const modelArg = a.model ?? cfg.model;
   const evalArg = a.evaluator ?? cfg.evaluator ?? modelArg;
-  const lm = await loadModel(modelArg, { progress, offline: a.offline });
+  const lm = await openModel({ ...a, model: modelArg });
   let ev: LoadedModel = lm;
   try {
-    if (evalArg !== modelArg) ev = await loadModel(evalArg, { progress, offline: a.offline });
+    if (evalArg !== modelArg) ev = await openModel({ ...a, model: evalArg });
     const outcome = await runSweep(cfg, { lm, evaluator: ev, modelId: modelArg ?? 'embedded', evaluatorId: evalArg ?? 'embedded' }, {
       outDir,
       shard,
@@ -81,9 +82,11 @@ async function main(io: Io, a: SweepArgs): Promise<void> {
   }
 }
 
-async function merge(io: Io, a: MergeArgs): Promise<void> {
-  const lines: ResultLine[] = mergeResults(a.dirs, (m) => void (!a.quiet && io.err(`warning: ${m}\n`)));
+/** `spinbath sweep merge DIR...`: --out DIR checked before any work. */
+export async function runMerge(io: Io, a: MergeArgs): Promise<void> {
   const outDir = a.out ?? join('spinbath-out', 'sweeps', 'merged');
+  checkOutDir(outDir);
+  const lines: ResultLine[] = mergeResults(a.dirs, (m) => void (!a.quiet && io.err(`warning: ${m}\n`)));
   atomicWrite(join(outDir, 'results.jsonl'), lines.map((l) => JSON.stringify(l) + '\n').join(''));
   const files = await writeReport(outDir, lines);
   const rows = summaryRows(lines);
@@ -91,21 +94,4 @@ async function merge(io: Io, a: MergeArgs): Promise<void> {
   io.out(summaryMarkdown(rows));
   io.out(`merged ${lines.length} run(s) from ${a.dirs.length} source(s)\n`);
   for (const f of [join(outDir, 'results.jsonl'), ...files]) io.out(`wrote ${f}\n`);
-}
-
-export function sweepCommand(io: Io) {
-  return {
-    command: 'sweep',
-    describe: 'grid of guided-generation settings and baselines on a prompt set: resumable, shardable (--shard i/n), mergeable',
-    builder: (y: Argv) =>
-      y
-        .option('config', { type: 'string', describe: 'sweep config JSON (configs/sweeps/default.json, tiny.json)' })
-        .option('shard', { type: 'string', describe: 'run only shard i of n (0-based i/n): the runs with index mod n = i' })
-        .option('model', { type: 'string', describe: 'generating model (overrides the config; default: the embedded model)' })
-        .option('evaluator', { type: 'string', describe: 'model for perplexity/entropy (overrides the config; default: the generating model)' })
-        .option('offline', { type: 'boolean', default: false, describe: 'never download; use the hub cache only' })
-        .option('list', { type: 'boolean', default: false, describe: 'print the grid (index, shard, setting, seed) and exit' })
-        .command('merge <dirs..>', 'join shard outputs: dedupe by run id, error on conflicting duplicates', (yy: Argv) => yy.positional('dirs', { type: 'string', array: true, describe: 'shard output directories (or results.jsonl files)' }), ((a: MergeArgs) => merge(io, a)) as never),
-    handler: (a: SweepArgs) => main(io, a),
-  };
 }

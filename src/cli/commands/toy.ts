@@ -1,27 +1,20 @@
 /**
  * `spinbath toy`: the toy spin baths of Huo & Johnson (2025), Figs. 2, 3, 4a, 4b, on presets or a
  * user's own JSON bath. Subcommands: attractor, phase, positional, spectrum; with none, all figures.
+ * --out is a DIR (checked before any work). Flags and help: src/cli/defs/analysis.ts.
  */
 import { join } from 'node:path';
-import type { Argv } from 'yargs';
 import { parseNumberList, readJsonFile } from '../../config/load.js';
 import { UserError } from '../../errors.js';
 import { atomicWrite, atomicWriteJson } from '../../io/atomic.js';
-import { renderSvg } from '../../plot/render.js';
+import { renderSvg, type VegaLiteSpec } from '../../plot/render.js';
 import { parseToyConfig, type ToyConfig } from '../../toy/config.js';
 import { attractorPlot, phasePlot, positionalPlot } from '../../toy/plots.js';
 import { PRESET_NAMES, PRESETS } from '../../toy/presets.js';
 import { runAttractor, runPhase, runPositional, runSpectrum } from '../../toy/run.js';
-import { initBackend, printJson, type GlobalArgs, type Io } from '../io.js';
-
-interface ToyArgs extends GlobalArgs {
-  preset?: string;
-  config?: string;
-  prompt?: string;
-  steps?: number;
-  xi?: string;
-  y?: number;
-}
+import { checkOutDir } from '../../io/output.js';
+import type { ToyArgs } from '../defs/analysis.js';
+import { initBackend, printJson, type Io } from '../io.js';
 
 /** Resolve the bath from --config or --preset, then apply flag overrides; all validated. */
 export function loadToyConfig(args: ToyArgs, defaultPreset: string): ToyConfig {
@@ -41,7 +34,6 @@ export function loadToyConfig(args: ToyArgs, defaultPreset: string): ToyConfig {
   if (args.steps !== undefined) raw.steps = args.steps;
   if (args.xi !== undefined) raw.xi = parseNumberList(args.xi, 'xi');
   if (args.y !== undefined) {
-    if (!Number.isFinite(args.y)) throw new UserError('E_ARG', `--y must be a finite number in [0, 1], got ${args.y}`);
     raw.positional = { ...((raw.positional as object) ?? {}), y: args.y };
   }
   return parseToyConfig(raw, where);
@@ -52,10 +44,10 @@ const axes = (c: ToyConfig) => {
   return c.slice;
 };
 
-async function emit(io: Io, args: GlobalArgs, name: string, json: unknown, svg: object | null): Promise<string[]> {
+async function emit(io: Io, args: { out?: string }, name: string, json: unknown, svg: VegaLiteSpec | null): Promise<string[]> {
   const files: string[] = [];
   if (args.out) {
-    const svgText = svg ? await renderSvg(svg as never) : null;
+    const svgText = svg ? await renderSvg(svg) : null;
     atomicWriteJson(join(args.out, `${name}.json`), json);
     files.push(join(args.out, `${name}.json`));
     if (svgText) {
@@ -146,30 +138,13 @@ async function all(io: Io, args: ToyArgs) {
   files.forEach((f) => io.out(`wrote ${f}\n`));
 }
 
-const sourceOptions = (y: Argv) =>
-  y
-    .option('preset', { type: 'string', describe: `built-in bath: ${PRESET_NAMES.join(', ')}` })
-    .option('config', { type: 'string', describe: 'a JSON toy bath (vocab, prompt, WQ/WK/WV, delta, xi, positional, slice)' })
-    .option('prompt', { type: 'string', describe: 'comma-separated prompt tokens, e.g. A,C,B' })
-    .option('steps', { type: 'number', describe: 'iterations (step 1 is the prompt itself)' })
-    .option('xi', { type: 'string', describe: 'comma-separated bias strengths ξ, e.g. 0,0.025,0.05' })
-    .option('y', { type: 'number', describe: 'positional-encoding weight y ∈ [0, 1]' })
-    .conflicts('preset', 'config');
+const RUNS = { all, attractor, phase, positional, spectrum };
 
-export function toyCommand(io: Io) {
-  const wrap = (fn: (io: Io, a: ToyArgs) => Promise<void>) => async (a: ToyArgs) => {
-    await initBackend(a);
-    await fn(io, a);
-  };
-  return {
-    command: 'toy',
-    describe: 'toy spin baths of Huo & Johnson: attractors, phase boundaries, bias and positional encoding (Figs. 2–4)',
-    builder: (y: Argv) =>
-      sourceOptions(y)
-        .command('attractor', 'greedy iteration and the attractor (Fig. 2)', sourceOptions, wrap(attractor) as never)
-        .command('phase', 'phase boundary in a 2-D slice, with bias ξδ (Figs. 3, 4a)', sourceOptions, wrap(phase) as never)
-        .command('positional', 'boundary rotation under positional encoding (Fig. 4b)', sourceOptions, wrap(positional) as never)
-        .command('spectrum', 'symmetric/antisymmetric split and spectrum of W_eff', sourceOptions, wrap(spectrum) as never),
-    handler: wrap(all),
-  };
+/** Run `spinbath toy [figure]` (the default: all four figures). */
+export async function runToy(io: Io, which: keyof typeof RUNS, args: ToyArgs): Promise<void> {
+  if (args.out !== undefined) checkOutDir(args.out);
+  else if (which === 'all') checkOutDir(join('spinbath-out', 'toy'));
+  if (which !== 'all') loadToyConfig(args, which === 'phase' ? 'fig4a' : which === 'positional' ? 'fig4b' : 'fig2'); // bad input fails before the backend starts
+  await initBackend(args);
+  await RUNS[which](io, args);
 }

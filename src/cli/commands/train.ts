@@ -8,18 +8,16 @@
  * Progress on stderr: a bar (loss, validation loss, samples/s, ETA) on a terminal, a line per
  * evaluation otherwise, nothing with --quiet. The report goes to stdout (--json for all of it).
  */
+import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import type { Argv } from 'yargs';
-import { UserError } from '../../errors.js';
-import { checkTrainRunArgs, hms, trainingProgress, trainRunOptions, type TrainRunArgs } from '../trainRun.js';
-import { checkResumable, latestCheckpoint } from '../../../training/checkpoint.js';
+import { beginTrainRun, hms, trainingProgress } from '../trainRun.js';
+import { checkResumable } from '../../../training/checkpoint.js';
 import { loadScoreConfig } from '../../../training/config.js';
 import { prepareScoreData, runIdentity } from '../../../training/data.js';
 import { trainScore, type ProgressInfo, type TrainProgress } from '../../../training/train.js';
+import type { ScoreTrainArgs } from '../defs/training.js';
 import { initBackend, printJson, processIo, type Io } from '../io.js';
-import { modelOptions, openModel, type ModelArgs } from './model-args.js';
-
-interface TrainArgs extends ModelArgs, TrainRunArgs {}
+import { openModel } from './model-args.js';
 
 const fmt = (x: number | null, d = 4) => (x === null ? '-' : x.toPrecision(d));
 
@@ -32,15 +30,45 @@ function progressFor(io: Io, quiet: boolean): TrainProgress | undefined {
   });
 }
 
-async function train(io: Io, a: TrainArgs): Promise<void> {
-  const { config: configFile, out, stopAfter } = checkTrainRunArgs(a, 'train', 'configs/score/brown-small.json', 'score model');
-  const config = loadScoreConfig(configFile);
-  const existing = latestCheckpoint(out);
-  if (existing && !a.resume) {
-    throw new UserError('E_ARG', `${out} already holds a score-training run (checkpoint at step ${existing.step}); pass --resume to continue it or choose another --out`);
+/** A line on stderr at most every 10 s while the field cache builds (when no bar is drawn): done/total, rate, ETA. */
+function cacheLines(say: (l: string) => void) {
+  let t0 = 0;
+  let last = 0;
+  let split = '';
+  return (s: string, done: number, total: number) => {
+    const now = Date.now();
+    if (s !== split) {
+      split = s;
+      t0 = now;
+      last = 0;
+    }
+    if (done < total && now - last < 10_000) return;
+    last = now;
+    const rate = done / Math.max((now - t0) / 1000, 1e-3);
+    say(`field cache (${s}): ${done}/${total} windows, ${rate.toFixed(1)} windows/s, ETA ${hms(done > 0 ? (total - done) / rate : NaN)}`);
+  };
+}
+
+/** `spinbath train`: config and --out checked, the run directory locked, then the field cache and training. */
+export async function runScoreTrain(io: Io, a: ScoreTrainArgs): Promise<void> {
+  const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
+  const run = beginTrainRun(a, 'train', 'configs/score/brown-small.json', 'score model', (path) => {
+    const config = loadScoreConfig(path);
+    if (a.seed !== undefined) config.training.seed = a.seed; // --seed overrides the config's seed (recorded in report.json's config)
+    return config;
+  }, say);
+  try {
+    await train(io, a, run.config, run.out, run.stopAfter, a.config!);
+  } finally {
+    run.lock.release();
   }
+}
+
+async function train(io: Io, a: ScoreTrainArgs, config: ReturnType<typeof loadScoreConfig>, out: string, stopAfter: number | undefined, configFile: string): Promise<void> {
   await initBackend(a);
   const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
+  const tty = io === processIo && process.stderr.isTTY;
+  const lines = cacheLines(say);
   const lm = await openModel(a);
   try {
     if (a.resume) checkResumable(out, config, runIdentity(config, lm.model, lm.dir));
@@ -49,7 +77,8 @@ async function train(io: Io, a: TrainArgs): Promise<void> {
       cacheDir: a['cache-dir'],
       log: say,
       onProgress: (split, done, total) => {
-        if (a.quiet || io !== processIo || !process.stderr.isTTY) return;
+        if (a.quiet) return;
+        if (!tty) return lines(split, done, total);
         if (!bar) {
           bar = new SingleBar({ stream: process.stderr, hideCursor: true, format: `field cache (${split}) |{bar}| {value}/{total} windows | ETA {eta}s` });
           bar.start(total, 0);
@@ -65,7 +94,8 @@ async function train(io: Io, a: TrainArgs): Promise<void> {
       const report = await trainScore({
         config, data, outDir: out, resume: a.resume, stopAfter, progress: progressFor(io, a.quiet), log: say, configName: configFile,
       });
-      if (a.json) return printJson(io, { ...report, field_cache: { train: summary(data.caches.train), validation: summary(data.caches.validation) } });
+      if (report.stopped) say(`stopped after step ${report.steps}; the checkpoint is in ${join(out, 'checkpoints')} (continue with --resume; sample from it with --score ${out})`);
+      if (a.json) return printJson(io, { ...report, seed: config.training.seed, field_cache: { train: summary(data.caches.train), validation: summary(data.caches.validation) } });
       io.out(
         `${report.stopped ? 'stopped' : 'trained'} ${report.steps} steps (${report.params.toLocaleString('en-US')} parameters, d ${report.d}, field ${report.field_source}, η ${report.eta}): ` +
           `train loss ${fmt(report.final_train_loss_mean20)} (mean of last 20), val loss ${fmt(report.final_val_loss)} (s≡0: ${fmt(report.val_loss_zero)}), ` +
@@ -82,18 +112,4 @@ async function train(io: Io, a: TrainArgs): Promise<void> {
 
 function summary(r: { status: string; reason: string; pairs: { n: number }; buildSeconds: number; tokensForwarded: number; manifestPath: string }) {
   return { status: r.status, reason: r.reason, pairs: r.pairs.n, build_s: r.buildSeconds, tokens_forwarded: r.tokensForwarded, manifest: r.manifestPath };
-}
-
-/** The `train` command module (register with `.command(trainCommand(io))`). */
-export function trainCommand(io: Io) {
-  return {
-    command: 'train',
-    describe: 'train the residual tangent score of attention-guided spin diffusion (BL Eq. 14) against a language model',
-    builder: (y: Argv) =>
-      trainRunOptions(modelOptions(y), {
-        config: 'score config JSON (configs/score/brown-small.json, configs/score/tiny.json)',
-        cacheDir: 'token and field cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)',
-      }),
-    handler: (a: TrainArgs) => train(io, a),
-  };
 }

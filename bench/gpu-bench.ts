@@ -3,13 +3,13 @@
  * (score training of configs/score/gpt2-small-gpu.json at widths 64/512/1024 and a GPT-2-small
  * forward, wasm then webgpu, same process). Progress on stderr.
  *
- *   npx tsx scripts/gpu-bench.ts [STEPS [BATCH [LENGTHS]]]
+ *   npx tsx bench/gpu-bench.ts [STEPS [BATCH [LENGTHS]]]
  *     STEPS    timed training steps per width (default 5)
  *     BATCH    training batch (default: the config's, 1024)
  *     LENGTHS  forward lengths, comma-separated (default 128,1024)
  *   GPU_BENCH_OUT=FILE also writes the JSON to FILE (Dawn prints validation messages on stdout).
  */
-import { compareGpu } from '../bench/gpu.js';
+import { compareGpu } from './gpu.js';
 import { atomicWrite } from '../src/io/atomic.js';
 
 const [a, b, c] = process.argv.slice(2);
