@@ -18,8 +18,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { Gpt2Model, KVCache } from '../model/gpt2.js';
-import { disposeActivations, HookPoints } from '../model/hooks.js';
+import type { LanguageModel, ModelCache } from '../model/engine.js';
+import { disposeActivations } from '../model/hooks.js';
 
 export const fieldSourceSchema = z.union([
   z.object({ kind: z.literal('final') }).strict(),
@@ -69,7 +69,7 @@ export function checkFieldSource(s: FieldSource, nLayer: number, nHead: number):
 function hookNamesFor(s: FieldSource): string[] {
   switch (s.kind) {
     case 'final':
-      return ['ln_final.hook_normalized'];
+      return [];
     case 'layer':
       return [`blocks.${s.layer}.hook_attn_out`];
     case 'head':
@@ -83,57 +83,50 @@ function hookNamesFor(s: FieldSource): string[] {
  * Run `ids` [batch][pos] (continuing `cache` when given) and return the field at the last position
  * of each row, [batch, d_model].
  */
-export function contextFields(model: Gpt2Model, ids: number[][], source: FieldSource, cache?: KVCache): tf.Tensor {
+export async function contextFields(model: LanguageModel, ids: number[][], source: FieldSource, cache?: ModelCache): Promise<tf.Tensor> {
   const B = ids.length;
   const d = model.dModel;
   // No unembedding: the field is read before the logits (output 'residual' stops after ln_final).
-  if (source.kind === 'final') return tf.tidy(() => tf.reshape(model.forward(ids, { cache, lastOnly: true, output: 'residual' }), [B, d])); // [batch, d_model]
-  const { logits, activations } = model.runWithCache(ids, { names: hookNamesFor(source), cache, lastOnly: true, output: 'residual' });
+  if (source.kind === 'final') {
+    const x = await model.forwardAsync(ids, { cache, lastOnly: true, output: 'residual' }); // [batch, 1, d_model]
+    const rows = tf.reshape(x, [B, d]); // [batch, d_model]
+    x.dispose();
+    return rows;
+  }
+  const { logits, activations } = await model.runWithCacheAsync(ids, { names: hookNamesFor(source), cache, lastOnly: true, output: 'residual' });
   logits.dispose();
   try {
-    return tf.tidy(() => {
-      const P = ids[0].length;
-      const lastRow = (t: tf.Tensor) => tf.reshape(tf.slice(t, [0, P - 1, 0], [B, 1, d]), [B, d]); // [batch, d_model]
-      switch (source.kind) {
-        case 'layer':
-          return lastRow(activations.get(`blocks.${source.layer}.hook_attn_out`)!);
-        case 'head':
-        case 'heads': {
-          const heads = source.kind === 'head' ? [source] : source.heads;
-          let acc = tf.zeros([B, d]);
-          for (const h of heads) {
-            const res = activations.get(`blocks.${h.layer}.attn.hook_result`)!; // [batch, head, pos, d_model]
-            acc = tf.add(acc, tf.reshape(tf.slice(res, [0, h.head, P - 1, 0], [B, 1, 1, d]), [B, d]));
-          }
-          return acc;
-        }
-      }
-    });
+    const P = ids[0].length;
+    return fieldsAt(model, activations, source, B, P, P - 1, 1); // [batch, 1, d_model]
   } finally {
     disposeActivations(activations);
   }
 }
 
-/** Combine the source's cached activations into fields at every position: [batch, pos, d_model]. */
-function fieldsFromActivations(model: Gpt2Model, activations: Map<string, tf.Tensor>, source: FieldSource, B: number, P: number): tf.Tensor {
+/**
+ * Combine the source's cached activations into fields at positions from..from+n: [batch, n, d_model]
+ * (P positions were run). Not for `final` (its field is the forward's residual output).
+ */
+function fieldsAt(model: LanguageModel, activations: Map<string, tf.Tensor>, source: FieldSource, B: number, P: number, from: number, n: number): tf.Tensor {
   return tf.tidy(() => {
     const d = model.dModel;
     switch (source.kind) {
-      case 'final': {
-        const p = model.params();
-        return tf.add(tf.mul(activations.get('ln_final.hook_normalized')!, p.get('ln_final.w')!), p.get('ln_final.b')!); // [batch, pos, d]
+      case 'final':
+        throw new Error('fieldsAt: the final field is the residual output, not an activation');
+      case 'layer': {
+        const out = activations.get(`blocks.${source.layer}.hook_attn_out`)!; // [batch, pos, d]
+        const rows = tf.slice(out, [0, from, 0], [B, n, d]); // [batch, n, d]
+        return n === 1 ? tf.reshape(rows, [B, d]) : rows;
       }
-      case 'layer':
-        return tf.clone(activations.get(`blocks.${source.layer}.hook_attn_out`)!); // [batch, pos, d]
       case 'head':
       case 'heads': {
         const heads = source.kind === 'head' ? [source] : source.heads;
-        let acc = tf.zeros([B, P, d]);
+        let acc = tf.zeros([B, n, d]); // [batch, n, d]
         for (const h of heads) {
-          const res = activations.get(`blocks.${h.layer}.attn.hook_result`)!; // [batch, head, pos, d]
-          acc = tf.add(acc, tf.reshape(tf.slice(res, [0, h.head, 0, 0], [B, 1, P, d]), [B, P, d]));
+          const res = activations.get(`blocks.${h.layer}.attn.hook_result`)!; // [batch, pos, head, d]
+          acc = tf.add(acc, tf.reshape(tf.slice(res, [0, from, h.head, 0], [B, n, 1, d]), [B, n, d]));
         }
-        return acc;
+        return n === 1 ? tf.reshape(acc, [B, d]) : acc;
       }
     }
   });
@@ -143,20 +136,16 @@ function fieldsFromActivations(model: Gpt2Model, activations: Map<string, tf.Ten
  * The field at EVERY position of `ids` [batch][pos] from one forward pass: [batch, pos, d_model];
  * row p equals `contextFields` of the prefix ids[..p] (causal attention), continuing `cache` when
  * given (so a long window can run in chunks whose intermediates fit in memory). The unembedding
- * runs for the last position only (the logits are not needed), so a window costs what its
- * transformer blocks cost.
+ * does not run (the logits are not needed), so a window costs what its transformer blocks cost.
  */
-export function contextFieldsAll(model: Gpt2Model, ids: number[][], source: FieldSource, cache?: KVCache): tf.Tensor {
-  const hp = new HookPoints([], hookNamesFor(source));
+export async function contextFieldsAll(model: LanguageModel, ids: number[][], source: FieldSource, cache?: ModelCache): Promise<tf.Tensor> {
+  if (source.kind === 'final') return model.forwardAsync(ids, { cache, output: 'residual' }); // [batch, pos, d_model]
+  const { logits, activations } = await model.runWithCacheAsync(ids, { names: hookNamesFor(source), cache, lastOnly: true, output: 'residual' });
+  logits.dispose();
   try {
-    model.forward(ids, { hookPoints: hp, lastOnly: true, cache, output: 'residual' }).dispose();
-    const activations = hp.takeActivations();
-    try {
-      return fieldsFromActivations(model, activations, source, ids.length, ids[0].length);
-    } finally {
-      disposeActivations(activations);
-    }
+    const [B, P] = [ids.length, ids[0].length];
+    return fieldsAt(model, activations, source, B, P, 0, P); // [batch, pos, d_model]
   } finally {
-    hp.close();
+    disposeActivations(activations);
   }
 }

@@ -16,31 +16,31 @@ beforeAll(async () => {
 });
 
 describe('context field sources', () => {
-  it('final: N·e_t equals the model logit of every token (tied unembedding)', () => {
-    const N = contextFields(model, [ids], { kind: 'final' }); // [1, d]
+  it('final: N·e_t equals the model logit of every token (tied unembedding)', async () => {
+    const N = await contextFields(model, [ids], { kind: 'final' }); // [1, d]
     const logits = model.lastLogits([ids]); // [1, vocab]
     const viaField = tf.matMul(N, tf.transpose(model.params().get('embed.W_E')!));
     expect(tf.max(tf.abs(tf.sub(viaField, logits))).dataSync()[0]).toBeLessThan(1e-4);
   });
 
-  it('head and heads: equal the extractor’s N_proj (summed); layer = Σ heads + bias', () => {
-    const f = extractPromptFields(model, ids, 1, 2, 'residual');
+  it('head and heads: equal the extractor’s N_proj (summed); layer = Σ heads + bias', async () => {
+    const f = await extractPromptFields(model, ids, 1, 2, 'residual');
     const d = model.dModel;
     const np = (l: number, h: number) => Array.from(f.Nproj.subarray((l * 4 + h) * d, (l * 4 + h + 1) * d));
-    const one = contextFields(model, [ids], { kind: 'head', layer: 1, head: 3 }).dataSync();
+    const one = (await contextFields(model, [ids], { kind: 'head', layer: 1, head: 3 })).dataSync();
     np(1, 3).forEach((x, i) => expect(one[i]).toBeCloseTo(x, 5));
-    const two = contextFields(model, [ids], { kind: 'heads', heads: [{ layer: 0, head: 1 }, { layer: 1, head: 2 }] }).dataSync();
+    const two = (await contextFields(model, [ids], { kind: 'heads', heads: [{ layer: 0, head: 1 }, { layer: 1, head: 2 }] })).dataSync();
     np(0, 1).forEach((x, i) => expect(two[i]).toBeCloseTo(x + np(1, 2)[i], 5));
-    const layer = contextFields(model, [ids], { kind: 'layer', layer: 0 }).dataSync();
+    const layer = (await contextFields(model, [ids], { kind: 'layer', layer: 0 })).dataSync();
     const bias = model.params().get('blocks.0.attn.b_O')!.dataSync();
     for (let i = 0; i < d; i++) expect(layer[i]).toBeCloseTo(bias[i] + [0, 1, 2, 3].reduce((s, h) => s + np(0, h)[i], 0), 5);
   });
 
-  it('incremental (KV cache) fields equal full recomputation', () => {
+  it('incremental (KV cache) fields equal full recomputation', async () => {
     const cache = model.newCache();
-    contextFields(model, [ids.slice(0, 3)], { kind: 'final' }, cache).dispose();
-    const inc = contextFields(model, [ids.slice(3)], { kind: 'final' }, cache).dataSync();
-    const full = contextFields(model, [ids], { kind: 'final' }).dataSync();
+    (await contextFields(model, [ids.slice(0, 3)], { kind: 'final' }, cache)).dispose();
+    const inc = (await contextFields(model, [ids.slice(3)], { kind: 'final' }, cache)).dataSync();
+    const full = (await contextFields(model, [ids], { kind: 'final' })).dataSync();
     full.forEach((x, i) => expect(inc[i]).toBeCloseTo(x, 4));
     cache.dispose();
   });
