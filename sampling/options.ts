@@ -5,7 +5,7 @@
  */
 import { UserError } from '../src/errors.js';
 import { checkFieldSource, fieldSourceId, type FieldSource } from '../src/field/source.js';
-import type { Gpt2Model } from '../src/model/gpt2.js';
+import type { LanguageModel } from '../src/model/engine.js';
 import { SCHEDULE_KINDS, type NoiseSchedule } from '../src/core/schedules.js';
 import type { ScoreModelMeta } from '../training/score-model.js';
 import { paramRange, type ParamSchedule, type Precession } from './drift.js';
@@ -126,7 +126,7 @@ export function checkGuidedOptions(o: GuidedOptions): void {
 }
 
 /** The field source must exist in the model; a score must match the model's d and vocabulary and the source. */
-export function checkModelCompat(model: Gpt2Model, source: FieldSource, meta: ScoreModelMeta | null): void {
+export function checkModelCompat(model: LanguageModel, source: FieldSource, meta: ScoreModelMeta | null): void {
   const bad = checkFieldSource(source, model.nLayer, model.nHead);
   if (bad) throw new UserError('E_ARG', `--field-source ${fieldSourceId(source)}: ${bad}`);
   if (!meta) return;

@@ -27,7 +27,7 @@ import { UserError } from '../src/errors.js';
 import { atomicWrite, atomicWriteJson } from '../src/io/atomic.js';
 import { contextFieldsAll, fieldSourceId, type FieldSource } from '../src/field/source.js';
 import { checkpointFiles } from '../src/model/checkpoint.js';
-import type { Gpt2Model } from '../src/model/gpt2.js';
+import type { LanguageModel } from '../src/model/engine.js';
 import { f16ToF32, f32ArrayToF16 } from '../src/model/halfFloat.js';
 
 export const FIELD_CACHE_FORMAT = 'spinbath-field-cache';
@@ -162,7 +162,7 @@ function validate(paths: ReturnType<typeof cachePaths>, want: Omit<FieldCacheMan
  * Fields of every pair of `ids` under `model` and `spec`, from the cache when valid, else built
  * (one forward per window) and written. `hash` is modelHash(dir) of the model.
  */
-export function loadOrBuildFieldCache(model: Gpt2Model, hash: string, ids: Uint16Array | Uint32Array, spec: FieldCacheSpec, opts: FieldCacheOptions = {}): FieldCacheResult {
+export async function loadOrBuildFieldCache(model: LanguageModel, hash: string, ids: Uint16Array | Uint32Array, spec: FieldCacheSpec, opts: FieldCacheOptions = {}): Promise<FieldCacheResult> {
   const dir = resolve(opts.cacheDir ?? defaultCacheDir());
   const paths = cachePaths(dir, hash, spec);
   const want = {
@@ -180,7 +180,7 @@ export function loadOrBuildFieldCache(model: Gpt2Model, hash: string, ids: Uint1
     if (ids[i] >= model.vocab) throw new UserError('E_INPUT', `corpus token id ${ids[i]} (position ${i}) is outside the model's vocabulary of ${model.vocab}; the tokenizer does not match the model`);
   }
   const t0 = performance.now();
-  const { pairs, forwarded } = buildPairs(model, ids, spec, opts);
+  const { pairs, forwarded } = await buildPairs(model, ids, spec, opts);
   const buildSeconds = (performance.now() - t0) / 1000;
   const fieldsBytes = bytesOf(pairs.fields as Uint16Array);
   const tokensBytes = bytesOf(Uint32Array.from(pairs.tokens));
@@ -199,14 +199,14 @@ export function loadOrBuildFieldCache(model: Gpt2Model, hash: string, ids: Uint1
  * chunks of `chunk` positions (chunk < W continues a KV cache). The hooked forward keeps every
  * block's intermediates until it returns, ~4·n_layer·(40·d + 3·H·W) bytes per token.
  */
-export function forwardPlan(model: Gpt2Model, W: number, budgetBytes = 512 * 2 ** 20): { perCall: number; chunk: number } {
+export function forwardPlan(model: LanguageModel, W: number, budgetBytes = 512 * 2 ** 20): { perCall: number; chunk: number } {
   const perToken = 4 * model.nLayer * (40 * model.dModel + 3 * model.nHead * W);
   const tokens = Math.max(1, Math.floor(budgetBytes / perToken));
   return tokens >= W ? { perCall: Math.floor(tokens / W), chunk: W } : { perCall: 1, chunk: tokens };
 }
 
 /** Run the windows through the model (batched, chunked: forwardPlan) and collect fp16 fields and next tokens. */
-export function buildPairs(model: Gpt2Model, ids: ArrayLike<number>, spec: FieldCacheSpec, opts: Pick<FieldCacheOptions, 'batchTokens' | 'onProgress'> = {}): { pairs: PairSet; forwarded: number } {
+export async function buildPairs(model: LanguageModel, ids: ArrayLike<number>, spec: FieldCacheSpec, opts: Pick<FieldCacheOptions, 'batchTokens' | 'onProgress'> = {}): Promise<{ pairs: PairSet; forwarded: number }> {
   if (spec.context > model.nPositions) {
     throw new UserError('E_CONFIG', `field.context ${spec.context} exceeds the model's context of ${model.nPositions} positions; lower it`);
   }
@@ -227,7 +227,7 @@ export function buildPairs(model: Gpt2Model, ids: ArrayLike<number>, spec: Field
     try {
       for (let c0 = 0; c0 < W; c0 += plan.chunk) {
         const c1 = Math.min(W, c0 + plan.chunk);
-        const part = contextFieldsAll(model, batch.map((r) => r.slice(c0, c1)), spec.source, cache); // [group, c1 − c0, d]
+        const part = await contextFieldsAll(model, batch.map((r) => r.slice(c0, c1)), spec.source, cache); // [group, c1 − c0, d]
         const vals = part.dataSync() as Float32Array;
         part.dispose();
         for (let b = 0; b < group.length; b++) host.set(vals.subarray(b * (c1 - c0) * d, (b + 1) * (c1 - c0) * d), (b * W + c0) * d);

@@ -29,13 +29,15 @@ const sources: FieldSource[] = [
 
 describe('contextFieldsAll', () => {
   for (const s of sources) {
-    it(`row p equals contextFields of the prefix ..p (${s.kind})`, () => {
+    it(`row p equals contextFields of the prefix ..p (${s.kind})`, async () => {
       const ids = [[3, 14, 15, 9, 26, 5, 35], [8, 9, 7, 9, 3, 2, 38]];
-      const all = contextFieldsAll(model, ids, s); // [2, 7, 16]
+      const all = await contextFieldsAll(model, ids, s); // [2, 7, 16]
       expect(all.shape).toEqual([2, 7, 16]);
       const got = all.arraySync() as number[][][];
       for (let p = 0; p < 7; p++) {
-        const one = contextFields(model, ids.map((r) => r.slice(0, p + 1)), s).arraySync() as number[][];
+        const oneT = await contextFields(model, ids.map((r) => r.slice(0, p + 1)), s); // [2, 16]
+        const one = oneT.arraySync() as number[][];
+        oneT.dispose();
         for (let b = 0; b < 2; b++) one[b].forEach((x, k) => expect(got[b][p][k]).toBeCloseTo(x, 4));
       }
       all.dispose();
@@ -64,16 +66,18 @@ describe('pairs and the field cache', () => {
   });
 
   for (const batchTokens of [16, 3]) {
-    it(`pairs hold the field of their context (fp16) and the next token (${batchTokens} tokens per call${batchTokens < 8 ? ': KV-cached chunks' : ''})`, () => {
+    it(`pairs hold the field of their context (fp16) and the next token (${batchTokens} tokens per call${batchTokens < 8 ? ': KV-cached chunks' : ''})`, async () => {
       const ids = Uint16Array.from({ length: 40 }, (_, i) => (i * 7 + 3) % 60);
       const spec: FieldCacheSpec = { split: 'train', source: { kind: 'heads', heads: [{ layer: 0, head: 1 }, { layer: 1, head: 2 }] }, context: 8, stride: 4, maxPairs: null };
-      const { pairs } = buildPairs(model, ids, spec, { batchTokens });
+      const { pairs } = await buildPairs(model, ids, spec, { batchTokens });
       let row = 0;
       for (const w of pairWindows(ids.length, 8, 4, null)) {
         for (let p = w.from; p < w.to; p++, row++) {
           expect(pairs.tokens[row]).toBe(ids[w.start + p + 1]);
           if (row % 3 !== 0) continue;
-          const want = contextFields(model, [Array.from(ids.subarray(w.start, w.start + p + 1))], spec.source).dataSync();
+          const wantT = await contextFields(model, [Array.from(ids.subarray(w.start, w.start + p + 1))], spec.source);
+          const want = wantT.dataSync();
+          wantT.dispose();
           const got = gatherFields(pairs, [row]);
           want.forEach((x, k) => expect(Math.abs(got[k] - x)).toBeLessThanOrEqual(2e-3 * Math.max(1, Math.abs(x))));
         }
@@ -82,34 +86,34 @@ describe('pairs and the field cache', () => {
     });
   }
 
-  it('is built once, reused, detected stale and rebuilt (corpus change, damaged file), or refused', () => {
+  it('is built once, reused, detected stale and rebuilt (corpus change, damaged file), or refused', async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'sb-fields-'));
     const ids = Uint16Array.from({ length: 60 }, (_, i) => (i * 11 + 1) % 60);
     const spec: FieldCacheSpec = { split: 'validation', source: { kind: 'head', layer: 1, head: 0 }, context: 10, stride: 5, maxPairs: 30 };
-    const a = loadOrBuildFieldCache(model, 'hash-a', ids, spec, { cacheDir });
+    const a = await loadOrBuildFieldCache(model, 'hash-a', ids, spec, { cacheDir });
     expect(a.status).toBe('built');
     expect(a.pairs.n).toBe(30);
-    const b = loadOrBuildFieldCache(model, 'hash-a', ids, spec, { cacheDir });
+    const b = await loadOrBuildFieldCache(model, 'hash-a', ids, spec, { cacheDir });
     expect(b.status).toBe('hit');
     expect(Array.from(b.pairs.fields!)).toEqual(Array.from(a.pairs.fields!));
     expect(Array.from(b.pairs.tokens)).toEqual(Array.from(a.pairs.tokens));
     const ids2 = ids.map((x) => (x + 1) % 60);
-    expect(() => loadOrBuildFieldCache(model, 'hash-a', ids2, spec, { cacheDir, rebuildStale: false })).toThrow(
+    await expect(loadOrBuildFieldCache(model, 'hash-a', ids2, spec, { cacheDir, rebuildStale: false })).rejects.toThrow(
       /^the field cache .*\.json is stale \(the corpus tokens changed\); delete it, or set data\.rebuild_stale_cache to true to rebuild it$/,
     );
-    const c = loadOrBuildFieldCache(model, 'hash-a', ids2, spec, { cacheDir });
+    const c = await loadOrBuildFieldCache(model, 'hash-a', ids2, spec, { cacheDir });
     expect(c.status).toBe('rebuilt');
     expect(c.reason).toBe('the corpus tokens changed');
     truncateSync(c.manifestPath.replace(/\.json$/, '.fields.bin'), 10);
-    const d = loadOrBuildFieldCache(model, 'hash-a', ids2, spec, { cacheDir });
+    const d = await loadOrBuildFieldCache(model, 'hash-a', ids2, spec, { cacheDir });
     expect([d.status, d.reason]).toEqual(['rebuilt', 'a data file has the wrong size']);
     // another model (hash) never reads this model's cache
-    expect(loadOrBuildFieldCache(model, 'hash-b', ids2, spec, { cacheDir }).status).toBe('built');
+    expect((await loadOrBuildFieldCache(model, 'hash-b', ids2, spec, { cacheDir })).status).toBe('built');
   });
 
-  it('refuses corpus ids outside the vocabulary', () => {
+  it('refuses corpus ids outside the vocabulary', async () => {
     const ids = Uint16Array.from([1, 2, 99, 3]);
-    expect(() => loadOrBuildFieldCache(model, 'h', ids, { split: 'train', source: { kind: 'final' }, context: 4, stride: 4, maxPairs: null }, { cacheDir: mkdtempSync(join(tmpdir(), 'sb-f-')) })).toThrow(
+    await expect(loadOrBuildFieldCache(model, 'h', ids, { split: 'train', source: { kind: 'final' }, context: 4, stride: 4, maxPairs: null }, { cacheDir: mkdtempSync(join(tmpdir(), 'sb-f-')) })).rejects.toThrow(
       /corpus token id 99 .* outside the model's vocabulary of 60/,
     );
   });

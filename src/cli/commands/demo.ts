@@ -35,25 +35,25 @@ export function demoCommand(io: Io) {
       const t0 = Date.now();
       await initBackend(args);
       const out = args.out ?? join('spinbath-out', 'demo');
-      const lm = await openModel(args);
+      const lm = await openModel(args, io);
       try {
         const pairs = readPromptFile(args.prompts ?? defaultPromptFile(args.model));
         const prompts = encodePrompts(lm.tokenizer, pairs, { nPositions: lm.model.nPositions, vocab: lm.model.vocab, truncateLeft: true });
         const files: [string, string][] = [];
-        const summary: Record<string, unknown> = { model: lm.dir, prompts: prompts.length };
+        const summary: Record<string, unknown> = { model: lm.dir, engine: lm.engine, prompts: prompts.length };
         let logits: Float32Array[] = [];
         for (const mode of ['residual', 'embedding'] as const) {
           const bar = progressBar(`heads (${mode})`, prompts.length, args);
-          const r = analyzeHeads(lm.model, prompts, mode, { keepLogits: mode === 'residual', onPrompt: (d) => bar.update(d) });
+          const r = await analyzeHeads(lm.model, prompts, mode, { keepLogits: mode === 'residual', onPrompt: (d) => bar.update(d) });
           bar.stop();
           if (mode === 'residual') logits = r.logits;
           for (const [name, text] of await analysisFiles(r.analysis, 0)) files.push([join(`heads-${mode}`, name), text]);
           summary[mode] = r.analysis.heads.slice(0, 5).map((h) => ({ head: `L${h.layer}H${h.head}`, r: h.r, p: h.p }));
           if (mode === 'residual') {
             const top = r.analysis.heads.slice(0, 3);
-            const ls = decisionLandscape(lm.model, prompts[0], top[0].layer, top[0].head, mode);
+            const ls = await decisionLandscape(lm.model, prompts[0], top[0].layer, top[0].head, mode);
             files.push([`landscape-L${ls.layer}H${ls.head}-p0.svg`, await renderSvg(landscapePlot(ls, prompts[0].good, prompts[0].bad, prompts[0].prompt))]);
-            const effects = ablationEffects(lm.model, prompts[0], top.map((h) => [{ layer: h.layer, head: h.head }]));
+            const effects = await ablationEffects(lm.model, prompts[0], top.map((h) => [{ layer: h.layer, head: h.head }]));
             files.push(['ablation.svg', await renderSvg(ablationPlot(effects, prompts[0].prompt))], ['ablation.json', JSON.stringify(effects, null, 2) + '\n']);
             summary.ablation = effects.map((e) => ({ heads: e.label, actual: e.actual }));
           }
@@ -69,7 +69,7 @@ export function demoCommand(io: Io) {
         const eta = DEMO_ETA;
         const guided = await generateGuided(lm, { prompts: [prompt], tokens: 24, steps: 50, score, eta, seed: args.seed });
         score?.dispose();
-        const greedy = generateBaseline(lm, { method: 'greedy', prompts: [prompt], tokens: 24, seed: args.seed });
+        const greedy = await generateBaseline(lm, { method: 'greedy', prompts: [prompt], tokens: 24, seed: args.seed });
         const generation = { prompt, guided: guided[0].text, greedy: greedy[0].text, guided_tokens: guided[0].tokens, greedy_tokens: greedy[0].tokens, score: score ? 'models/brown-small/score' : 'none', eta, steps: 50 };
         files.push(['generation.json', JSON.stringify(generation, null, 2) + '\n']);
         summary.generation = { guided: generation.guided, greedy: generation.greedy };

@@ -89,7 +89,7 @@ async function handler(io: Io, args: GenerateArgs): Promise<void> {
     if (!Number.isInteger(v) || v < 1) throw new UserError('E_ARG', `--${flag} must be a positive integer (got ${v})`);
   }
   await initBackend(args);
-  const lm = await openModel(args);
+  const lm = await openModel(args, io);
   try {
     const single = prompts.length === 1 && args.samples === 1;
     const stream = single && !args.json ? new StreamDecoder(lm.tokenizer) : null;
@@ -101,7 +101,7 @@ async function handler(io: Io, args: GenerateArgs): Promise<void> {
     };
     const bar = single ? null : progressBar('generate', prompts.length * args.samples * args.tokens, args);
     let done = 0;
-    const results = generateBaseline(lm, {
+    const results = await generateBaseline(lm, {
       ...spec,
       prompts,
       samples: args.samples,

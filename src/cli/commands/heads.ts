@@ -59,11 +59,11 @@ export function writeAll(out: string, files: [string, string][]): string[] {
   });
 }
 
-async function prepare(args: HeadsArgs) {
+async function prepare(io: Io, args: HeadsArgs) {
   await initBackend(args);
   const promptFile = args.prompts ?? defaultPromptFile(args.model);
   const pairs = readPromptFile(promptFile);
-  const lm = await openModel(args);
+  const lm = await openModel(args, io);
   let encoded: EncodedPrompt[];
   try {
     encoded = encodePrompts(lm.tokenizer, pairs, { nPositions: lm.model.nPositions, vocab: lm.model.vocab, truncateLeft: args.truncate === 'left' });
@@ -80,11 +80,11 @@ function warn(io: Io, args: HeadsArgs, encoded: EncodedPrompt[]) {
 }
 
 async function main(io: Io, args: HeadsArgs) {
-  const { lm, encoded } = await prepare(args);
+  const { lm, encoded } = await prepare(io, args);
   try {
     warn(io, args, encoded);
     const bar = progressBar(`heads (${args.mode})`, encoded.length, args);
-    const { analysis } = analyzeHeads(lm.model, encoded, args.mode, { onPrompt: (d) => bar.update(d) });
+    const { analysis } = await analyzeHeads(lm.model, encoded, args.mode, { onPrompt: (d) => bar.update(d) });
     bar.stop();
     let idx = 0;
     if (args.head) {
@@ -108,11 +108,11 @@ function pickPrompt(encoded: EncodedPrompt[], i: number): EncodedPrompt {
 }
 
 async function landscape(io: Io, args: HeadsArgs) {
-  const { lm, encoded } = await prepare(args);
+  const { lm, encoded } = await prepare(io, args);
   try {
     const h = parseHead(args.head ?? '0.0', lm.model.nLayer, lm.model.nHead);
     const p = pickPrompt(encoded, args['prompt-index']);
-    const ls = decisionLandscape(lm.model, p, h.layer, h.head, args.mode);
+    const ls = await decisionLandscape(lm.model, p, h.layer, h.head, args.mode);
     const out = args.out ?? join('spinbath-out', 'heads');
     const name = `landscape-L${h.layer}H${h.head}-p${args['prompt-index']}`;
     const svg = await renderSvg(landscapePlot(ls, p.good, p.bad, p.prompt));
@@ -126,12 +126,12 @@ async function landscape(io: Io, args: HeadsArgs) {
 }
 
 async function ablate(io: Io, args: HeadsArgs) {
-  const { lm, encoded } = await prepare(args);
+  const { lm, encoded } = await prepare(io, args);
   try {
     if (!args.heads) throw new UserError('E_ARG', '--heads is required: comma-separated heads such as 3.5,0.0 (join with + to ablate together: 3.5+0.0)');
     const sets = args.heads.split(',').map((grp) => grp.split('+').map((s) => parseHead(s, lm.model.nLayer, lm.model.nHead, 'heads')));
     const p = pickPrompt(encoded, args['prompt-index']);
-    const effects = ablationEffects(lm.model, p, sets, args.kind);
+    const effects = await ablationEffects(lm.model, p, sets, args.kind);
     const out = args.out ?? join('spinbath-out', 'heads');
     const svg = await renderSvg(ablationPlot(effects, p.prompt));
     const result = { prompt: p.prompt, good: p.good, bad: p.bad, kind: args.kind, effects };
@@ -148,9 +148,9 @@ async function ablate(io: Io, args: HeadsArgs) {
 async function temperature(io: Io, args: HeadsArgs) {
   const temps = args.temps ? parseNumberList(args.temps, 'temps') : Array.from({ length: 25 }, (_, i) => +(0.1 + i * 0.1).toFixed(2));
   if (temps.some((t) => t <= 0)) throw new UserError('E_ARG', '--temps: every temperature must be > 0');
-  const { lm, encoded } = await prepare(args);
+  const { lm, encoded } = await prepare(io, args);
   try {
-    const { logits } = analyzeHeads(lm.model, encoded, 'residual', { keepLogits: true });
+    const { logits } = await analyzeHeads(lm.model, encoded, 'residual', { keepLogits: true });
     const rows = temperatureSweep(logits, temps);
     const out = args.out ?? join('spinbath-out', 'heads');
     const svg = await renderSvg(temperaturePlot(rows));

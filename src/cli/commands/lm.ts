@@ -16,10 +16,12 @@ import { evaluateModelDir } from '../../lm/eval.js';
 import { trainLm, type ProgressInfo, type TrainProgress } from '../../lm/train.js';
 import { checkTrainRunArgs, hms, trainingProgress, trainRunOptions, type TrainRunArgs } from '../trainRun.js';
 import { initBackend, printJson, processIo, type GlobalArgs, type Io } from '../io.js';
+import { engineOptions, type EngineArgs } from './model-args.js';
+import type { EngineChoice } from '../../model/engine.js';
 
 interface TrainArgs extends GlobalArgs, TrainRunArgs {}
 
-interface EvalArgs extends GlobalArgs {
+interface EvalArgs extends GlobalArgs, EngineArgs {
   model?: string;
   split: string;
   stride?: number;
@@ -72,6 +74,7 @@ async function evaluate(io: Io, a: EvalArgs): Promise<void> {
   try {
     const r = await evaluateModelDir(a.model, {
       split: a.split as SplitName, stride: a.stride, batchSize: bs, maxTokens: mt, cacheDir: a['cache-dir'],
+      engine: a.engine as EngineChoice | undefined, threads: a.threads, onNote: (l) => void (!a.quiet && io.err(`${l}\n`)),
       onBatch: (done, total) => {
         if (bar && !started) bar.start(total, 0);
         started = true;
@@ -81,7 +84,7 @@ async function evaluate(io: Io, a: EvalArgs): Promise<void> {
     bar?.stop();
     if (a.json) return printJson(io, r);
     io.out(`${r.split}: ${r.tokens.toLocaleString('en-US')} tokens, vocabulary ${r.vocab_size}, context ${r.context}, stride ${r.stride}\n`);
-    io.out(`  model perplexity    ${r.perplexity.toFixed(2)}  (${r.nll_per_token.toFixed(4)} nats/token, ${r.tokens_per_s.toFixed(0)} tok/s)\n`);
+    io.out(`  model perplexity    ${r.perplexity.toFixed(2)}  (${r.nll_per_token.toFixed(4)} nats/token, ${r.tokens_per_s.toFixed(0)} tok/s on ${r.engine})\n`);
     io.out(`  bigram (KN)         ${r.bigram_perplexity.toFixed(2)}\n  unigram (add-one)   ${r.unigram_perplexity.toFixed(2)}\n`);
   } finally {
     bar?.stop();
@@ -109,7 +112,7 @@ export function lmCommand(io: Io) {
           'eval',
           'token-level perplexity on a Brown split, with unigram and Kneser-Ney bigram baselines',
           (yy: Argv) =>
-            yy
+            engineOptions(yy)
               .option('model', { type: 'string', describe: 'model directory (config.json, model.safetensors, tokenizer.json)' })
               .option('split', { type: 'string', default: 'test', describe: `Brown split: ${BROWN_SPLITS.join(', ')}` })
               .option('stride', { type: 'number', describe: 'window stride (default: the context, non-overlapping windows)' })

@@ -37,7 +37,7 @@ export function logitsCommand(io: Io) {
       if (Array.isArray(args.text) || Array.isArray(args.ids)) throw new UserError('E_ARG', 'give --text or --ids once');
       if (args.text === undefined && args.ids === undefined) throw new UserError('E_ARG', 'give --text STR or --ids 1,2,3');
       if (args.text !== undefined && args.text === '') throw new UserError('E_INPUT', '--text is empty; give some text');
-      const lm = await openModel(args);
+      const lm = await openModel(args, io);
       try {
         let ids = args.ids !== undefined ? parseIds(args.ids, lm.model.vocab) : lm.tokenizer.encode(args.text!);
         if (ids.length === 0) throw new UserError('E_INPUT', 'the input encodes to no tokens');
@@ -47,14 +47,14 @@ export function logitsCommand(io: Io) {
         }
         const bad = ids.find((i) => i >= lm.model.vocab);
         if (bad !== undefined) throw new UserError('E_TOKENIZER', `token id ${bad} is outside the model's vocabulary of ${lm.model.vocab}`);
-        const z = lm.model.lastLogits([ids]); // [1, vocab]
+        const z = await lm.model.lastLogitsAsync([ids]); // [1, vocab]
         const logits = Float32Array.from(z.dataSync());
         z.dispose();
         const k = Math.max(1, Math.min(args.k, logits.length));
         const { values, indices } = tf.tidy(() => tf.topk(tf.tensor1d(logits), k));
         const top = Array.from(indices.dataSync()).map((id, i) => ({ id, token: lm.tokenizer.tokenString(id), logit: values.dataSync()[i] }));
         tf.dispose([values, indices]);
-        const result: Record<string, unknown> = { ids, top };
+        const result: Record<string, unknown> = { ids, top, engine: lm.engine };
         if (args.full) result.logits = Array.from(logits);
         if (args.json) return printJson(io, result);
         io.out(`${ids.length} tokens; top ${k} next tokens:\n`);

@@ -16,9 +16,10 @@ import { zodToUserError } from '../../config/zodError.js';
 import { UserError } from '../../errors.js';
 import { atomicWriteJson } from '../../io/atomic.js';
 import { loadModel } from '../../model/load.js';
+import { engineOptions, loadOptions, type EngineArgs } from './model-args.js';
 import { initBackend, printJson, type GlobalArgs, type Io } from '../io.js';
 
-interface MetricsArgs extends GlobalArgs {
+interface MetricsArgs extends GlobalArgs, EngineArgs {
   input?: string;
   evaluator?: string;
   offline: boolean;
@@ -57,14 +58,14 @@ async function handler(io: Io, args: MetricsArgs): Promise<void> {
   if (!args.input) throw new UserError('E_ARG', 'give --input FILE.jsonl (generations with "prompt", "text", "tokens")');
   const records = readGenerations(args.input);
   await initBackend(args);
-  const ev = await loadModel(args.evaluator, { progress: !args.quiet && !args.json && process.stderr.isTTY, offline: args.offline });
+  const ev = await loadModel(args.evaluator, loadOptions(args, io));
   let m: Record<string, number | null>;
   try {
-    m = metricsJson(computeMetrics(records, ev));
+    m = metricsJson(await computeMetrics(records, ev));
   } finally {
     ev.dispose();
   }
-  const result = { input: args.input, evaluator: ev.dir, ngram_unit: 'token ids', ...m };
+  const result = { input: args.input, evaluator: ev.dir, engine: ev.engine, ngram_unit: 'token ids', ...m };
   if (args.out) atomicWriteJson(args.out, result);
   if (args.json) return printJson(io, result);
   io.out(`${m.outputs} outputs, ${m.tokens} tokens (evaluator ${ev.dir}; n-gram statistics on token ids)\n`);
@@ -80,7 +81,7 @@ export function metricsCommand(io: Io) {
     command: 'metrics',
     describe: 'quality and diversity of generations: evaluator perplexity, entropy, distinct-n, repetition, loops, Zipf',
     builder: (y: Argv) =>
-      y
+      engineOptions(y)
         .option('input', { type: 'string', describe: 'JSONL of generations: {"prompt", "text", "tokens"} per line' })
         .option('evaluator', { type: 'string', describe: 'model that scores the continuations (directory or hub id; default: the embedded model)' })
         .option('offline', { type: 'boolean', default: false, describe: 'never download; use the hub cache only' })

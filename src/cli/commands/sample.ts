@@ -125,7 +125,7 @@ async function run(io: Io, args: SampleArgs): Promise<void> {
   if (args.gamma !== undefined && args.lambda === undefined) throw new UserError('E_ARG', '--gamma needs --lambda (LLG mode)');
 
   await initBackend(args);
-  const lm = await openModel(args);
+  const lm = await openModel(args, io);
   let score = null;
   try {
     score = await openScore(args.score, { embedded: !args.model, quiet: args.quiet || args.json, warn: (m) => io.err(`warning: ${m}\n`) });

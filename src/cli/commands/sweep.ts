@@ -20,9 +20,10 @@ import { summaryMarkdown, summaryRows, writeReport } from '../../../sampling/swe
 import { UserError } from '../../errors.js';
 import { atomicWrite } from '../../io/atomic.js';
 import { loadModel, type LoadedModel } from '../../model/load.js';
+import { engineOptions, loadOptions, type EngineArgs } from './model-args.js';
 import { initBackend, printJson, type GlobalArgs, type Io } from '../io.js';
 
-interface SweepArgs extends GlobalArgs {
+interface SweepArgs extends GlobalArgs, EngineArgs {
   config?: string;
   shard?: string;
   model?: string;
@@ -51,13 +52,12 @@ async function main(io: Io, a: SweepArgs): Promise<void> {
   }
   const outDir = a.out ?? join('spinbath-out', 'sweeps', name, ...(shard ? [`shard-${shard.index}-of-${shard.count}`] : []));
   await initBackend(a);
-  const progress = !a.quiet && !a.json && process.stderr.isTTY;
   const modelArg = a.model ?? cfg.model;
   const evalArg = a.evaluator ?? cfg.evaluator ?? modelArg;
-  const lm = await loadModel(modelArg, { progress, offline: a.offline });
+  const lm = await loadModel(modelArg, loadOptions(a, io));
   let ev: LoadedModel = lm;
   try {
-    if (evalArg !== modelArg) ev = await loadModel(evalArg, { progress, offline: a.offline });
+    if (evalArg !== modelArg) ev = await loadModel(evalArg, loadOptions(a, io));
     const outcome = await runSweep(cfg, { lm, evaluator: ev, modelId: modelArg ?? 'embedded', evaluatorId: evalArg ?? 'embedded' }, {
       outDir,
       shard,
@@ -98,7 +98,7 @@ export function sweepCommand(io: Io) {
     command: 'sweep',
     describe: 'grid of guided-generation settings and baselines on a prompt set: resumable, shardable (--shard i/n), mergeable',
     builder: (y: Argv) =>
-      y
+      engineOptions(y)
         .option('config', { type: 'string', describe: 'sweep config JSON (configs/sweeps/default.json, tiny.json)' })
         .option('shard', { type: 'string', describe: 'run only shard i of n (0-based i/n): the runs with index mod n = i' })
         .option('model', { type: 'string', describe: 'generating model (overrides the config; default: the embedded model)' })

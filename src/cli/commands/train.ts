@@ -41,7 +41,7 @@ async function train(io: Io, a: TrainArgs): Promise<void> {
   }
   await initBackend(a);
   const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
-  const lm = await openModel(a);
+  const lm = await openModel(a, io);
   try {
     if (a.resume) checkResumable(out, config, runIdentity(config, lm.model, lm.dir));
     let bar: SingleBar | null = null;
