@@ -48,7 +48,7 @@ function interpret(iv: Intervention, act: Float32Array, w: number): Float32Array
 /** Run each hook's fn in order on `act` and, separately, interpret each hook's description; compare. */
 function check(hooks: Hook[], hookName: (layer: number) => string, w: number, seed: number): void {
   const data = normalArray(makeRng(seed), B * P * H * w);
-  let viaFn = tf.tensor4d(data, [B, P, H, w]); // [batch, pos, head, w]
+  let viaFn: tf.Tensor = tf.tensor4d(data, [B, P, H, w]); // [batch, pos, head, w]
   let viaData = data;
   for (const h of hooks) {
     const iv = h.intervention!;
