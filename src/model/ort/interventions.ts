@@ -68,8 +68,10 @@ export function interventionInputs(hooks: readonly Hook[], m: Dims, batch: numbe
       // result[:, q, head] ← value[:, j] for q = positions[j].
       checkHead(iv.layer, iv.head);
       const n = iv.positions.length;
-      const perRow = iv.valueShape.length === 3;
-      const ok = perRow ? iv.valueShape[0] === batch && iv.valueShape[1] === n && iv.valueShape[2] === d : iv.valueShape.length === 2 && iv.valueShape[0] === n && iv.valueShape[1] === d;
+      const vs = iv.valueShape;
+      const perRow = vs.length === 3; // [batch, n, d]; else [n, d] (or [1, d], broadcast like tf.broadcastTo) for every row
+      const ok = perRow ? vs[0] === batch && vs[1] === n && vs[2] === d : vs.length === 2 && (vs[0] === n || vs[0] === 1) && vs[1] === d;
+      const rowStep = perRow || vs[0] === n ? 1 : 0; // value row j of position j, or row 0 for all
       if (!ok || iv.value.length !== iv.valueShape.reduce((a, b) => a * b, 1)) {
         throw new Error(`patch for layer ${iv.layer} head ${iv.head} has shape [${iv.valueShape}], expected [${batch}, ${n}, ${d}] or [${n}, ${d}]`);
       }
@@ -79,7 +81,7 @@ export function interventionInputs(hooks: readonly Hook[], m: Dims, batch: numbe
         if (!Number.isInteger(q) || q < 0 || q >= pos) throw new Error(`patch position ${q} is outside this call's ${pos} positions`);
         mask[q * H + iv.head] = 1;
         for (let b = 0; b < batch; b++) {
-          const src = ((perRow ? b * n : 0) + j) * d;
+          const src = ((perRow ? b * n : 0) + j * rowStep) * d;
           value.set(iv.value.subarray(src, src + d), ((b * pos + q) * H + iv.head) * d);
         }
       });
