@@ -10,10 +10,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '../../src/backend.js';
 import { isUserError } from '../../src/errors.js';
 import { loadGpt2Weights } from '../../src/model/checkpoint.js';
-import { embeddedModelDir, pickEngine, resolveEngineChoice, resolveThreads, type OrtStatus } from '../../src/model/load.js';
-import { ortStatus } from '../../src/model/load.js';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Hook } from '../../src/model/hooks.js';
+import { zeroAblateHeads } from '../../src/model/interventions.js';
+import { embeddedModelDir, loadModel, modelForHooks, ortStatus, pickEngine, resolveEngineChoice, resolveThreads, type OrtStatus } from '../../src/model/load.js';
 import { runCli } from '../helpers/cli.js';
 import { writeTinyGpt2 } from '../helpers/tinyGpt2.js';
 import { naiveForward } from '../model/gpt2-fixtures.js';
@@ -105,7 +108,8 @@ describe('engine choice', () => {
 
 describe.skipIf(!ort.ok)('the same commands on both engines', () => {
   const dirs: Record<string, string> = {};
-  beforeAll(() => {
+  beforeAll(async () => {
+    await useBackend('wasm');
     const cfg = { vocab_size: 50257, n_positions: 32, n_embd: 32, n_layer: 2, n_head: 4 };
     dirs.plain = join(root, 'plain');
     dirs.prefixed = join(root, 'prefixed');
@@ -133,6 +137,30 @@ describe.skipIf(!ort.ok)('the same commands on both engines', () => {
       expect(o.top.map((x) => x.id)).toEqual(t.top.map((x) => x.id));
     });
   }
+
+  it('an arbitrary JS hook runs on a tfjs twin of an ort model (one note); declarative interventions stay on ort', async () => {
+    const notes: string[] = [];
+    const lm = await loadModel(dirs.plain, { engine: 'ort', onNote: (l) => notes.push(l) });
+    try {
+      expect(lm.engine).toBe('ort');
+      const ablate = zeroAblateHeads([{ layer: 1, head: 2 }]);
+      expect(modelForHooks(lm.model, ablate)).toBe(lm.model);
+      let seen: number[] = [];
+      const spy: Hook = { name: 'blocks.0.hook_resid_post', fn: (x) => ((seen = [...x.shape]), x) };
+      const twin = modelForHooks(lm.model, [spy]);
+      expect(twin.engine).toBe('tfjs');
+      expect(modelForHooks(lm.model, [spy])).toBe(twin); // built once
+      expect(notes).toEqual(['note: hooks not expressible on the ort engine; those forward passes run on tfjs']);
+      const ids = [[464, 3290, 318, 257]];
+      const a = await twin.runWithHooksAsync(ids, { hooks: [spy] }); // [1, 4, vocab]
+      expect(seen).toEqual([1, 4, 32]);
+      const b = await lm.model.forwardAsync(ids); // [1, 4, vocab]
+      expect(maxRel(a.dataSync(), b.dataSync())).toBeLessThan(1e-4); // the spy changes nothing
+      tf.dispose([a, b]);
+    } finally {
+      lm.dispose();
+    }
+  });
 
   it('greedy generate gives the same tokens on both engines (batched rows, KV cache)', async () => {
     const run = async (engine: string) => {
