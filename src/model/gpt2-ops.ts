@@ -99,3 +99,58 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
   const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), 0.044715)), 2 * Math.sqrt(2 / Math.PI));
   return tf.mul(x, tf.sigmoid(inner));
 }
+
+/**
+ * A Map of tensors some of whose entries are built on first read: `get(name)` builds that entry
+ * only; iterating (entries, values, forEach, for…of) builds them all. `has`, `keys` and `size`
+ * build nothing. (How `Gpt2Model.params()` avoids copying every TransformerLens view to read one.)
+ */
+export class LazyTensorMap extends Map<string, tf.Tensor> {
+  private readonly pending = new Map<string, () => tf.Tensor>();
+
+  /** An empty map (no initial entries: add them with `set` or `defer`). */
+  constructor() {
+    super();
+  }
+
+  /** Add `name`, built by `make` when first read (its position in the iteration order is fixed now). */
+  defer(name: string, make: () => tf.Tensor): this {
+    this.pending.set(name, make);
+    return super.set(name, null as unknown as tf.Tensor);
+  }
+
+  override set(name: string, t: tf.Tensor): this {
+    this.pending.delete(name);
+    return super.set(name, t);
+  }
+
+  override get(name: string): tf.Tensor | undefined {
+    const make = this.pending.get(name);
+    if (make) this.set(name, make());
+    return super.get(name);
+  }
+
+  private buildAll(): void {
+    for (const name of [...this.pending.keys()]) this.get(name);
+  }
+
+  override entries(): ReturnType<Map<string, tf.Tensor>['entries']> {
+    this.buildAll();
+    return super.entries();
+  }
+
+  override values(): ReturnType<Map<string, tf.Tensor>['values']> {
+    this.buildAll();
+    return super.values();
+  }
+
+  override [Symbol.iterator](): ReturnType<Map<string, tf.Tensor>['entries']> {
+    this.buildAll();
+    return super[Symbol.iterator]();
+  }
+
+  override forEach(fn: (value: tf.Tensor, key: string, map: Map<string, tf.Tensor>) => void, thisArg?: unknown): void {
+    this.buildAll();
+    super.forEach(fn, thisArg);
+  }
+}

@@ -13,7 +13,7 @@ import { linear, matmul, swapLast } from '../core/linalg.js';
 import { UserError } from '../errors.js';
 import type { EngineForwardOptions, LanguageModel, ModelCache, RunWithCacheOptions } from './engine.js';
 import { HookPoints, type Hook, type NameFilter } from './hooks.js';
-import { activation, embeddingLookup, KVCache, kvCache } from './gpt2-ops.js';
+import { activation, embeddingLookup, KVCache, kvCache, LazyTensorMap } from './gpt2-ops.js';
 import { expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from './weights.js';
 
 export { activation, embeddingLookup, geluTanh, KVCache, truncateLeft } from './gpt2-ops.js';
@@ -182,22 +182,23 @@ export class Gpt2Model implements LanguageModel {
    * src/model/hooks.ts): blocks.{l}.attn.W_Q/W_K/W_V [n_heads, d_model, d_head], b_Q/b_K/b_V
    * [n_heads, d_head], W_O [n_heads, d_head, d_model], and unembed.W_U [d_model, vocab] always
    * (W_Eᵀ when tied); the rest are the stored tensors themselves. Owned by the model: do not
-   * dispose. The reshaped views are built on first use; after the weights of a trainable model
-   * change, the next call rebuilds them (disposing the old ones). Train with `storedParams()`.
+   * dispose. A view is built when first read (`get` builds one, iterating builds all) and cached;
+   * after the weights of a trainable model change, the next read rebuilds it (disposing the old
+   * one). Train with `storedParams()`.
    */
   params(): Map<string, tf.Tensor> {
     const [H, dh, d] = [this.nHead, this.dHead, this.dModel];
-    const m = new Map<string, tf.Tensor>([['embed.W_E', this.W_E], ['pos_embed.W_pos', this.W_pos]]);
+    const m = new LazyTensorMap().set('embed.W_E', this.W_E).set('pos_embed.W_pos', this.W_pos);
     const perHeadIn = (w: tf.Tensor) => tf.transpose(tf.reshape(w, [d, H, dh]), [1, 0, 2]); // [n_heads, d_model, d_head]
     this.layers.forEach((p, l) => {
       const b = `blocks.${l}.`;
       m.set(b + 'ln1.w', p.ln1_w);
       m.set(b + 'ln1.b', p.ln1_b);
       for (const [x, w, bias] of [['Q', p.q_w, p.q_b], ['K', p.k_w, p.k_b], ['V', p.v_w, p.v_b]] as const) {
-        m.set(`${b}attn.W_${x}`, this.view(`${b}attn.W_${x}`, w, perHeadIn)); // [n_heads, d_model, d_head]
-        m.set(`${b}attn.b_${x}`, this.view(`${b}attn.b_${x}`, bias, (t) => tf.reshape(t, [H, dh]))); // [n_heads, d_head]
+        m.defer(`${b}attn.W_${x}`, () => this.view(`${b}attn.W_${x}`, w, perHeadIn)); // [n_heads, d_model, d_head]
+        m.defer(`${b}attn.b_${x}`, () => this.view(`${b}attn.b_${x}`, bias, (t) => tf.reshape(t, [H, dh]))); // [n_heads, d_head]
       }
-      m.set(b + 'attn.W_O', this.view(b + 'attn.W_O', p.o_w, (t) => tf.reshape(t, [H, dh, d]))); // [n_heads, d_head, d_model]
+      m.defer(b + 'attn.W_O', () => this.view(b + 'attn.W_O', p.o_w, (t) => tf.reshape(t, [H, dh, d]))); // [n_heads, d_head, d_model]
       m.set(b + 'attn.b_O', p.b_O);
       m.set(b + 'ln2.w', p.ln2_w);
       m.set(b + 'ln2.b', p.ln2_b);
@@ -208,7 +209,7 @@ export class Gpt2Model implements LanguageModel {
     });
     m.set('ln_final.w', this.lnf_w);
     m.set('ln_final.b', this.lnf_b);
-    m.set('unembed.W_U', this.W_U ?? this.W_E_T ?? this.view('unembed.W_U', this.W_E, (t) => tf.transpose(t))); // [d_model, vocab]
+    m.defer('unembed.W_U', () => this.W_U ?? this.W_E_T ?? this.view('unembed.W_U', this.W_E, (t) => tf.transpose(t))); // [d_model, vocab]
     return m;
   }
 

@@ -109,7 +109,7 @@ export function transformerLensShapes(c: Gpt2Config): Map<string, number[]> {
  * shapes (`transformerLensShapes`), by index arithmetic on the host; what every engine's `params()`
  * returns. c_attn [d, 3d] column j of block q/k/v holds head ⌊j/d_head⌋, so
  * W_Q[h, i, c] = c_attn[i, h·d_head + c] (K: + d, V: + 2d); W_O[h, c, o] = c_proj[h·d_head + c, o];
- * W_U = lm_headᵀ when untied, else wteᵀ.
+ * W_U = lm_headᵀ when untied, else wteᵀ. Entries whose layout is unchanged share `w`'s buffers.
  */
 export function tlParamsFromHost(w: Gpt2Weights): Map<string, HostTensor> {
   const c = w.config;

@@ -95,6 +95,23 @@ describe('TransformerLens weight views', () => {
     expect(WU[7][50]).toBe(wte[50 * d + 7]);
   });
 
+  it('views are built when first read: get builds one, iterating builds all, a second params() reuses them', () => {
+    const m = Gpt2Model.fromWeights(randomWeights(cfg, 8));
+    const start = tf.memory().numTensors;
+    const p = m.params();
+    expect(p.size).toBe(documentedWeightShapes().size);
+    expect(p.has('blocks.1.attn.W_K')).toBe(true);
+    p.get('embed.W_E');
+    expect(tf.memory().numTensors).toBe(start); // a stored tensor: nothing built
+    const wk = p.get('blocks.1.attn.W_K')!;
+    expect(tf.memory().numTensors).toBe(start + 1);
+    expect(m.params().get('blocks.1.attn.W_K')).toBe(wk); // cached by the model
+    expect([...m.params().values()].length).toBe(p.size);
+    expect(tf.memory().numTensors).toBe(start + 7 * L); // W_Q/K/V, b_Q/K/V, W_O per layer (W_U of a frozen tied model is kept already)
+    expect([...p].map(([n]) => n)).toEqual([...p.keys()]);
+    m.dispose();
+  });
+
   it('a trainable model’s views follow its variables after an update, and storedParams are the Variables', () => {
     const m = Gpt2Model.fromWeights(randomWeights(cfg, 6), { trainable: true });
     const stored = m.storedParams();
