@@ -2,19 +2,19 @@
  * The per-head context-field extractor (Bhattacharjee & Lee, Sec. II A and Appendix D), built on
  * the Hamiltonian core. For a prompt and every (layer, head), at the final position:
  *   α      attention over the context                        (softmax of −H/τ, τ = √d_head)
- *   N₀     = Σ_j α_j V_j ∈ R^{d_head}                        (Eq. 1 / D1)
- *   N_proj = N₀ W_O^(h) ∈ R^{d_model}                         (Eq. 2 / D2, row convention)
- *   ΔL_theory = N_proj·(e_good − e_bad)                        (Eq. 4 / D3)
+ *   N₀     = Σ_j α_j V_j ∈ R^{d_head}                        (BL Eq. 1 / D1)
+ *   N_proj = N₀ W_O^(h) ∈ R^{d_model}                         (BL Eq. 2 / D2, row convention)
+ *   ΔL_theory = N_proj·(e_good − e_bad)                        (BL Eq. 4 / D3)
  *   ΔL_ln  = ((N_proj − mean N_proj)/σ_f)·(γ_f ⊙ (e_good − e_bad))   (LN-scaled: direct logit attribution)
  * in two modes:
- *   embedding: the head applied to the raw token embeddings S = W_E[prompt] (Appendix D: no
+ *   embedding: the head applied to the raw token embeddings S = W_E[prompt] (BL Appendix D: no
  *              positions, no LayerNorm, no biases), through the core's attention;
  *   residual:  in situ, the head's real LayerNorm'd input inside the model (hook_pattern and hook_z
  *              of the forward pass; N_proj = z_last·W_O^(h), which is hook_result at the last
  *              position, computed for that position only instead of caching hook_result
  *              [1, k, head, d_model] for every position).
  * σ_f and γ_f are the final LayerNorm's divisor at the last position and its gain. ΔL_actual is
- * the model's own logit gap at the last position (Eq. D4).
+ * the model's own logit gap at the last position (BL Eq. D4).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attend } from '../core/attention.js';

@@ -1,7 +1,7 @@
 /**
  * Head analysis across a prompt set (Bhattacharjee & Lee, Sec. III–IV, Appendix D): the Pearson
- * correlation of every head's ΔL_theory with the model's ΔL_actual, head ablations (Fig. 4), the
- * decision landscape of one head (Fig. 2) and the global-temperature sweep (Fig. 3, Eqs. 6–8).
+ * correlation of every head's ΔL_theory with the model's ΔL_actual, head ablations (BL Fig. 4), the
+ * decision landscape of one head (BL Fig. 2) and the global-temperature sweep (BL Fig. 3, Eqs. 6–8).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { matmul } from '../core/linalg.js';
@@ -79,7 +79,7 @@ export async function analyzeHeads(
   };
 }
 
-/** Eqs. 6–8: mean next-token entropy (bits) and mean top-1 probability at each global temperature T. */
+/** BL Eqs. 6–8: mean next-token entropy (bits) and mean top-1 probability at each global temperature T. */
 export function temperatureSweep(logitsList: Float32Array[], temps: number[]): { T: number; entropy_bits: number; top1: number }[] {
   return temps.map((T) => {
     let H = 0;
@@ -152,7 +152,7 @@ export interface Landscape {
 }
 
 /**
- * The decision landscape of head (l, h) for one prompt (Fig. 2): head-space token vectors
+ * The decision landscape of head (l, h) for one prompt (BL Fig. 2): head-space token vectors
  * S_t = W_O^(h) e_t (so N₀·S_t = N_proj·e_t), the plane spanned by ΔS = S_good − S_bad and the
  * component of N₀ orthogonal to it; N₀·s colours the plane.
  */
