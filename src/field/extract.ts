@@ -22,9 +22,12 @@ import { matmul } from '../core/linalg.js';
 import type { LanguageModel } from '../model/engine.js';
 import { disposeActivations } from '../model/hooks.js';
 
+/** Where a head reads its input: the raw token embeddings, or in situ (the module header explains). */
 export type FieldMode = 'embedding' | 'residual';
+/** Every field mode, for CLI choices. */
 export const FIELD_MODES: readonly FieldMode[] = ['embedding', 'residual'];
 
+/** Every head's context field for one prompt (layer-major flat arrays). */
 export interface PromptFields {
   mode: FieldMode;
   nLayer: number;

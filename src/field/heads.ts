@@ -12,6 +12,7 @@ import { extractPromptFields, tokenDirections, type FieldMode, type PromptFields
 import type { EncodedPrompt } from './prompts.js';
 import { pearson } from './stats.js';
 
+/** One head's correlation with the model's logit gap across the prompt set. */
 export interface HeadResult {
   layer: number;
   head: number;
@@ -26,6 +27,7 @@ export interface HeadResult {
   theory_ln: number[];
 }
 
+/** The head analysis of a prompt set: prompts with their actual gaps, heads ranked by |r|. */
 export interface HeadAnalysis {
   mode: FieldMode;
   prompts: { prompt: string; good: string; bad: string; good_id: number; bad_id: number; actual: number }[];
@@ -33,6 +35,7 @@ export interface HeadAnalysis {
   heads: HeadResult[];
 }
 
+/** Options of `analyzeHeads`. */
 export interface AnalysisOptions {
   onPrompt?: (done: number, total: number) => void;
   /** Keep each prompt's final logits (for the temperature sweep). */
@@ -103,6 +106,7 @@ export function temperatureSweep(logitsList: Float32Array[], temps: number[]): {
   });
 }
 
+/** ΔL_actual of one prompt with a head set ablated. */
 export interface AblationEffect {
   label: string;
   heads: HeadRef[];
@@ -136,6 +140,7 @@ export async function ablationEffects(model: LanguageModel, p: EncodedPrompt, se
   return out;
 }
 
+/** The decision landscape of one head for one prompt (BL Fig. 2), in the head's value space. */
 export interface Landscape {
   layer: number;
   head: number;

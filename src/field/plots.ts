@@ -10,6 +10,7 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 const q = (field: string, title?: string) => ({ field, type: 'quantitative' as const, ...(title ? { title } : {}) });
 const spec = (s: object) => ({ $schema: SCHEMA, ...s }) as unknown as VegaLiteSpec;
 
+/** ΔL_theory (or its LN-scaled variant) of one head against ΔL_actual, one point per prompt (BL Fig. 1). */
 export function scatterPlot(a: HeadAnalysis, h: HeadResult, ln = false): VegaLiteSpec {
   const theory = ln ? h.theory_ln : h.theory;
   const pts = a.prompts.map((p, i) => ({ theory: theory[i], actual: p.actual, label: `${p.good}/${p.bad}` }));
@@ -28,6 +29,7 @@ export function scatterPlot(a: HeadAnalysis, h: HeadResult, ln = false): VegaLit
   });
 }
 
+/** The decision landscape: N₀ and the good/bad token vectors in the head's value plane (BL Fig. 2). */
 export function landscapePlot(ls: Landscape, goodName: string, badName: string, prompt: string): VegaLiteSpec {
   const pts = [ls.N0, ls.good, ls.bad, [0, 0]];
   const ext = Math.max(...pts.flat().map(Math.abs)) * 1.25 || 1;
@@ -64,6 +66,7 @@ export function landscapePlot(ls: Landscape, goodName: string, badName: string, 
   });
 }
 
+/** Bars of ΔL_actual per ablated head set (BL Fig. 4). */
 export function ablationPlot(effects: AblationEffect[], prompt: string): VegaLiteSpec {
   return spec({
     title: { text: 'Logit difference under head ablation', subtitle: prompt.length > 70 ? prompt.slice(0, 67) + '…' : prompt },
@@ -75,6 +78,7 @@ export function ablationPlot(effects: AblationEffect[], prompt: string): VegaLit
   });
 }
 
+/** Entropy and top-1 probability against the global temperature (BL Fig. 3). */
 export function temperaturePlot(rows: { T: number; entropy_bits: number; top1: number }[]): VegaLiteSpec {
   const base = { data: { values: rows }, width: 360, height: 240 };
   return spec({

@@ -10,12 +10,14 @@ import { zodToUserError } from '../config/zodError.js';
 import { UserError } from '../errors.js';
 import type { Tokenizer } from '../model/tokenizer.js';
 
+/** A prompt with the continuation expected (good) and a contrast (bad). */
 export interface PromptPair {
   prompt: string;
   good: string;
   bad: string;
 }
 
+/** A prompt pair tokenized: prompt ids and the first token of good and bad. */
 export interface EncodedPrompt extends PromptPair {
   ids: number[];
   goodId: number;
@@ -27,6 +29,7 @@ export interface EncodedPrompt extends PromptPair {
 const pairSchema = z.object({ prompt: z.string(), good: z.string(), bad: z.string() }).passthrough();
 const fileSchema = z.union([z.array(pairSchema), z.object({ prompts: z.array(pairSchema) }).passthrough()]);
 
+/** Read prompt pairs from a JSON (array, or {prompts: [...]}) or CSV (prompt, good, bad) file; UserError on bad input. */
 export function readPromptFile(path: string): PromptPair[] {
   if (!existsSync(path)) throw new UserError('E_FILE', `prompt file ${path} does not exist; give a JSON or CSV file with prompt, good, bad`);
   const text = readFileSync(path, 'utf8');
@@ -69,6 +72,7 @@ function candidateId(tok: Tokenizer, prompt: string, word: string, which: string
   return ids[0];
 }
 
+/** Limits that `encodePrompts` checks prompts against. */
 export interface EncodeOptions {
   /** Context limit of the model. */
   nPositions: number;
@@ -78,6 +82,7 @@ export interface EncodeOptions {
   truncateLeft?: boolean;
 }
 
+/** Tokenize prompt pairs against the model's vocabulary and context (UserError naming the pair on failure). */
 export function encodePrompts(tok: Tokenizer, pairs: PromptPair[], opts: EncodeOptions): EncodedPrompt[] {
   return pairs.map((p, i) => {
     if (p.prompt.trim() === '') throw new UserError('E_INPUT', `prompt ${i + 1} is empty; give some text`);

@@ -21,13 +21,16 @@ import { z } from 'zod';
 import type { LanguageModel, ModelCache } from '../model/engine.js';
 import { disposeActivations } from '../model/hooks.js';
 
+/** Where the guiding field comes from (see the module header), as a zod schema. */
 export const fieldSourceSchema = z.union([
   z.object({ kind: z.literal('final') }).strict(),
   z.object({ kind: z.literal('layer'), layer: z.number().int().min(0) }).strict(),
   z.object({ kind: z.literal('head'), layer: z.number().int().min(0), head: z.number().int().min(0) }).strict(),
   z.object({ kind: z.literal('heads'), heads: z.array(z.object({ layer: z.number().int().min(0), head: z.number().int().min(0) }).strict()).min(1) }).strict(),
 ]);
+/** A field source: final, one layer, one head, or a set of heads. */
 export type FieldSource = z.infer<typeof fieldSourceSchema>;
+/** The default source: the final normalised residual. */
 export const DEFAULT_FIELD_SOURCE: FieldSource = { kind: 'final' };
 
 /** A stable text id of a source (for cache manifests and checkpoint compatibility checks). */

@@ -5,6 +5,7 @@
  */
 import tcdf from '@stdlib/stats-base-dists-t-cdf';
 
+/** Pearson's r, its two-sided p-value and the sample size. */
 export interface Correlation {
   r: number;
   p: number;
@@ -36,6 +37,7 @@ function moments(x: ArrayLike<number>, y: ArrayLike<number>): { mx: number; my: 
   return { mx, my, sxy, sxx, syy };
 }
 
+/** Pearson's r of paired samples with the two-sided t-test p-value (n − 2 degrees of freedom). */
 export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): Correlation {
   const n = x.length;
   const { sxy, sxx, syy } = moments(x, y);

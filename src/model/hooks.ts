@@ -83,6 +83,7 @@ export type Intervention =
   | { kind: 'mean'; layer: number; heads: number[]; means: (Float32Array | null)[] }
   | { kind: 'patch'; layer: number; head: number; positions: number[]; value: Float32Array; valueShape: number[] };
 
+/** A hook registered for one call: a hook point name (or predicate) and the function run there. */
 export interface Hook {
   /** The hook point's name, or a predicate selecting several (e.g. every `hook_z`). */
   name: string | ((name: string) => boolean);

@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Hook, Intervention } from './hooks.js';
 
+/** One attention head: block `layer`, head index `head` (0-based). */
 export interface HeadRef {
   layer: number;
   head: number;
@@ -40,6 +41,7 @@ export function zeroAblateHeads(heads: readonly HeadRef[]): Hook[] {
   }));
 }
 
+/** A head to mean-ablate, with an optional replacement mean. */
 export interface MeanAblation extends HeadRef {
   /** The replacement z for this head, [d_head]; default: its mean over the batch and positions of this call. */
   mean?: tf.Tensor | ArrayLike<number>;
@@ -75,6 +77,7 @@ export function meanAblateHeads(heads: readonly MeanAblation[]): Hook[] {
   }));
 }
 
+/** A head whose result is replaced at some query positions. */
 export interface HeadPatch extends HeadRef {
   /** Query positions of the current call (0-based within this call's tokens). */
   positions: readonly number[];

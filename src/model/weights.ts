@@ -36,11 +36,13 @@ export interface Gpt2Config {
   [key: string]: unknown;
 }
 
+/** A row-major fp32 host tensor. */
 export interface HostTensor {
   shape: number[];
   data: Float32Array;
 }
 
+/** A GPT-2 checkpoint on the host: its config and its tensors by Hugging Face name. */
 export interface Gpt2Weights {
   config: Gpt2Config;
   /** Canonical (unprefixed) name → fp32 host tensor. */
