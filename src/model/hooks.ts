@@ -53,7 +53,8 @@
  * cache stores. Replacing hook_attn_scores recomputes the pattern (mask re-applied), replacing
  * hook_pattern recomputes z. hook_result is computed only when a hook or the cache asks for it
  * (otherwise attn_out = merge_heads(z)·W_O + b_O in one matmul). hook_k / hook_v values are what
- * the KV cache stores. Tensors passed to a hook are disposed after the forward: tf.keep (or clone)
+ * the KV cache stores; with a KV cache they span every key position (TransformerLens's span only
+ * the new ones). Tensors passed to a hook are disposed after the forward: tf.keep (or clone)
  * what a hook wants to hold on to.
  *
  * There is no global hook registry: hooks live in a HookPoints object made for one call.
