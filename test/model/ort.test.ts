@@ -193,6 +193,20 @@ describe('OrtGpt2 contract and errors', () => {
     ort.dispose();
   });
 
+  it("weights: 'initializers' (copied into the session) computes the same forward and decoding", async () => {
+    const w = randomWeights(SHAPES[1].cfg, 21, { untiedHead: true });
+    const [init, ref] = [await createOrtGpt2(w, { threads: 1, weights: 'initializers', memArena: true }), engines[1].tfjs];
+    const ids = randomIds(17, 2, 6, init.vocab);
+    const [got, want] = [await init.forwardAsync(ids), ref.forward(ids)];
+    expectClose(got, want, 'logits');
+    const cache = init.newCache();
+    (await init.forwardAsync(ids.map((r) => r.slice(0, 5)), { cache })).dispose();
+    const step = await init.lastLogitsAsync(ids.map((r) => [r[5]]), { cache });
+    expectClose(step, tf.reshape(tf.slice(want, [0, 5, 0], [2, 1, -1]), [2, init.vocab]), 'cached step');
+    tf.dispose([got, want, step]);
+    init.dispose();
+  });
+
   it('tile(n) repeats a prefilled batch-1 cache: decoding from it equals prefilling n copies', async () => {
     const { ort } = e();
     const prompt = randomIds(15, 1, 5, ort.vocab)[0];

@@ -66,9 +66,14 @@ function activation(g: GraphBuilder, name: string, x: string): string {
 
 /**
  * Build the graph of `spec` for a model of config `c`. Returns the serialized ModelProto, its node
- * count and the output names (main output first).
+ * count and the output names (main output first). The logits (and hook_logits) come out 2-D,
+ * [b·p, V] (p = 1 with lastOnly); every other output has its hook-table shape.
  */
-export function buildGpt2Graph(c: Gpt2Config, spec: GraphSpec, opts: { untiedHead: boolean }): { model: Uint8Array; nodes: number; outputs: string[] } {
+export function buildGpt2Graph(
+  c: Gpt2Config,
+  spec: GraphSpec,
+  opts: { untiedHead: boolean; weights?: 'inputs' | 'initializers' },
+): { model: Uint8Array; nodes: number; outputs: string[] } {
   const g = new GraphBuilder();
   const [d, H, L] = [c.n_embd, c.n_head, c.n_layer];
   const dh = d / H;
@@ -82,7 +87,7 @@ export function buildGpt2Graph(c: Gpt2Config, spec: GraphSpec, opts: { untiedHea
     if (hooked.has(name)) out(value, name, dims);
     return value;
   };
-  const W = (name: string, dims: number[]) => g.input(name, dims); // a weight, fed from the host
+  const W = (name: string, dims: number[]) => (opts.weights === 'initializers' ? g.externalInitializer(name, dims) : g.input(name, dims)); // a weight
   const slots = spec.interventions.map((s, i) => ({ ...s, i }));
 
   // ---- inputs ----
@@ -197,18 +202,17 @@ export function buildGpt2Graph(c: Gpt2Config, spec: GraphSpec, opts: { untiedHea
   // ---- final LayerNorm, last position, unembedding ----
   x = layerNorm(x, 'ln_f', 'ln_final.'); // [b, p, d]
   if (spec.lastOnly) x = g.op('Slice', [x, g.ints([-1]), g.ints([Number.MAX_SAFE_INTEGER]), g.ints([1])]); // [b, 1, d]
-  const P: Dim = spec.lastOnly ? 1 : 'p';
   if (spec.output === 'residual') {
-    out(x, 'residual', ['b', P, d]);
+    out(x, 'residual', ['b', spec.lastOnly ? 1 : 'p', d]);
   } else {
-    // logits = x·W_Eᵀ (tied) or x·lm_headᵀ: a Gemm with transB on the [V, d] matrix, so no transposed copy.
+    // logits = x·W_Eᵀ (tied) or x·lm_headᵀ: a Gemm with transB on the [V, d] matrix, so no transposed
+    // copy. The output stays 2-D ([b·p, V], row-major = [b, p, V]): the engine reshapes it for free,
+    // where a Reshape node would copy the largest tensor of the forward.
     const unembed = opts.untiedHead ? W('lm_head.weight', [V, d]) : wte; // [V, d]
     const flat = g.op('Reshape', [x, g.ints([-1, d])]); // [b·p, d]
-    const logits2d = g.op('Gemm', [flat, unembed], { transB: 1 }); // [b·p, V]
-    const shape = g.op('Concat', [g.op('Shape', [x], { start: 0, end: 2 }), g.ints([V])], { axis: 0 }); // [b, p, V]
-    const logits = g.op('Reshape', [logits2d, shape]); // [b, p, V]
-    out(logits, 'logits', ['b', P, V]);
-    hook('hook_logits', logits, ['b', P, V]);
+    const logits = g.op('Gemm', [flat, unembed], { transB: 1 }); // [b·p, V]
+    out(logits, 'logits', ['bp', V]);
+    hook('hook_logits', logits, ['bp', V]);
   }
   // The main output first, then hooks and cache outputs in graph order.
   const main = outputs.indexOf(spec.output);

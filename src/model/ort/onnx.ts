@@ -54,6 +54,22 @@ export class GraphBuilder {
     return name;
   }
 
+  /**
+   * A float32 initializer whose bytes stay outside the model: ONNX external data at location
+   * `name`, to be handed to the session as in-memory external data (SessionOptions.externalData).
+   */
+  externalInitializer(name: string, dims: readonly number[]): string {
+    this.claim(name);
+    const bytes = dims.reduce((a, b) => a * b, 4);
+    const externalData = [
+      { key: 'location', value: name },
+      { key: 'offset', value: '0' },
+      { key: 'length', value: String(bytes) },
+    ];
+    this.inits.push({ name, dims: [...dims], dataType: FLOAT, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL, externalData });
+    return name;
+  }
+
   /** Declare `value` a graph output named `name` (an Identity node when the names differ). */
   output(value: string, name: string, dims: readonly Dim[], elemType: number = FLOAT): string {
     const out = value === name ? value : this.op('Identity', [value], {}, name);
