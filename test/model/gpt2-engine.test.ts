@@ -56,6 +56,22 @@ describe('Gpt2Model as a LanguageModel', () => {
     await expect(model.lastLogitsAsync(ids, { cache: foreign })).rejects.toThrow(/another engine/);
   });
 
+  it('every unembedding route (x·W_Eᵀ kept, (W_E·xᵀ)ᵀ, one row, untied W_U) equals x·W_U from params()', () => {
+    const trainable = Gpt2Model.fromWeights(randomWeights(cfg, 9), { trainable: true }); // no W_Eᵀ kept: always (W_E·xᵀ)ᵀ
+    const untied = Gpt2Model.fromWeights(randomWeights(cfg, 9, { untiedHead: true }));
+    for (const m of [gpt2, trainable, untied]) {
+      const WU = m.params().get('unembed.W_U')!; // [d, vocab]
+      for (const rows of [1, 5, 8, 20]) {
+        const x = tf.randomNormal([rows, cfg.n_embd], 0, 1, 'float32', rows); // [rows, d]
+        const want = read(tf.matMul(x, WU)); // [rows, vocab]
+        expect(maxAbsDiff(read(m.unembed(x)), want), `rows ${rows}`).toBeLessThanOrEqual(1e-4);
+        x.dispose();
+      }
+    }
+    trainable.dispose();
+    untied.dispose();
+  });
+
   it('KVCache.tile(n) continues like a cache prefilled with the prompt repeated n times', async () => {
     const prompt = randomIds(2, 1, 5, cfg.vocab_size)[0];
     const next = randomIds(3, 3, 2, cfg.vocab_size); // 3 different continuations
