@@ -22,7 +22,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { defaultCacheDir } from '../src/data/tokenCache.js';
 import { UserError } from '../src/errors.js';
 import { atomicWrite, atomicWriteJson } from '../src/io/atomic.js';
 import { contextFieldsAll, fieldSourceId, type FieldSource } from '../src/field/source.js';
@@ -163,7 +162,8 @@ function validate(paths: ReturnType<typeof cachePaths>, want: Omit<FieldCacheMan
  * (one forward per window) and written. `hash` is modelHash(dir) of the model.
  */
 export async function loadOrBuildFieldCache(model: LanguageModel, hash: string, ids: Uint16Array | Uint32Array, spec: FieldCacheSpec, opts: FieldCacheOptions = {}): Promise<FieldCacheResult> {
-  const dir = resolve(opts.cacheDir ?? defaultCacheDir());
+  // imported here, not at the top: the token cache pulls in the BPE trainer (@huggingface/transformers, ~130 MB)
+  const dir = resolve(opts.cacheDir ?? (await import('../src/data/tokenCache.js')).defaultCacheDir());
   const paths = cachePaths(dir, hash, spec);
   const want = {
     format: FIELD_CACHE_FORMAT as typeof FIELD_CACHE_FORMAT, version: FIELD_CACHE_VERSION, modelHash: hash, fieldSource: fieldSourceId(spec.source), corpusHash: corpusHash(ids),

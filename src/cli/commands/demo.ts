@@ -10,7 +10,7 @@ import type { Argv } from 'yargs';
 import { ablationEffects, analyzeHeads, decisionLandscape, temperatureSweep } from '../../field/heads.js';
 import { ablationPlot, landscapePlot, temperaturePlot } from '../../field/plots.js';
 import { encodePrompts, readPromptFile } from '../../field/prompts.js';
-import { renderSvg } from '../../plot/render.js';
+import { renderSvg } from '../svg.js';
 import { generateBaseline } from '../../../sampling/baselines.js';
 import { generateGuided } from '../../../sampling/generate.js';
 import { openScore } from '../../../sampling/score.js';

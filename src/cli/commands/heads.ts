@@ -13,7 +13,7 @@ import { ablationPlot, landscapePlot, scatterPlot, temperaturePlot } from '../..
 import { encodePrompts, readPromptFile, type EncodedPrompt } from '../../field/prompts.js';
 import { atomicWrite, atomicWriteJson } from '../../io/atomic.js';
 import { packageRoot } from '../../model/tokenizer.js';
-import { renderSvg } from '../../plot/render.js';
+import { renderSvg } from '../svg.js';
 import { initBackend, printJson, type Io } from '../io.js';
 import { progressBar } from '../progress.js';
 import { modelOptions, openModel, parseHead, type ModelArgs } from './model-args.js';

@@ -11,9 +11,7 @@ import { SingleBar } from 'cli-progress';
 import type { Argv } from 'yargs';
 import { BROWN_SPLITS, type SplitName } from '../../data/brown.js';
 import { UserError } from '../../errors.js';
-import { loadLmConfig } from '../../lm/config.js';
-import { evaluateModelDir } from '../../lm/eval.js';
-import { trainLm, type ProgressInfo, type TrainProgress } from '../../lm/train.js';
+import type { ProgressInfo, TrainProgress } from '../../lm/train.js';
 import { checkTrainRunArgs, hms, trainingProgress, trainRunOptions, type TrainRunArgs } from '../trainRun.js';
 import { initBackend, printJson, processIo, type GlobalArgs, type Io } from '../io.js';
 import { engineOptions, type EngineArgs } from './model-args.js';
@@ -45,6 +43,9 @@ function progressFor(io: Io, quiet: boolean): TrainProgress | undefined {
 
 async function train(io: Io, a: TrainArgs): Promise<void> {
   const run = checkTrainRunArgs(a, 'lm train', 'configs/lm/tiny.json', 'model');
+  // imported when the command runs (the corpus tokenizer costs ~130 MB that other commands do not need)
+  const { loadLmConfig } = await import('../../lm/config.js');
+  const { trainLm } = await import('../../lm/train.js');
   const config = loadLmConfig(run.config);
   await initBackend(a);
   const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
@@ -72,6 +73,7 @@ async function evaluate(io: Io, a: EvalArgs): Promise<void> {
   if (!a.quiet && io === processIo && process.stderr.isTTY) bar = new SingleBar({ stream: process.stderr, format: 'eval |{bar}| {value}/{total} windows | ETA {eta}s', hideCursor: true });
   let started = false;
   try {
+    const { evaluateModelDir } = await import('../../lm/eval.js');
     const r = await evaluateModelDir(a.model, {
       split: a.split as SplitName, stride: a.stride, batchSize: bs, maxTokens: mt, cacheDir: a['cache-dir'],
       engine: a.engine as EngineChoice | undefined, threads: a.threads, onNote: (l) => void (!a.quiet && io.err(`${l}\n`)),

@@ -16,7 +16,6 @@ import { basename, join } from 'node:path';
 import type { Argv } from 'yargs';
 import { mergeResults, runSweep, type ResultLine } from '../../../sampling/sweep.js';
 import { expandGrid, loadSweepConfig, parseShard, runLabel } from '../../../sampling/sweep-config.js';
-import { summaryMarkdown, summaryRows, writeReport } from '../../../sampling/sweep-report.js';
 import { UserError } from '../../errors.js';
 import { atomicWrite } from '../../io/atomic.js';
 import { loadModel, type LoadedModel } from '../../model/load.js';
@@ -51,6 +50,7 @@ async function main(io: Io, a: SweepArgs): Promise<void> {
     return;
   }
   const outDir = a.out ?? join('spinbath-out', 'sweeps', name, ...(shard ? [`shard-${shard.index}-of-${shard.count}`] : []));
+  const { summaryMarkdown, summaryRows, writeReport } = await import('../../../sampling/sweep-report.js'); // plots: loaded when needed
   await initBackend(a);
   const modelArg = a.model ?? cfg.model;
   const evalArg = a.evaluator ?? cfg.evaluator ?? modelArg;
@@ -82,6 +82,7 @@ async function main(io: Io, a: SweepArgs): Promise<void> {
 }
 
 async function merge(io: Io, a: MergeArgs): Promise<void> {
+  const { summaryMarkdown, summaryRows, writeReport } = await import('../../../sampling/sweep-report.js'); // plots: loaded when needed
   const lines: ResultLine[] = mergeResults(a.dirs, (m) => void (!a.quiet && io.err(`warning: ${m}\n`)));
   const outDir = a.out ?? join('spinbath-out', 'sweeps', 'merged');
   atomicWrite(join(outDir, 'results.jsonl'), lines.map((l) => JSON.stringify(l) + '\n').join(''));

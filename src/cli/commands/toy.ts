@@ -7,7 +7,7 @@ import type { Argv } from 'yargs';
 import { parseNumberList, readJsonFile } from '../../config/load.js';
 import { UserError } from '../../errors.js';
 import { atomicWrite, atomicWriteJson } from '../../io/atomic.js';
-import { renderSvg } from '../../plot/render.js';
+import { renderSvg } from '../svg.js';
 import { parseToyConfig, type ToyConfig } from '../../toy/config.js';
 import { attractorPlot, phasePlot, positionalPlot } from '../../toy/plots.js';
 import { PRESET_NAMES, PRESETS } from '../../toy/presets.js';

@@ -12,10 +12,7 @@ import { SingleBar } from 'cli-progress';
 import type { Argv } from 'yargs';
 import { UserError } from '../../errors.js';
 import { checkTrainRunArgs, hms, trainingProgress, trainRunOptions, type TrainRunArgs } from '../trainRun.js';
-import { checkResumable, latestCheckpoint } from '../../../training/checkpoint.js';
-import { loadScoreConfig } from '../../../training/config.js';
-import { prepareScoreData, runIdentity } from '../../../training/data.js';
-import { trainScore, type ProgressInfo, type TrainProgress } from '../../../training/train.js';
+import type { ProgressInfo, TrainProgress } from '../../../training/train.js';
 import { initBackend, printJson, processIo, type Io } from '../io.js';
 import { modelOptions, openModel, type ModelArgs } from './model-args.js';
 
@@ -34,6 +31,12 @@ function progressFor(io: Io, quiet: boolean): TrainProgress | undefined {
 
 async function train(io: Io, a: TrainArgs): Promise<void> {
   const { config: configFile, out, stopAfter } = checkTrainRunArgs(a, 'train', 'configs/score/brown-small.json', 'score model');
+  // The training modules are imported when the command runs: the corpus tokenizer and the plots
+  // they pull in cost ~150 MB of memory that no other command needs.
+  const { checkResumable, latestCheckpoint } = await import('../../../training/checkpoint.js');
+  const { loadScoreConfig } = await import('../../../training/config.js');
+  const { prepareScoreData, runIdentity } = await import('../../../training/data.js');
+  const { trainScore } = await import('../../../training/train.js');
   const config = loadScoreConfig(configFile);
   const existing = latestCheckpoint(out);
   if (existing && !a.resume) {
