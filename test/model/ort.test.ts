@@ -251,6 +251,12 @@ describe('OrtGpt2 contract and errors', () => {
     expect(() => ort.forward()).toThrow(/asynchronous: call forwardAsync/);
   });
 
+  it('rejects an execution provider this build lacks, naming the available ones', async () => {
+    const err = await createOrtGpt2(randomWeights(SHAPES[2].cfg, 1), { executionProviders: ['nosuchep'] }).then(() => null, (x: unknown) => x);
+    expect(isUserError(err) && err.code).toBe('E_BACKEND');
+    expect((err as Error).message).toMatch(/'nosuchep' is not available .*\(available: .*cpu/);
+  });
+
   it('rejects weights that do not match the config before loading anything', async () => {
     const w = randomWeights(SHAPES[0].cfg, 4);
     w.tensors.set('h.1.mlp.c_fc.bias', { shape: [3], data: new Float32Array(3) });
