@@ -99,27 +99,33 @@ export async function contextFields(model: LanguageModel, ids: number[][], sourc
   const { logits, activations } = await model.runWithCacheAsync(ids, { names: hookNamesFor(source), cache, lastOnly: true, output: 'residual' });
   logits.dispose();
   try {
-    const P = ids[0].length;
-    return fieldsAt(model, activations, source, B, P, P - 1, 1); // [batch, 1, d_model]
+    const last = fieldsAt(model, activations, source, B, ids[0].length - 1, 1); // [batch, 1, d_model]
+    const rows = tf.reshape(last, [B, d]); // [batch, d_model]
+    last.dispose();
+    return rows;
   } finally {
     disposeActivations(activations);
   }
 }
 
 /**
- * Combine the source's cached activations into fields at positions from..from+n: [batch, n, d_model]
- * (P positions were run). Not for `final` (its field is the forward's residual output).
+ * Combine the source's cached activations into fields at positions from..from+n: [batch, n, d_model].
+ * The `final` source needs none: its field is the residual output.
  */
-function fieldsAt(model: LanguageModel, activations: Map<string, tf.Tensor>, source: FieldSource, B: number, P: number, from: number, n: number): tf.Tensor {
+function fieldsAt(
+  model: LanguageModel,
+  activations: Map<string, tf.Tensor>,
+  source: Exclude<FieldSource, { kind: 'final' }>,
+  B: number,
+  from: number,
+  n: number,
+): tf.Tensor {
   return tf.tidy(() => {
     const d = model.dModel;
     switch (source.kind) {
-      case 'final':
-        throw new Error('fieldsAt: the final field is the residual output, not an activation');
       case 'layer': {
         const out = activations.get(`blocks.${source.layer}.hook_attn_out`)!; // [batch, pos, d]
-        const rows = tf.slice(out, [0, from, 0], [B, n, d]); // [batch, n, d]
-        return n === 1 ? tf.reshape(rows, [B, d]) : rows;
+        return tf.slice(out, [0, from, 0], [B, n, d]); // [batch, n, d]
       }
       case 'head':
       case 'heads': {
@@ -129,7 +135,7 @@ function fieldsAt(model: LanguageModel, activations: Map<string, tf.Tensor>, sou
           const res = activations.get(`blocks.${h.layer}.attn.hook_result`)!; // [batch, pos, head, d]
           acc = tf.add(acc, tf.reshape(tf.slice(res, [0, from, h.head, 0], [B, n, 1, d]), [B, n, d]));
         }
-        return n === 1 ? tf.reshape(acc, [B, d]) : acc;
+        return acc;
       }
     }
   });
@@ -146,8 +152,7 @@ export async function contextFieldsAll(model: LanguageModel, ids: number[][], so
   const { logits, activations } = await model.runWithCacheAsync(ids, { names: hookNamesFor(source), cache, lastOnly: true, output: 'residual' });
   logits.dispose();
   try {
-    const [B, P] = [ids.length, ids[0].length];
-    return fieldsAt(model, activations, source, B, P, 0, P); // [batch, pos, d_model]
+    return fieldsAt(model, activations, source, ids.length, 0, ids[0].length); // [batch, pos, d_model]
   } finally {
     disposeActivations(activations);
   }

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend.js';
 import { extractPromptFields } from '../../src/field/extract.js';
-import { contextFields, fieldSourceId, parseFieldSource } from '../../src/field/source.js';
+import { contextFields, contextFieldsAll, fieldSourceId, parseFieldSource, type FieldSource } from '../../src/field/source.js';
 import { Gpt2Model } from '../../src/model/gpt2.js';
 import { randomGpt2Weights } from '../helpers/tinyGpt2.js';
 
@@ -43,6 +43,24 @@ describe('context field sources', () => {
     const full = (await contextFields(model, [ids], { kind: 'final' })).dataSync();
     full.forEach((x, i) => expect(inc[i]).toBeCloseTo(x, 4));
     cache.dispose();
+  });
+
+  it('contextFieldsAll: [batch, pos, d] for every source (one position too); row p = contextFields of the prefix ..p', async () => {
+    const sources: FieldSource[] = [{ kind: 'final' }, { kind: 'layer', layer: 1 }, { kind: 'head', layer: 0, head: 2 }, { kind: 'heads', heads: [{ layer: 1, head: 0 }, { layer: 0, head: 3 }] }];
+    for (const s of sources) {
+      const one = await contextFieldsAll(model, [[ids[0]], [ids[1]]], s);
+      expect(one.shape, fieldSourceId(s)).toEqual([2, 1, model.dModel]);
+      one.dispose();
+      const all = await contextFieldsAll(model, [ids], s); // [1, pos, d]
+      expect(all.shape).toEqual([1, ids.length, model.dModel]);
+      const rows = all.arraySync() as number[][][];
+      for (const p of [0, 2, ids.length - 1]) {
+        const f = await contextFields(model, [ids.slice(0, p + 1)], s);
+        Array.from(f.dataSync()).forEach((x, i) => expect(rows[0][p][i], `${fieldSourceId(s)} pos ${p}`).toBeCloseTo(x, 4));
+        f.dispose();
+      }
+      all.dispose();
+    }
   });
 
   it('parses and names sources round trip', () => {
