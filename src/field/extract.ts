@@ -69,16 +69,16 @@ function headOutputs(model: LanguageModel, l: number): tf.Tensor {
 function embeddingModeLayer(model: LanguageModel, S: tf.Tensor, l: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
   return tf.tidy(() => {
     const p = model.params();
-    const [H, dh, d] = [model.nHead, model.dHead, model.dModel];
+    const [nH, dh, d] = [model.nHead, model.dHead, model.dModel];
     const k = S.shape[0] as number;
-    const perHead = (x: tf.Tensor) => tf.broadcastTo(tf.expandDims(x, 0), [H, x.shape[0] as number, d]); // [head, rows, d_model]
+    const perHead = (x: tf.Tensor) => tf.broadcastTo(tf.expandDims(x, 0), [nH, x.shape[0] as number, d]); // [head, rows, d_model]
     const sLast = tf.slice(S, [k - 1, 0], [1, d]); // [1, d_model]: only the last query is needed
     const qLast = matmul(perHead(sLast), p.get(`blocks.${l}.attn.W_Q`)!); // [head, 1, d_head]
     const K = matmul(perHead(S), p.get(`blocks.${l}.attn.W_K`)!); // [head, k, d_head]
     const V = matmul(perHead(S), p.get(`blocks.${l}.attn.W_V`)!); // [head, k, d_head]
     const { pattern, z } = attend(qLast, K, V, Math.sqrt(dh)); // [head, 1, k], [head, 1, d_head]
     const Nproj = matmul(z, headOutputs(model, l)); // [head, 1, d_model]
-    return [tf.reshape(pattern, [H, k]), tf.reshape(z, [H, dh]), tf.reshape(Nproj, [H, model.dModel])];
+    return [tf.reshape(pattern, [nH, k]), tf.reshape(z, [nH, dh]), tf.reshape(Nproj, [nH, model.dModel])];
   });
 }
 
@@ -86,20 +86,20 @@ const layerNames = (l: number) => [`blocks.${l}.attn.hook_pattern`, `blocks.${l}
 
 /** Extract every head's context field for one prompt. */
 export async function extractPromptFields(model: LanguageModel, ids: number[], goodId: number, badId: number, mode: FieldMode): Promise<PromptFields> {
-  const [L, H, dh, d] = [model.nLayer, model.nHead, model.dHead, model.dModel];
+  const [L, nH, dh, d] = [model.nLayer, model.nHead, model.dHead, model.dModel];
   const k = ids.length;
   const names = ['ln_final.hook_scale', ...(mode === 'residual' ? Array.from({ length: L }, (_, l) => layerNames(l)).flat() : [])];
   const { logits, activations } = await model.runWithCacheAsync([ids], { names, lastOnly: true }); // logits [1, 1, vocab]
   const out: PromptFields = {
     mode,
     nLayer: L,
-    nHead: H,
+    nHead: nH,
     k,
-    alpha: new Float32Array(L * H * k),
-    N0: new Float32Array(L * H * dh),
-    Nproj: new Float32Array(L * H * d),
-    theory: new Float64Array(L * H),
-    theoryLn: new Float64Array(L * H),
+    alpha: new Float32Array(L * nH * k),
+    N0: new Float32Array(L * nH * dh),
+    Nproj: new Float32Array(L * nH * d),
+    theory: new Float64Array(L * nH),
+    theoryLn: new Float64Array(L * nH),
     actual: 0,
     lnScale: 0,
     logits: new Float32Array(0),
@@ -125,26 +125,26 @@ export async function extractPromptFields(model: LanguageModel, ids: number[], g
           : tf.tidy(() => {
               const pat = activations.get(`blocks.${l}.attn.hook_pattern`)!; // [1, head, k, k]
               const z = activations.get(`blocks.${l}.attn.hook_z`)!; // [1, k, head, d_head]
-              const zLast = tf.reshape(tf.slice(z, [0, k - 1, 0, 0], [1, 1, H, dh]), [H, 1, dh]); // [head, 1, d_head]
+              const zLast = tf.reshape(tf.slice(z, [0, k - 1, 0, 0], [1, 1, nH, dh]), [nH, 1, dh]); // [head, 1, d_head]
               const Nproj = matmul(zLast, headOutputs(model, l)); // [head, 1, d_model]: hook_result at the last position
               return [
-                tf.reshape(tf.slice(pat, [0, 0, k - 1, 0], [1, H, 1, k]), [H, k]),
-                tf.reshape(zLast, [H, dh]),
-                tf.reshape(Nproj, [H, d]),
+                tf.reshape(tf.slice(pat, [0, 0, k - 1, 0], [1, nH, 1, k]), [nH, k]),
+                tf.reshape(zLast, [nH, dh]),
+                tf.reshape(Nproj, [nH, d]),
               ];
             });
       const [gap, gapLn] = tf.tidy(() => {
         const centred = tf.sub(Nproj, tf.mean(Nproj, 1, true)); // [head, d_model]
         return [matmul(Nproj, dE), tf.div(matmul(centred, dEln), out.lnScale)]; // [head, 1]
       });
-      out.alpha.set(alpha.dataSync(), l * H * k);
-      out.N0.set(N0.dataSync(), l * H * dh);
-      out.Nproj.set(Nproj.dataSync(), l * H * d);
+      out.alpha.set(alpha.dataSync(), l * nH * k);
+      out.N0.set(N0.dataSync(), l * nH * dh);
+      out.Nproj.set(Nproj.dataSync(), l * nH * d);
       const g = gap.dataSync();
       const gl = gapLn.dataSync();
-      for (let h = 0; h < H; h++) {
-        out.theory[l * H + h] = g[h];
-        out.theoryLn[l * H + h] = gl[h];
+      for (let h = 0; h < nH; h++) {
+        out.theory[l * nH + h] = g[h];
+        out.theoryLn[l * nH + h] = gl[h];
       }
       tf.dispose([alpha, N0, Nproj, gap, gapLn]);
     }

@@ -85,7 +85,7 @@ export async function analyzeHeads(
 /** BL Eqs. 6–8: mean next-token entropy (bits) and mean top-1 probability at each global temperature T. */
 export function temperatureSweep(logitsList: Float32Array[], temps: number[]): { T: number; entropy_bits: number; top1: number }[] {
   return temps.map((T) => {
-    let H = 0;
+    let entropyBits = 0;
     let top = 0;
     for (const z of logitsList) {
       let max = -Infinity;
@@ -98,11 +98,11 @@ export function temperatureSweep(logitsList: Float32Array[], temps: number[]): {
         Z += e;
         s += e * u;
       }
-      // H = log Z − ⟨u⟩ (nats) → bits
-      H += (Math.log(Z) - s / Z) / Math.LN2;
+      // entropy = log Z − ⟨u⟩ (nats) → bits
+      entropyBits += (Math.log(Z) - s / Z) / Math.LN2;
       top += 1 / Z;
     }
-    return { T, entropy_bits: H / logitsList.length, top1: top / logitsList.length };
+    return { T, entropy_bits: entropyBits / logitsList.length, top1: top / logitsList.length };
   });
 }
 

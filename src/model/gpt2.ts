@@ -187,18 +187,18 @@ export class Gpt2Model implements LanguageModel {
    * one). Train with `storedParams()`.
    */
   params(): Map<string, tf.Tensor> {
-    const [H, dh, d] = [this.nHead, this.dHead, this.dModel];
+    const [nH, dh, d] = [this.nHead, this.dHead, this.dModel];
     const m = new LazyTensorMap().set('embed.W_E', this.W_E).set('pos_embed.W_pos', this.W_pos);
-    const perHeadIn = (w: tf.Tensor) => tf.transpose(tf.reshape(w, [d, H, dh]), [1, 0, 2]); // [n_heads, d_model, d_head]
+    const perHeadIn = (w: tf.Tensor) => tf.transpose(tf.reshape(w, [d, nH, dh]), [1, 0, 2]); // [n_heads, d_model, d_head]
     this.layers.forEach((p, l) => {
       const b = `blocks.${l}.`;
       m.set(b + 'ln1.w', p.ln1_w);
       m.set(b + 'ln1.b', p.ln1_b);
       for (const [x, w, bias] of [['Q', p.q_w, p.q_b], ['K', p.k_w, p.k_b], ['V', p.v_w, p.v_b]] as const) {
         m.defer(`${b}attn.W_${x}`, () => this.view(`${b}attn.W_${x}`, w, perHeadIn)); // [n_heads, d_model, d_head]
-        m.defer(`${b}attn.b_${x}`, () => this.view(`${b}attn.b_${x}`, bias, (t) => tf.reshape(t, [H, dh]))); // [n_heads, d_head]
+        m.defer(`${b}attn.b_${x}`, () => this.view(`${b}attn.b_${x}`, bias, (t) => tf.reshape(t, [nH, dh]))); // [n_heads, d_head]
       }
-      m.defer(b + 'attn.W_O', () => this.view(b + 'attn.W_O', p.o_w, (t) => tf.reshape(t, [H, dh, d]))); // [n_heads, d_head, d_model]
+      m.defer(b + 'attn.W_O', () => this.view(b + 'attn.W_O', p.o_w, (t) => tf.reshape(t, [nH, dh, d]))); // [n_heads, d_head, d_model]
       m.set(b + 'attn.b_O', p.b_O);
       m.set(b + 'ln2.w', p.ln2_w);
       m.set(b + 'ln2.b', p.ln2_b);
@@ -337,7 +337,7 @@ export class Gpt2Model implements LanguageModel {
     const p = this.layers[l];
     const a = `blocks.${l}.attn.`;
     const [B, P] = x.shape as [number, number, number];
-    const [H, dh, d] = [this.nHead, this.dHead, this.dModel];
+    const [nH, dh, d] = [this.nHead, this.dHead, this.dModel];
     const toHeadMajor = (t: tf.Tensor) => tf.transpose(t, [0, 2, 1, 3]); // [batch, pos, head, ·] ↔ [batch, head, pos, ·]
     // A TransformerLens-layout hook on a head-major tensor t [batch, head, pos, ·]: the value that flows on, head-major.
     const hookHeadMajor = (name: string, t: tf.Tensor): tf.Tensor => {
@@ -346,9 +346,9 @@ export class Gpt2Model implements LanguageModel {
       const hooked = hp.run(name, tl); // [batch, pos, head, ·]
       return hooked === tl ? t : toHeadMajor(hooked);
     };
-    const q = toHeadMajor(hp.run(a + 'hook_q', tf.reshape(linear(x, p.q_w, p.q_b), [B, P, H, dh]))); // [batch, head, pos, d_head]
-    let k = toHeadMajor(tf.reshape(linear(x, p.k_w, p.k_b), [B, P, H, dh])); // [batch, head, pos, d_head]
-    let v = toHeadMajor(tf.reshape(linear(x, p.v_w, p.v_b), [B, P, H, dh])); // [batch, head, pos, d_head]
+    const q = toHeadMajor(hp.run(a + 'hook_q', tf.reshape(linear(x, p.q_w, p.q_b), [B, P, nH, dh]))); // [batch, head, pos, d_head]
+    let k = toHeadMajor(tf.reshape(linear(x, p.k_w, p.k_b), [B, P, nH, dh])); // [batch, head, pos, d_head]
+    let v = toHeadMajor(tf.reshape(linear(x, p.v_w, p.v_b), [B, P, nH, dh])); // [batch, head, pos, d_head]
     if (kv?.k && kv.v) {
       k = tf.concat([kv.k, k], 2); // [batch, head, past+pos, d_head]
       v = tf.concat([kv.v, v], 2); // [batch, head, past+pos, d_head]
@@ -379,9 +379,9 @@ export class Gpt2Model implements LanguageModel {
     }
     // Per-head path: result_h = z_h · W_O[h], W_O[h] = c_proj rows h·d_head..(h+1)·d_head.
     const zHead = zPos === zTL ? tf.transpose(z, [1, 0, 2, 3]) : tf.transpose(zPos, [2, 0, 1, 3]); // [head, batch, pos, d_head]
-    const zh = tf.reshape(zHead, [H, B * P, dh]); // [head, batch·pos, d_head]
-    const perHead = matmul(zh, tf.reshape(p.o_w, [H, dh, d])); // [head, batch·pos, d_model]
-    const result = tf.transpose(tf.reshape(perHead, [H, B, P, d]), [1, 2, 0, 3]); // [batch, pos, head, d_model]
+    const zh = tf.reshape(zHead, [nH, B * P, dh]); // [head, batch·pos, d_head]
+    const perHead = matmul(zh, tf.reshape(p.o_w, [nH, dh, d])); // [head, batch·pos, d_model]
+    const result = tf.transpose(tf.reshape(perHead, [nH, B, P, d]), [1, 2, 0, 3]); // [batch, pos, head, d_model]
     const hookedResult = hp.run(a + 'hook_result', result); // [batch, pos, head, d_model]
     return tf.add(tf.sum(hookedResult, 2), p.b_O); // [batch, pos, d_model]
   }

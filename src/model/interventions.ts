@@ -55,17 +55,17 @@ export function meanAblateHeads(heads: readonly MeanAblation[]): Hook[] {
   return [...byLayer(heads)].map(([layer, hs]) => ({
     name: `blocks.${layer}.attn.hook_z`,
     fn: (z: tf.Tensor) => {
-      const [H, dh] = [z.shape[2] as number, z.shape[3] as number];
+      const [nH, dh] = [z.shape[2] as number, z.shape[3] as number];
       const batchMean = tf.mean(z, [0, 1]); // [head, d_head]
-      const rows = [...Array(H).keys()].map((h) => {
+      const rows = [...Array(nH).keys()].map((h) => {
         const spec = hs.find((s) => s.head === h);
         if (!spec?.mean) return tf.slice(batchMean, [h, 0], [1, dh]); // [1, d_head]
         const m = spec.mean instanceof tf.Tensor ? spec.mean : tf.tensor1d(Array.from(spec.mean));
         if (m.size !== dh) throw new Error(`mean for layer ${layer} head ${h} has ${m.size} values, expected d_head = ${dh}`);
         return tf.reshape(m, [1, dh]); // [1, d_head]
       });
-      const means = tf.reshape(tf.concat(rows, 0), [1, 1, H, dh]); // [1, 1, head, d_head]
-      const mask = headMask(H, hs); // [1, 1, head, 1]
+      const means = tf.reshape(tf.concat(rows, 0), [1, 1, nH, dh]); // [1, 1, head, d_head]
+      const mask = headMask(nH, hs); // [1, 1, head, 1]
       return tf.add(tf.mul(z, tf.sub(1, mask)), tf.mul(means, mask)); // [batch, pos, head, d_head]
     },
     intervention: {
@@ -90,7 +90,7 @@ export function patchHeadResults(patches: readonly HeadPatch[]): Hook[] {
   return patches.map((p) => ({
     name: `blocks.${p.layer}.attn.hook_result`,
     fn: (result: tf.Tensor) => {
-      const [B, P, H, d] = result.shape as [number, number, number, number];
+      const [B, P, nH, d] = result.shape as [number, number, number, number];
       const n = p.positions.length;
       const value = p.value.rank === 2 ? tf.broadcastTo(p.value, [B, n, d]) : p.value; // [batch, n, d_model]
       if (!tf.util.arraysEqual(value.shape, [B, n, d])) {
@@ -104,7 +104,7 @@ export function patchHeadResults(patches: readonly HeadPatch[]): Hook[] {
         posMask[q] = 1;
       });
       const full = tf.expandDims(tf.gather(value, tf.tensor1d(idx, 'int32'), 1), 2); // [batch, pos, 1, d_model]
-      const mask = tf.mul(headMask(H, [p]), tf.tensor4d(posMask, [1, P, 1, 1])); // [1, pos, head, 1]
+      const mask = tf.mul(headMask(nH, [p]), tf.tensor4d(posMask, [1, P, 1, 1])); // [1, pos, head, 1]
       return tf.add(tf.mul(result, tf.sub(1, mask)), tf.mul(full, mask)); // [batch, pos, head, d_model]
     },
     intervention: {

@@ -81,17 +81,17 @@ export function expectedShapes(c: Gpt2Config): Map<string, number[]> {
  * config (the weight table in src/model/hooks.ts), in model order.
  */
 export function transformerLensShapes(c: Gpt2Config): Map<string, number[]> {
-  const [d, H, V] = [c.n_embd, c.n_head, c.vocab_size];
-  const dh = d / H;
+  const [d, nH, V] = [c.n_embd, c.n_head, c.vocab_size];
+  const dh = d / nH;
   const dMlp = c.n_inner ?? 4 * d;
   const m = new Map<string, number[]>([['embed.W_E', [V, d]], ['pos_embed.W_pos', [c.n_positions, d]]]);
   for (let l = 0; l < c.n_layer; l++) {
     const b = `blocks.${l}.`;
     m.set(b + 'ln1.w', [d]);
     m.set(b + 'ln1.b', [d]);
-    for (const x of ['Q', 'K', 'V']) m.set(`${b}attn.W_${x}`, [H, d, dh]);
-    for (const x of ['Q', 'K', 'V']) m.set(`${b}attn.b_${x}`, [H, dh]);
-    m.set(b + 'attn.W_O', [H, dh, d]);
+    for (const x of ['Q', 'K', 'V']) m.set(`${b}attn.W_${x}`, [nH, d, dh]);
+    for (const x of ['Q', 'K', 'V']) m.set(`${b}attn.b_${x}`, [nH, dh]);
+    m.set(b + 'attn.W_O', [nH, dh, d]);
     m.set(b + 'attn.b_O', [d]);
     m.set(b + 'ln2.w', [d]);
     m.set(b + 'ln2.b', [d]);
@@ -115,8 +115,8 @@ export function transformerLensShapes(c: Gpt2Config): Map<string, number[]> {
  */
 export function tlParamsFromHost(w: Gpt2Weights): Map<string, HostTensor> {
   const c = w.config;
-  const [d, H] = [c.n_embd, c.n_head];
-  const dh = d / H;
+  const [d, nH] = [c.n_embd, c.n_head];
+  const dh = d / nH;
   const get = (name: string) => {
     const t = w.tensors.get(name);
     if (!t) throw new Error(`weight ${name} is missing`);
@@ -140,9 +140,9 @@ export function tlParamsFromHost(w: Gpt2Weights): Map<string, HostTensor> {
     const cAttn = get(h_ + 'attn.c_attn.weight').data; // [d, 3d]
     const cBias = get(h_ + 'attn.c_attn.bias').data; // [3d]
     for (const [which, x] of ['Q', 'K', 'V'].entries()) {
-      const W = new Float32Array(H * d * dh);
-      const bias = new Float32Array(H * dh);
-      for (let h = 0; h < H; h++) {
+      const W = new Float32Array(nH * d * dh);
+      const bias = new Float32Array(nH * dh);
+      for (let h = 0; h < nH; h++) {
         for (let cc = 0; cc < dh; cc++) {
           const col = which * d + h * dh + cc;
           for (let i = 0; i < d; i++) W[(h * d + i) * dh + cc] = cAttn[i * 3 * d + col];
@@ -152,7 +152,7 @@ export function tlParamsFromHost(w: Gpt2Weights): Map<string, HostTensor> {
       put(`${b}attn.W_${x}`, W);
       put(`${b}attn.b_${x}`, bias);
     }
-    put(b + 'attn.W_O', get(h_ + 'attn.c_proj.weight').data); // [H·dh, d] row-major = [H, dh, d]
+    put(b + 'attn.W_O', get(h_ + 'attn.c_proj.weight').data); // [nH·dh, d] row-major = [nH, dh, d]
     put(b + 'attn.b_O', get(h_ + 'attn.c_proj.bias').data);
     put(b + 'ln2.w', get(h_ + 'ln_2.weight').data);
     put(b + 'ln2.b', get(h_ + 'ln_2.bias').data);
