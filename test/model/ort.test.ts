@@ -95,19 +95,20 @@ describe.each(SHAPES.map((s, i) => [s.name, i] as const))('OrtGpt2 vs tfjs: %s',
 
   it('KV-cached decoding (batch 2) equals the full forward at every step, hooks included', async () => {
     const { ort, tfjs } = e();
-    const ids = randomIds(9 + i, 2, 8, ort.vocab);
-    const full = tfjs.forward(ids); // [2, 8, V]
+    const ids = randomIds(9 + i, 2, 12, ort.vocab);
+    const full = tfjs.forward(ids); // [2, 12, V]
     const cache = ort.newCache();
     const prefill = await ort.forwardAsync(ids.map((r) => r.slice(0, 5)), { cache });
     expect(cache.length).toBe(5);
     expect(cache.batch).toBe(2);
     expectClose(prefill, tf.slice(full, [0, 0, 0], [2, 5, -1]), 'prefill');
-    for (let p = 5; p < 8; p++) {
+    for (let p = 5; p < 12; p++) { // the cache's buffers grow (8 → 16 slots) at p = 8
       const step = await ort.lastLogitsAsync(ids.map((r) => [r[p]]), { cache }); // [2, V]
       expectClose(step, tf.reshape(tf.slice(full, [0, p, 0], [2, 1, -1]), [2, ort.vocab]), `step ${p}`);
       step.dispose();
     }
-    expect(cache.length).toBe(8);
+    expect(cache.length).toBe(12);
+    expect(cache.capacity).toBe(16);
     // hook_k / hook_v / patterns include the cached positions, as in the tfjs engine with its own cache.
     const names = ['blocks.0.attn.hook_k', 'blocks.0.attn.hook_v', 'blocks.0.attn.hook_pattern', 'blocks.0.attn.hook_attn_scores'];
     const [oc, tc] = [ort.newCache(), tfjs.newCache()];
@@ -116,7 +117,7 @@ describe.each(SHAPES.map((s, i) => [s.name, i] as const))('OrtGpt2 vs tfjs: %s',
     const got = await ort.runWithCacheAsync(ids.map((r) => r.slice(6)), { names, cache: oc });
     const ref = tfjs.runWithCache(ids.map((r) => r.slice(6)), { names, cache: tc });
     for (const n of names) expectClose(got.activations.get(n)!, ref.activations.get(n)!, `cached ${n}`);
-    expect(got.activations.get(names[0])!.shape).toEqual([2, 8, ort.nHead, ort.dHead]);
+    expect(got.activations.get(names[0])!.shape).toEqual([2, 12, ort.nHead, ort.dHead]);
     for (const r of [got, ref]) {
       r.logits.dispose();
       disposeActivations(r.activations);

@@ -161,7 +161,7 @@ export class OrtGpt2 implements LanguageModel {
   }
 
   newCache(): OrtCache {
-    return new OrtCache(this, this.nLayer);
+    return new OrtCache(this, this);
   }
 
   canRun(hooks: readonly Hook[]): boolean {
@@ -279,14 +279,15 @@ export class OrtGpt2 implements LanguageModel {
     const feeds: Record<string, Ort.Tensor> = this.opts.weights === 'inputs' ? { ...this.weightFeeds } : {};
     feeds.input_ids = new T('int64', BigInt64Array.from(ids.flat(), (t) => BigInt(t)), [B, P]); // [b, p]
     feeds.position_ids = new T('int64', BigInt64Array.from({ length: P }, (_, i) => BigInt(past + i)), [P]); // [p]
-    feeds.attn_mask = new T('float32', causalMask(P, past), [P, past + P]); // [p, pk]
+    const cap = cache?.capacity ?? 0;
+    feeds.attn_mask = new T('float32', attentionMask(P, past, cache ? cap : null), [P, (cache ? cap : 0) + P]); // [p, keys]
     for (const [name, f] of iv.feeds) feeds[name] = new T('float32', f.data, f.dims);
     if (cache) {
-      const empty = new Float32Array(0);
+      feeds.past_len = new T('int64', BigInt64Array.of(BigInt(past)), [1]);
+      const dims = cache.pastDims(B);
       for (let l = 0; l < this.nLayer; l++) {
-        const [k, v] = [cache.k[l], cache.v[l]];
-        feeds[`past_key.${l}`] = k ? new T('float32', k.data, k.dims) : new T('float32', empty, [B, this.nHead, 0, this.dHead]);
-        feeds[`past_value.${l}`] = v ? new T('float32', v.data, v.dims) : new T('float32', empty, [B, this.nHead, 0, this.dHead]);
+        feeds[`past_key.${l}`] = new T('float32', cache.k[l], dims);
+        feeds[`past_value.${l}`] = new T('float32', cache.v[l], dims);
       }
     }
     const res = await session.run(feeds);
@@ -299,11 +300,9 @@ export class OrtGpt2 implements LanguageModel {
     const activations = new Map<string, tf.Tensor>();
     for (const n of names) activations.set(n, toTf(res[n], n));
     if (cache) {
-      for (let l = 0; l < this.nLayer; l++) {
-        const [k, v] = [res[`present_key.${l}`], res[`present_value.${l}`]];
-        cache.k[l] = { data: k.data as Float32Array, dims: [...k.dims] };
-        cache.v[l] = { data: v.data as Float32Array, dims: [...v.dims] };
-      }
+      const layers = [...Array(this.nLayer).keys()];
+      const data = (name: string) => res[name].data as Float32Array;
+      cache.append(layers.map((l) => data(`present_key.${l}`)), layers.map((l) => data(`present_value.${l}`)), B, P);
     }
     return { logits: toTf(res[output], output), activations };
   }
@@ -345,11 +344,20 @@ export class OrtGpt2 implements LanguageModel {
   }
 }
 
-/** Additive causal mask [p, past+p] (row-major): 0 where key i ≤ query j + past, −1e9 elsewhere (as src/core/attention.ts). */
-function causalMask(P: number, past: number): Float32Array {
-  const pk = past + P;
-  const m = new Float32Array(P * pk);
-  for (let j = 0; j < P; j++) for (let i = past + j + 1; i < pk; i++) m[j * pk + i] = -1e9;
+/**
+ * The additive attention mask (row-major), 0 where a query sees a key and −1e9 elsewhere (as
+ * src/core/attention.ts). Without a cache (`cap` null): causal over the p new keys, [p, p]. With a
+ * cache of `cap` slots, `past` of them filled: [p, cap + p] over [cache slots | new keys], query j
+ * seeing the filled slots and new keys 0..j.
+ */
+function attentionMask(P: number, past: number, cap: number | null): Float32Array {
+  const c = cap ?? 0;
+  const width = c + P;
+  const m = new Float32Array(P * width);
+  for (let j = 0; j < P; j++) {
+    for (let i = past; i < c; i++) m[j * width + i] = -1e9; // unfilled cache slots
+    for (let i = j + 1; i < P; i++) m[j * width + c + i] = -1e9; // future new keys
+  }
   return m;
 }
 

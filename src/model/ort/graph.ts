@@ -10,9 +10,11 @@
  *
  * Variants (`GraphSpec`): hook sites become graph outputs named by their TransformerLens names
  * (table in src/model/hooks.ts); head interventions become graph inputs (`iv{i}.*`); a KV cache adds
- * `past_key.{l}` / `past_value.{l}` inputs and `present_key.{l}` / `present_value.{l}` outputs
- * [batch, head, pos_k, d_head]. Symbols below: b batch, p new positions, pk = past + p key positions,
- * h heads, dh = d_head, d = d_model, dm = d_mlp, V vocab.
+ * `past_key.{l}` / `past_value.{l}` inputs [batch, head, cap, d_head] (the cache's buffers, read in
+ * place; slots past `past_len` are masked) and `present_key.{l}` / `present_value.{l}` outputs
+ * [batch, head, p, d_head] (this call's keys and values only; src/model/ort/cache.ts appends them).
+ * Symbols below: b batch, p new positions, pk = past_len + p key positions, h heads,
+ * dh = d_head, d = d_model, dm = d_mlp, V vocab.
  *
  * Equations: attention scores −H = Q·Kᵀ/√dh (HJ Eq. 1), pattern σ = softmax over visible keys (the
  * Boltzmann ensemble, HJ), z = σ·V (the ensemble average ⟨V⟩ per head).
@@ -40,9 +42,6 @@ export interface GraphSpec {
   /** Interventions in the order they apply; slot i reads inputs `iv{i}.mask`, `iv{i}.value` (and `iv{i}.own`). */
   interventions: readonly InterventionSlot[];
 }
-
-/** The model's main output name: 'logits' or 'residual'. */
-export const mainOutput = (spec: GraphSpec): string => spec.output;
 
 /** The MLP activation of config.activation_function, in standard ops (ORT fuses gelu_new to FastGelu). */
 function activation(g: GraphBuilder, name: string, x: string): string {
@@ -93,7 +92,10 @@ export function buildGpt2Graph(
   // ---- inputs ----
   const ids = g.input('input_ids', ['b', 'p'], INT64); // [b, p]
   const positions = g.input('position_ids', ['p'], INT64); // [p] = past .. past+p−1
-  const mask = g.input('attn_mask', ['p', 'pk']); // [p, pk] additive causal mask: 0 visible, −1e9 hidden
+  // Additive mask over the keys, 0 visible / −1e9 hidden: causal [p, p], or with a KV cache
+  // [p, cap + p] over [cache slots | new keys] (slots ≥ past_len hidden too).
+  const mask = g.input('attn_mask', ['p', 'keys']);
+  const pastLen = spec.cache ? g.input('past_len', [1], INT64) : null; // [1] filled cache positions
   const wte = W('wte.weight', [V, d]);
   const wpe = W('wpe.weight', [c.n_positions, d]);
 
@@ -139,24 +141,44 @@ export function buildGpt2Graph(
     const qkv = g.op('Add', [g.op('MatMul', [x, W(`${hf}c_attn.weight`, [d, 3 * d])]), W(`${hf}c_attn.bias`, [3 * d])]); // [b, p, 3d]
     const [q0, k0, v0] = g.ops('Split', [qkv, g.ints([d, d, d])], 3, { axis: 2 }); // 3 × [b, p, d]
     const heads = (t: string) => g.op('Reshape', [t, g.ints([0, 0, H, dh])]); // [b, p, h, dh]
-    const toBHPD = (t: string) => g.op('Transpose', [t], { perm: [0, 2, 1, 3] }); // [b, p, h, ·] ↔ [b, h, p, ·]
+    const toBHPD = (t: string, name?: string) => g.op('Transpose', [t], { perm: [0, 2, 1, 3] }, name); // [b, p, h, ·] ↔ [b, h, p, ·]
     const q = toBHPD(hook(`${tl}hook_q`, heads(q0), ['b', 'p', H, dh])); // [b, h, p, dh]
-    let k = toBHPD(heads(k0)); // [b, h, p, dh]
-    let v = toBHPD(heads(v0)); // [b, h, p, dh]
-    if (spec.cache) {
-      k = g.op('Concat', [g.input(`past_key.${l}`, ['b', H, 'past', dh]), k], { axis: 2 }); // [b, h, pk, dh]
-      v = g.op('Concat', [g.input(`past_value.${l}`, ['b', H, 'past', dh]), v], { axis: 2 }); // [b, h, pk, dh]
-      out(k, `present_key.${l}`, ['b', H, 'pk', dh]);
-      out(v, `present_value.${l}`, ['b', H, 'pk', dh]);
-    }
-    if (hooked.has(`${tl}hook_k`)) hook(`${tl}hook_k`, toBHPD(k), ['b', 'pk', H, dh]); // [b, pk, h, dh]
-    if (hooked.has(`${tl}hook_v`)) hook(`${tl}hook_v`, toBHPD(v), ['b', 'pk', H, dh]); // [b, pk, h, dh]
+    const k = toBHPD(heads(k0), spec.cache ? `present_key.${l}` : undefined); // [b, h, p, dh]
+    const v = toBHPD(heads(v0), spec.cache ? `present_value.${l}` : undefined); // [b, h, p, dh]
+    const qk = (keys: string) => g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [keys], { perm: [0, 1, 3, 2] })]), g.float(1 / Math.sqrt(dh))]);
 
-    const kT = g.op('Transpose', [k], { perm: [0, 1, 3, 2] }); // [b, h, dh, pk]
-    const qk = g.op('Mul', [g.op('MatMul', [q, kT]), g.float(1 / Math.sqrt(dh))]); // −H = Q·Kᵀ/√dh [b, h, p, pk]
-    const scores = hook(`${tl}hook_attn_scores`, g.op('Add', [qk, mask]), ['b', H, 'p', 'pk']); // [b, h, p, pk]
-    const pattern = hook(`${tl}hook_pattern`, g.op('Softmax', [scores], { axis: -1 }), ['b', H, 'p', 'pk']); // σ [b, h, p, pk]
-    const zBH = g.op('MatMul', [pattern, v]); // ⟨V⟩ = σ·V [b, h, p, dh]
+    let zBH: string; // ⟨V⟩ = σ·V [b, h, p, dh]
+    if (!spec.cache) {
+      if (hooked.has(`${tl}hook_k`)) hook(`${tl}hook_k`, toBHPD(k), ['b', 'p', H, dh]); // [b, p, h, dh]
+      if (hooked.has(`${tl}hook_v`)) hook(`${tl}hook_v`, toBHPD(v), ['b', 'p', H, dh]); // [b, p, h, dh]
+      const scores = hook(`${tl}hook_attn_scores`, g.op('Add', [qk(k), mask]), ['b', H, 'p', 'p']); // −H = Q·Kᵀ/√dh + mask [b, h, p, p]
+      const pattern = hook(`${tl}hook_pattern`, g.op('Softmax', [scores], { axis: -1 }), ['b', H, 'p', 'p']); // σ [b, h, p, p]
+      zBH = g.op('MatMul', [pattern, v]); // [b, h, p, dh]
+    } else {
+      // KV cache: the past keys/values [b, h, cap, dh] (slots ≥ past_len unfilled, masked) are read in
+      // place, never concatenated: scores over [cached slots | new keys], one softmax, two products.
+      // Only this call's k, v leave the graph (present_*); the engine appends them to the cache.
+      const pastK = g.input(`past_key.${l}`, ['b', H, 'cap', dh]);
+      const pastV = g.input(`past_value.${l}`, ['b', H, 'cap', dh]);
+      out(k, `present_key.${l}`, ['b', H, 'p', dh]);
+      out(v, `present_value.${l}`, ['b', H, 'p', dh]);
+      const cap = g.op('Shape', [pastK], { start: 2, end: 3 }); // [1] = cap
+      const lastAxis = g.ints([3]);
+      const end = g.ints([Number.MAX_SAFE_INTEGER]);
+      const scores = g.op('Add', [g.op('Concat', [qk(pastK), qk(k)], { axis: 3 }), mask]); // [b, h, p, cap + p]
+      const pattern = g.op('Softmax', [scores], { axis: -1 }); // σ [b, h, p, cap + p]
+      const sigmaPast = g.op('Slice', [pattern, g.ints([0]), cap, lastAxis]); // [b, h, p, cap]
+      const sigmaNew = g.op('Slice', [pattern, cap, end, lastAxis]); // [b, h, p, p]
+      zBH = g.op('Add', [g.op('MatMul', [sigmaPast, pastV]), g.op('MatMul', [sigmaNew, v])]); // [b, h, p, dh]
+      // Hooks see the filled positions only, in order: [past | new] (pk = past_len + p).
+      const filled = (t: string, axis: number, tail: string) =>
+        g.op('Concat', [g.op('Slice', [t, g.ints([0]), pastLen!, g.ints([axis])]), tail], { axis }); // pk along `axis`
+      const tailOf = (t: string) => g.op('Slice', [t, cap, end, lastAxis]); // the new keys' columns [b, h, p, p]
+      if (hooked.has(`${tl}hook_k`)) hook(`${tl}hook_k`, toBHPD(filled(pastK, 2, k)), ['b', 'pk', H, dh]); // [b, pk, h, dh]
+      if (hooked.has(`${tl}hook_v`)) hook(`${tl}hook_v`, toBHPD(filled(pastV, 2, v)), ['b', 'pk', H, dh]); // [b, pk, h, dh]
+      if (hooked.has(`${tl}hook_attn_scores`)) hook(`${tl}hook_attn_scores`, filled(scores, 3, tailOf(scores)), ['b', H, 'p', 'pk']);
+      if (hooked.has(`${tl}hook_pattern`)) hook(`${tl}hook_pattern`, filled(pattern, 3, tailOf(pattern)), ['b', H, 'p', 'pk']);
+    }
     const z = hook(`${tl}hook_z`, intervene(`${tl}hook_z`, toBHPD(zBH), dh), ['b', 'p', H, dh]); // [b, p, h, dh]
 
     const Wo = W(`${hf}c_proj.weight`, [d, d]); // [h·dh, d]: rows h·dh.. belong to head h
