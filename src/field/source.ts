@@ -1,7 +1,7 @@
 /**
  * The context field N_proj that guides generation (Bhattacharjee & Lee, Eqs. 9, 14), from a
  * configurable source at the last position:
- *   head   one head's N_proj = N₀ W_O^(h)                (blocks.l.attn.hook_result)
+ *   head   one head's N_proj = N₀ W_O^(h)                (blocks.l.attn.hook_result, from hook_z)
  *   heads  a set of heads, summed
  *   layer  one layer's whole attention output (all heads + c_proj bias: blocks.l.hook_attn_out)
  *   final  the final normalised residual ln_f(x) = γ ⊙ x̂ + β, whose dot product with e_t is the
@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { matmul } from '../core/linalg.js';
 import type { LanguageModel, ModelCache } from '../model/engine.js';
 import { disposeActivations } from '../model/hooks.js';
 
@@ -76,9 +77,9 @@ function hookNamesFor(s: FieldSource): string[] {
     case 'layer':
       return [`blocks.${s.layer}.hook_attn_out`];
     case 'head':
-      return [`blocks.${s.layer}.attn.hook_result`];
+      return [`blocks.${s.layer}.attn.hook_z`];
     case 'heads':
-      return [...new Set(s.heads.map((h) => `blocks.${h.layer}.attn.hook_result`))];
+      return [...new Set(s.heads.map((h) => `blocks.${h.layer}.attn.hook_z`))];
   }
 }
 
@@ -129,13 +130,17 @@ function fieldsAt(
       }
       case 'head':
       case 'heads': {
+        // result_h = z_h·W_O[h] (hook_result) for the chosen heads only, from hook_z (n_heads times smaller).
         const heads = source.kind === 'head' ? [source] : source.heads;
-        let acc = tf.zeros([B, n, d]); // [batch, n, d]
+        const dh = model.dHead;
+        let acc = tf.zeros([B * n, d]); // [batch·n, d]
         for (const h of heads) {
-          const res = activations.get(`blocks.${h.layer}.attn.hook_result`)!; // [batch, pos, head, d]
-          acc = tf.add(acc, tf.reshape(tf.slice(res, [0, from, h.head, 0], [B, n, 1, d]), [B, n, d]));
+          const zAll = activations.get(`blocks.${h.layer}.attn.hook_z`)!; // [batch, pos, head, d_head]
+          const zh = tf.reshape(tf.slice(zAll, [0, from, h.head, 0], [B, n, 1, dh]), [B * n, dh]); // [batch·n, d_head]
+          const WO = model.params().get(`blocks.${h.layer}.attn.W_O`)!; // [head, d_head, d]
+          acc = tf.add(acc, matmul(zh, tf.reshape(tf.slice(WO, [h.head, 0, 0], [1, dh, d]), [dh, d]))); // [batch·n, d]
         }
-        return acc;
+        return tf.reshape(acc, [B, n, d]); // [batch, n, d]
       }
     }
   });
