@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend.js';
 import { isUserError } from '../../src/errors.js';
+import { tokenNll } from '../../src/lm/loss.js';
 import { loadGpt2Weights } from '../../src/model/checkpoint.js';
 import { EngineHookError } from '../../src/model/engine.js';
 import { Gpt2Model } from '../../src/model/gpt2.js';
@@ -206,6 +207,20 @@ describe('OrtGpt2 contract and errors', () => {
     expectClose(step, tf.reshape(tf.slice(want, [0, 5, 0], [2, 1, -1]), [2, init.vocab]), 'cached step');
     tf.dispose([got, want, step]);
     init.dispose();
+  });
+
+  it('tokenNllAsync equals tokenNll of the tfjs logits (the loss lm eval computes), without returning logits', async () => {
+    for (const { ort, tfjs } of engines) {
+      const ids = randomIds(19, 3, 9, ort.vocab);
+      const targets = randomIds(20, 1, 27, ort.vocab)[0];
+      const got = await ort.tokenNllAsync(ids, targets);
+      const ref = tf.tidy(() => tokenNll(tf.reshape(tfjs.forward(ids), [-1, ort.vocab]), tf.tensor1d(targets, 'int32')).dataSync());
+      expect(got.length).toBe(27);
+      expect(maxAbsDiff(got, ref)).toBeLessThanOrEqual(1e-4 * Math.max(...Array.from(ref, Math.abs)));
+    }
+    const { ort } = e();
+    await expect(ort.tokenNllAsync([[1, 2]], [3])).rejects.toThrow(/targets has 1 entries, expected batch × pos = 2/);
+    await expect(ort.tokenNllAsync([[1, 2]], [3, ort.vocab])).rejects.toThrow(/target id \d+ at 1 is outside the vocabulary/);
   });
 
   it('tile(n) repeats a prefilled batch-1 cache: decoding from it equals prefilling n copies', async () => {

@@ -205,6 +205,24 @@ export class OrtGpt2 implements LanguageModel {
     return this.run(ids, opts);
   }
 
+  /**
+   * Per-token loss of `targets` given `ids` (rows [batch][pos], targets row-major [batch·pos]):
+   * logsumexp(logits) − logits[target] in nats, the value of src/lm/loss.ts `tokenNll`, computed in
+   * the graph so that the [batch, pos, vocab] logits never leave ORT. ORT engine only (not on the
+   * LanguageModel contract); `lm eval` uses it when the model is an OrtGpt2.
+   */
+  async tokenNllAsync(ids: number[][], targets: ArrayLike<number>): Promise<Float32Array> {
+    this.checkInput(ids, null);
+    const n = ids.length * ids[0].length;
+    if (targets.length !== n) throw new UserError('E_INPUT', `targets has ${targets.length} entries, expected batch × pos = ${n}`);
+    for (let i = 0; i < n; i++) {
+      const t = targets[i];
+      if (!Number.isInteger(t) || t < 0 || t >= this.vocab) throw new UserError('E_INPUT', `target id ${t} at ${i} is outside the vocabulary [0, ${this.vocab})`);
+    }
+    const res = await this.runGraph(ids, { output: 'nll' }, { targets: BigInt64Array.from(Array.from(targets), (t) => BigInt(t)) });
+    return (res.res.nll as Ort.Tensor).data as Float32Array; // [b·p]
+  }
+
   /** Release every compiled session (the host weights belong to the caller). */
   dispose(): void {
     for (const s of this.sessions.values()) void s.then((x) => x.release()).catch(() => undefined);
@@ -258,8 +276,25 @@ export class OrtGpt2 implements LanguageModel {
     throw new UserError('E_BACKEND', `the ort engine is asynchronous: call ${method}Async instead of ${method}`);
   }
 
-  /** The one forward behind every public method. */
+  /** The forward behind every contract method: run the graph, hand the outputs over as tf.Tensors. */
   private async run(ids: number[][], req: RunRequest): Promise<{ logits: tf.Tensor; activations: Map<string, tf.Tensor> }> {
+    const { res, names, spec } = await this.runGraph(ids, req);
+    const [B, Pout] = [ids.length, spec.lastOnly ? 1 : ids[0].length];
+    const toTf = (t: Ort.Tensor, name: string) => {
+      const shape = name === 'logits' || name === 'hook_logits' ? [B, Pout, this.vocab] : [...t.dims]; // logits come out [b·p, V]
+      return tf.tensor(t.data as Float32Array, shape);
+    };
+    const activations = new Map<string, tf.Tensor>();
+    for (const n of names) activations.set(n, toTf(res[n], n));
+    return { logits: toTf(res[spec.output], spec.output), activations };
+  }
+
+  /** Validate, pick (or compile) the session of this request, feed it, run it, update the cache. */
+  private async runGraph(
+    ids: number[][],
+    req: Omit<RunRequest, 'output'> & { output?: GraphSpec['output'] },
+    extra: { targets?: BigInt64Array } = {},
+  ): Promise<{ res: Ort.InferenceSession.ReturnType; names: string[]; spec: GraphSpec }> {
     const hooks = req.hooks ?? [];
     const bad = hooks.find((h) => !expressible(h));
     if (bad) {
@@ -270,7 +305,7 @@ export class OrtGpt2 implements LanguageModel {
     const past = this.checkInput(ids, cache);
     const [B, P] = [ids.length, ids[0].length];
     const output = req.output ?? 'logits';
-    const names = selectHooks(hookNames(this.nLayer), req.names).filter((n) => !(output === 'residual' && n === 'hook_logits'));
+    const names = selectHooks(hookNames(this.nLayer), req.names).filter((n) => !(output !== 'logits' && n === 'hook_logits'));
     const iv = interventionInputs(hooks, this, B, P);
     const spec: GraphSpec = { cache: cache !== null, lastOnly: req.lastOnly ?? false, output, hooks: names, interventions: iv.slots };
     const session = await this.session(spec);
@@ -282,6 +317,7 @@ export class OrtGpt2 implements LanguageModel {
     const cap = cache?.capacity ?? 0;
     feeds.attn_mask = new T('float32', attentionMask(P, past, cache ? cap : null), [P, (cache ? cap : 0) + P]); // [p, keys]
     for (const [name, f] of iv.feeds) feeds[name] = new T('float32', f.data, f.dims);
+    if (extra.targets) feeds.targets = new T('int64', extra.targets, [B, P]); // [b, p]
     if (cache) {
       feeds.past_len = new T('int64', BigInt64Array.of(BigInt(past)), [1]);
       const dims = cache.pastDims(B);
@@ -291,20 +327,12 @@ export class OrtGpt2 implements LanguageModel {
       }
     }
     const res = await session.run(feeds);
-
-    const Pout = spec.lastOnly ? 1 : P;
-    const toTf = (t: Ort.Tensor, name: string) => {
-      const shape = name === 'logits' || name === 'hook_logits' ? [B, Pout, this.vocab] : [...t.dims]; // logits come out [b·p, V]
-      return tf.tensor(t.data as Float32Array, shape);
-    };
-    const activations = new Map<string, tf.Tensor>();
-    for (const n of names) activations.set(n, toTf(res[n], n));
     if (cache) {
       const layers = [...Array(this.nLayer).keys()];
       const data = (name: string) => res[name].data as Float32Array;
       cache.append(layers.map((l) => data(`present_key.${l}`)), layers.map((l) => data(`present_value.${l}`)), B, P);
     }
-    return { logits: toTf(res[output], output), activations };
+    return { res, names, spec };
   }
 
   private ownCache(cache: ModelCache | undefined): OrtCache | null {

@@ -35,8 +35,12 @@ export interface GraphSpec {
   cache: boolean;
   /** Unembed (or return the residual of) the last position only. */
   lastOnly: boolean;
-  /** 'logits' [b, p, V] or 'residual' = the ln_f output [b, p, d] (p → 1 with lastOnly). */
-  output: 'logits' | 'residual';
+  /**
+   * 'logits' [b·p, V]; 'residual' = the ln_f output [b, p, d] (p → 1 with lastOnly); 'nll' = the
+   * per-token loss logsumexp(logits) − logits[target] [b·p] for an input `targets` [b, p] (the
+   * logits never leave the graph).
+   */
+  output: 'logits' | 'residual' | 'nll';
   /** Hook names exposed as graph outputs (sorted). */
   hooks: readonly string[];
   /** Interventions in the order they apply; slot i reads inputs `iv{i}.mask`, `iv{i}.value` (and `iv{i}.own`). */
@@ -233,8 +237,16 @@ export function buildGpt2Graph(
     const unembed = opts.untiedHead ? W('lm_head.weight', [V, d]) : wte; // [V, d]
     const flat = g.op('Reshape', [x, g.ints([-1, d])]); // [b·p, d]
     const logits = g.op('Gemm', [flat, unembed], { transB: 1 }); // [b·p, V]
-    out(logits, 'logits', ['bp', V]);
     hook('hook_logits', logits, ['bp', V]);
+    if (spec.output === 'logits') {
+      out(logits, 'logits', ['bp', V]);
+    } else {
+      // nll = logsumexp_v(logits) − logits[target]: the cross-entropy of each position, in nats.
+      const targets = g.op('Reshape', [g.input('targets', ['b', 'p'], INT64), g.ints([-1, 1])]); // [b·p, 1]
+      const picked = g.op('GatherElements', [logits, targets], { axis: 1 }); // logits[target] [b·p, 1]
+      const lse = g.op('ReduceLogSumExp', [logits], { axes: [1], keepdims: 1 }); // [b·p, 1]
+      out(g.op('Reshape', [g.op('Sub', [lse, picked]), g.ints([-1])]), 'nll', ['bp']); // [b·p]
+    }
   }
   // The main output first, then hooks and cache outputs in graph order.
   const main = outputs.indexOf(spec.output);
