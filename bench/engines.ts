@@ -17,22 +17,27 @@ import type { EngineName, LanguageModel } from '../src/model/engine.js';
 import { evaluateModelDir } from '../src/lm/eval.js';
 import { embeddedModelDir, ortStatus, resolveThreads } from '../src/model/load.js';
 import { buildPairs } from '../training/fieldCache.js';
-import { gpt2SmallPair, median, target, type BenchContext, type BenchRow, type BenchTarget, type Section } from './common.js';
+import { cpuMs, gpt2SmallPair, median, target, type BenchContext, type BenchRow, type BenchTarget, type Section } from './common.js';
 import { benchIds, decode, forwardFlops } from './forward.js';
 
 const ENGINES: EngineName[] = ['tfjs', 'ort'];
 const LENGTHS = [32, 128, 512, 1024];
-/** Timed runs per engine at each length (after one warm-up each). */
-const REPS: Record<number, number> = { 32: 5, 128: 5, 512: 3, 1024: 3 };
+/** Timed runs per engine at each length (after one warm-up each); SPINBATH_BENCH_QUICK=1 halves the long ones. */
+const QUICK = process.env.SPINBATH_BENCH_QUICK === '1';
+const REPS: Record<number, number> = QUICK ? { 32: 3, 128: 3, 512: 2, 1024: 2 } : { 32: 5, 128: 5, 512: 3, 1024: 3 };
 export const EVAL_TOKENS = 30_000;
 
-/** ms of one full forward (logits read back into a tf.Tensor, then disposed). */
-async function forwardMs(m: LanguageModel, ids: number[][]): Promise<number> {
-  const t0 = performance.now();
+/**
+ * Wall and CPU ms of one full forward (logits read back into a tf.Tensor, then disposed). CPU time
+ * is this process's (all threads): on a busy machine it shows what the work costs, wall time what a
+ * user waits; with one ort thread it is close to the wall time of a quiet machine.
+ */
+async function forwardMs(m: LanguageModel, ids: number[][]): Promise<{ wall: number; cpu: number }> {
+  const [t0, c0] = [performance.now(), cpuMs()];
   const z = await m.forwardAsync(ids); // [1, P, vocab]
   z.dataSync();
   z.dispose();
-  return performance.now() - t0;
+  return { wall: performance.now() - t0, cpu: cpuMs() - c0 };
 }
 
 /** Seconds per 1000 tokens to build the field cache (final-layer source) with windows of `context` tokens. */
@@ -67,14 +72,22 @@ export const enginesSection: Section = {
       const ids = benchIds(1, P, pair.tfjs.vocab);
       for (const e of ENGINES) await forwardMs(pair[e], ids); // warm-up (and the ort session of this shape)
       const t: Record<EngineName, number[]> = { tfjs: [], ort: [] };
-      for (let r = 0; r < REPS[P]; r++) for (const e of ENGINES) t[e].push(await forwardMs(pair[e], ids));
+      const c: Record<EngineName, number[]> = { tfjs: [], ort: [] };
+      for (let r = 0; r < REPS[P]; r++) {
+        for (const e of ENGINES) {
+          const x = await forwardMs(pair[e], ids);
+          t[e].push(x.wall);
+          c[e].push(x.cpu);
+        }
+      }
       const ms = { tfjs: median(t.tfjs), ort: median(t.ort) };
+      const cpu = { tfjs: median(c.tfjs), ort: median(c.ort) };
       const ratio = ms.tfjs / ms.ort;
       const gf = (x: number) => (forwardFlops(pair.tfjs, 1, P) / x / 1e6).toFixed(1);
-      ctx.log(`forward ${P} tok: tfjs ${ms.tfjs.toFixed(0)} ms, ort ${ms.ort.toFixed(0)} ms (${fmtRatio(ratio)})`);
-      rows.push({ name: `forward ${P} tok: ort`, value: ms.ort, unit: 'ms', note: `tfjs ${ms.tfjs.toFixed(0)} ms → ort ${fmtRatio(ratio)} faster (${gf(ms.ort)} vs ${gf(ms.tfjs)} GFLOP/s; medians of ${REPS[P]})` });
+      ctx.log(`forward ${P} tok: tfjs ${ms.tfjs.toFixed(0)} ms, ort ${ms.ort.toFixed(0)} ms (${fmtRatio(ratio)}); CPU ${cpu.tfjs.toFixed(0)} vs ${cpu.ort.toFixed(0)} ms`);
+      rows.push({ name: `forward ${P} tok: ort`, value: ms.ort, unit: 'ms', note: `tfjs ${ms.tfjs.toFixed(0)} ms → ort ${fmtRatio(ratio)} faster (${gf(ms.ort)} vs ${gf(ms.tfjs)} GFLOP/s; medians of ${REPS[P]}); CPU time ${cpu.ort.toFixed(0)} vs ${cpu.tfjs.toFixed(0)} ms (${fmtRatio(cpu.tfjs / cpu.ort)})` });
       targets.push(target(`ort / tfjs forward speed, ${P} tokens`, ratio, '×', 'min', P === 128 ? 4 : 3));
-      data[`forward_${P}`] = { times: t, ms, ratio };
+      data[`forward_${P}`] = { times: t, cpu_times: c, ms, cpu_ms: cpu, ratio, cpu_ratio: cpu.tfjs / cpu.ort };
     }
 
     // KV-cached greedy decoding, 32-token prompt, 32 steps, best of 2 interleaved
