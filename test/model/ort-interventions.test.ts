@@ -25,7 +25,7 @@ const dh = d / cfg.n_head;
 beforeAll(async () => {
   await useBackend('wasm');
   const w = randomWeights(cfg, 23, { untiedHead: true });
-  [ort, tfjs] = [await createOrtGpt2(w, { threads: 1 }), Gpt2Model.fromWeights(w)];
+  [ort, tfjs] = [await createOrtGpt2(w, { threads: 1, weights: 'inputs' }), Gpt2Model.fromWeights(w)];
 });
 afterAll(() => {
   ort?.dispose();

@@ -41,6 +41,9 @@ export async function ortAvailable(): Promise<{ ok: true; version: string; provi
   }
 }
 
+/** Up to this many fp32 weight bytes, `weights: 'auto'` copies the weights into each session (64 MB). */
+export const AUTO_INITIALIZER_BYTES = 64 * 2 ** 20;
+
 export interface OrtOptions {
   /** intraOpNumThreads (default: os.availableParallelism()). */
   threads?: number;
@@ -49,11 +52,12 @@ export interface OrtOptions {
   /** Compiled graph variants kept alive (default 6). */
   maxSessions?: number;
   /**
-   * How sessions get the weights: 'inputs' (default) feeds the host arrays at every run (no copy,
-   * shared by every session); 'initializers' hands them over once per session as in-memory
-   * external data (ORT copies and prepacks them: faster matmuls, one more copy per session).
+   * How sessions get the weights: 'inputs' feeds the host arrays at every run (no copy, shared by
+   * every session); 'initializers' hands them over once per session as in-memory external data
+   * (ORT copies and prepacks them: faster small matmuls, one more copy per session). 'auto'
+   * (default): 'initializers' up to AUTO_INITIALIZER_BYTES of fp32 weights, else 'inputs'.
    */
-  weights?: 'inputs' | 'initializers';
+  weights?: 'inputs' | 'initializers' | 'auto';
   /**
    * ORT's CPU memory arena (default true). With it, each session keeps its peak activation buffers
    * reserved between runs (GPT-2 small: +26 MB at 128 tokens, +340 MB at 1024); without it every
@@ -74,7 +78,11 @@ export async function createOrtGpt2(weights: Gpt2Weights, opts: OrtOptions = {})
   if (missing !== undefined) {
     throw new UserError('E_BACKEND', `execution provider '${missing}' is not available in this onnxruntime-node (available: ${avail.providers.join(', ')})`);
   }
-  return new OrtGpt2(await loadOrt(), weights, untied, { threads, executionProviders, maxSessions: opts.maxSessions ?? 6, weights: opts.weights ?? 'inputs', memArena: opts.memArena ?? true });
+  const bytes = [...weights.tensors.values()].reduce((a, t) => a + t.data.byteLength, 0);
+  const mode = opts.weights ?? 'auto';
+  const weightsAs = mode === 'auto' ? (bytes <= AUTO_INITIALIZER_BYTES ? 'initializers' : 'inputs') : mode;
+  const resolved = { threads, executionProviders, maxSessions: opts.maxSessions ?? 6, weights: weightsAs, memArena: opts.memArena ?? true } as const;
+  return new OrtGpt2(await loadOrt(), weights, untied, resolved);
 }
 
 /** Check every weight's shape against the config (messages as Gpt2Model.fromWeights); returns whether lm_head is untied. */
@@ -101,6 +109,9 @@ function checkWeights(w: Gpt2Weights): boolean {
   return false;
 }
 
+/** OrtOptions with every default applied. */
+type ResolvedOptions = { threads: number; executionProviders: string[]; maxSessions: number; weights: 'inputs' | 'initializers'; memArena: boolean };
+
 /** One forward's request, common to every public method. */
 interface RunRequest extends EngineForwardOptions {
   names?: NameFilter;
@@ -119,10 +130,12 @@ export class OrtGpt2 implements LanguageModel {
   readonly nPositions: number;
   /** intraOpNumThreads of every session. */
   readonly threads: number;
+  /** How the sessions get the weights ('auto' resolved). */
+  readonly weightsAs: 'inputs' | 'initializers';
   private readonly ort: OrtModule;
   private readonly weights: Gpt2Weights;
   private readonly untiedHead: boolean;
-  private readonly opts: Required<Omit<OrtOptions, 'threads'>> & { threads: number };
+  private readonly opts: ResolvedOptions;
   /** Weight feeds: ORT tensors over the host Float32Arrays (no copy). */
   private readonly weightFeeds: Record<string, Ort.Tensor> = {};
   /** Compiled sessions by JSON(GraphSpec), least recently used first. */
@@ -132,13 +145,14 @@ export class OrtGpt2 implements LanguageModel {
   lastGraphNodes = 0;
 
   /** Use `createOrtGpt2`. */
-  constructor(ort: OrtModule, weights: Gpt2Weights, untiedHead: boolean, opts: Required<Omit<OrtOptions, 'threads'>> & { threads: number }) {
+  constructor(ort: OrtModule, weights: Gpt2Weights, untiedHead: boolean, opts: ResolvedOptions) {
     const c = weights.config;
     this.ort = ort;
     this.weights = weights;
     this.untiedHead = untiedHead;
     this.opts = opts;
     this.threads = opts.threads;
+    this.weightsAs = opts.weights;
     this.config = c;
     this.nLayer = c.n_layer;
     this.nHead = c.n_head;
