@@ -3,10 +3,11 @@
  * onnxruntime-node (native CPU kernels, threads, fused LayerNorm/GELU) and meets the `LanguageModel`
  * contract of src/model/engine.ts through its async methods (`forwardAsync`, …).
  *
- * One graph per variant (hook outputs, last-position-only, residual output, KV cache,
- * interventions), compiled lazily and kept in a small LRU of sessions. All variants read the
- * weights as graph inputs fed from the host Float32Arrays, which ORT wraps without copying, so the
- * weights exist once in memory however many sessions are alive.
+ * One graph per variant (hook outputs, last-position-only, residual or per-token-loss output, KV
+ * cache, interventions), compiled lazily and kept in a small LRU of sessions. Large models feed
+ * the weights to every variant as graph inputs straight from the host Float32Arrays, which ORT
+ * wraps without copying, so the weights exist once in memory however many sessions are alive;
+ * small ones (≤ 64 MB) copy them into each session, where ORT prepacks them (`OrtOptions.weights`).
  */
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
