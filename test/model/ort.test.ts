@@ -225,6 +225,18 @@ describe('OrtGpt2 contract and errors', () => {
     await expect(ort.tokenNllAsync([[1, 2]], [3, ort.vocab])).rejects.toThrow(/target id \d+ at 1 is outside the vocabulary/);
   });
 
+  it('with maxSessions 1, concurrent runs of different variants evict each other safely and stay correct', async () => {
+    const w = randomWeights(SHAPES[0].cfg, 21);
+    const ort = await createOrtGpt2(w, { threads: 1, maxSessions: 1, weights: 'inputs' });
+    const ids = randomIds(23, 2, 5, ort.vocab);
+    const ref = engines[0].tfjs;
+    const runs = await Promise.all([ort.forwardAsync(ids), ort.forwardAsync(ids, { lastOnly: true }), ort.forwardAsync(ids, { output: 'residual' }), ort.forwardAsync(ids)]);
+    const want = [ref.forward(ids), ref.forward(ids, { lastOnly: true }), ref.forward(ids, { output: 'residual' })];
+    runs.forEach((r, i) => expectClose(r, want[i === 3 ? 0 : i], `concurrent run ${i}`));
+    tf.dispose([...runs, ...want]);
+    ort.dispose();
+  });
+
   it('tile(n) repeats a prefilled batch-1 cache: decoding from it equals prefilling n copies', async () => {
     const { ort } = e();
     const prompt = randomIds(15, 1, 5, ort.vocab)[0];

@@ -141,6 +141,9 @@ export class OrtGpt2 implements LanguageModel {
   private readonly weightFeeds: Record<string, Ort.Tensor> = {};
   /** Compiled sessions by JSON(GraphSpec), least recently used first. */
   private readonly sessions = new Map<string, Promise<Ort.InferenceSession>>();
+  /** Runs in flight per session, and sessions evicted while running (released when their last run ends). */
+  private readonly inFlight = new Map<Ort.InferenceSession, number>();
+  private readonly retired = new Set<Ort.InferenceSession>();
   private tfParams: LazyParams | null = null;
   /** Node count of the last graph built (for reports). */
   lastGraphNodes = 0;
@@ -240,7 +243,7 @@ export class OrtGpt2 implements LanguageModel {
 
   /** Release every compiled session (the host weights belong to the caller). */
   dispose(): void {
-    for (const s of this.sessions.values()) void s.then((x) => x.release()).catch(() => undefined);
+    for (const s of this.sessions.values()) void s.then((x) => this.retire(x)).catch(() => undefined);
     this.sessions.clear();
     this.tfParams?.disposeAll();
     this.tfParams = null;
@@ -282,9 +285,15 @@ export class OrtGpt2 implements LanguageModel {
     while (this.sessions.size > this.opts.maxSessions) {
       const [oldest, s] = this.sessions.entries().next().value as [string, Promise<Ort.InferenceSession>];
       this.sessions.delete(oldest);
-      void s.then((x) => x.release()).catch(() => undefined);
+      void s.then((x) => this.retire(x)).catch(() => undefined);
     }
     return made;
+  }
+
+  /** Release a session now, or after its runs in flight end. */
+  private retire(session: Ort.InferenceSession): void {
+    if (this.inFlight.has(session)) this.retired.add(session);
+    else void session.release();
   }
 
   private syncError(method: string): never {
@@ -341,7 +350,18 @@ export class OrtGpt2 implements LanguageModel {
         feeds[`past_value.${l}`] = new T('float32', cache.v[l], dims);
       }
     }
-    const res = await session.run(feeds);
+    this.inFlight.set(session, (this.inFlight.get(session) ?? 0) + 1);
+    let res: Ort.InferenceSession.ReturnType;
+    try {
+      res = await session.run(feeds);
+    } finally {
+      const n = this.inFlight.get(session)! - 1;
+      if (n > 0) this.inFlight.set(session, n);
+      else {
+        this.inFlight.delete(session);
+        if (this.retired.delete(session)) void session.release();
+      }
+    }
     if (cache) {
       const layers = [...Array(this.nLayer).keys()];
       const data = (name: string) => res[name].data as Float32Array;
