@@ -65,6 +65,12 @@ export interface OrtOptions {
    * run maps fresh pages, which cost ~35% more CPU time at 128 tokens here.
    */
   memArena?: boolean;
+  /**
+   * Let idle intra-op threads spin (ORT's session.intra_op.allow_spinning; default false): spinning
+   * shaves wake-up latency on dedicated cores but burns a core that JS (the sampler, tfjs) or other
+   * processes need on a small shared machine.
+   */
+  spin?: boolean;
 }
 
 /** Load onnxruntime-node and wrap `weights` (kept by reference: do not clear `weights.tensors`). */
@@ -82,7 +88,7 @@ export async function createOrtGpt2(weights: Gpt2Weights, opts: OrtOptions = {})
   const bytes = [...weights.tensors.values()].reduce((a, t) => a + t.data.byteLength, 0);
   const mode = opts.weights ?? 'auto';
   const weightsAs = mode === 'auto' ? (bytes <= AUTO_INITIALIZER_BYTES ? 'initializers' : 'inputs') : mode;
-  const resolved = { threads, executionProviders, maxSessions: opts.maxSessions ?? 6, weights: weightsAs, memArena: opts.memArena ?? true } as const;
+  const resolved = { threads, executionProviders, maxSessions: opts.maxSessions ?? 6, weights: weightsAs, memArena: opts.memArena ?? true, spin: opts.spin ?? false } as const;
   return new OrtGpt2(await loadOrt(), weights, untied, resolved);
 }
 
@@ -111,7 +117,7 @@ function checkWeights(w: Gpt2Weights): boolean {
 }
 
 /** OrtOptions with every default applied. */
-type ResolvedOptions = { threads: number; executionProviders: string[]; maxSessions: number; weights: 'inputs' | 'initializers'; memArena: boolean };
+type ResolvedOptions = { threads: number; executionProviders: string[]; maxSessions: number; weights: 'inputs' | 'initializers'; memArena: boolean; spin: boolean };
 
 /** One forward's request, common to every public method. */
 interface RunRequest extends EngineForwardOptions {
@@ -274,6 +280,7 @@ export class OrtGpt2 implements LanguageModel {
       enableCpuMemArena: this.opts.memArena,
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      extra: { session: { intra_op: { allow_spinning: this.opts.spin ? '1' : '0' } } },
       ...(externalData ? { externalData } : {}),
     });
     const made = created.catch((e: unknown) => {
