@@ -4,7 +4,7 @@
  * and residual outputs, KV-cached decoding, greedy decoding, checkpoints as loaded (fp16,
  * `transformer.`-prefixed, untied head), and the engine's error paths. Tolerances: ort-helpers.ts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,7 +16,9 @@ import { loadGpt2Weights } from '../../src/model/checkpoint.js';
 import { EngineHookError } from '../../src/model/engine.js';
 import { Gpt2Model } from '../../src/model/gpt2.js';
 import { disposeActivations, hookNames } from '../../src/model/hooks.js';
-import { createOrtGpt2, ortAvailable, type OrtGpt2 } from '../../src/model/ort/index.js';
+import * as ortNode from 'onnxruntime-node';
+import onnxPkg from 'onnx-proto';
+import { buildGpt2Graph, createOrtGpt2, ortAvailable, type OrtGpt2 } from '../../src/model/ort/index.js';
 import { writeTinyGpt2 } from '../helpers/tinyGpt2.js';
 import { maxAbsDiff, naiveForward, randomIds, randomWeights } from './gpt2-fixtures.js';
 import { expectClose, SHAPES } from './ort-helpers.js';
@@ -146,6 +148,26 @@ describe.each(SHAPES.map((s, i) => [s.name, i] as const))('OrtGpt2 vs tfjs: %s',
       return out;
     };
     expect(await decode(ort)).toEqual(await decode(tfjs));
+  });
+});
+
+describe('the ONNX graph', () => {
+  it('is standard-op ONNX that ORT fuses: tanh-GELU → FastGelu, LayerNormalization kept, no Tanh left', async () => {
+    const cfg = SHAPES[0].cfg;
+    const { model, nodes } = buildGpt2Graph(cfg, { cache: false, lastOnly: false, output: 'logits', hooks: [], interventions: [] }, { untiedHead: false });
+    const built = onnxPkg.onnx.ModelProto.decode(model);
+    expect(built.graph!.node!.length).toBe(nodes);
+    expect(built.graph!.node!.every((n) => !n.domain)).toBe(true); // only the default ONNX domain
+    expect(Number(built.opsetImport![0].version)).toBe(17);
+    const path = join(tmp, 'optimized.onnx');
+    const session = await ortNode.InferenceSession.create(model, { graphOptimizationLevel: 'all', optimizedModelFilePath: path, logSeverityLevel: 3 });
+    await session.release();
+    const ops = onnxPkg.onnx.ModelProto.decode(readFileSync(path)).graph!.node!.map((n) => n.opType);
+    const count = (op: string) => ops.filter((o) => o === op).length;
+    expect(count('FastGelu')).toBe(cfg.n_layer);
+    expect(count('Tanh')).toBe(0);
+    expect(count('LayerNormalization') + count('SkipLayerNormalization')).toBe(2 * cfg.n_layer + 1);
+    expect(ops.length).toBeLessThan(nodes);
   });
 });
 
