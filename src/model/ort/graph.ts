@@ -3,10 +3,12 @@
  * it). It mirrors the tfjs forward of src/model/gpt2.ts line for line: token + position embeddings,
  * n_layer pre-LN blocks (causal self-attention, MLP), ln_f and the tied (or untied) unembedding.
  *
- * Weights are graph INPUTS named by their Hugging Face names (`h.0.attn.c_attn.weight`, Conv1D
- * layout [in, out], y = x·W + b), fed at every run straight from the host Float32Arrays: ORT wraps
- * those buffers without copying, so every compiled variant of the graph (hook outputs, last-position
- * logits, interventions) shares the one host copy of the weights.
+ * Weights keep their Hugging Face names (`h.0.attn.c_attn.weight`, Conv1D layout [in, out],
+ * y = x·W + b). By default they are graph INPUTS, fed at every run straight from the host
+ * Float32Arrays: ORT wraps those buffers without copying, so every compiled variant of the graph
+ * (hook outputs, last-position logits, interventions) shares the one host copy. With
+ * `weights: 'initializers'` they are external initializers instead, handed to the session as
+ * in-memory external data (ORT copies and prepacks them; the engine does this for small models).
  *
  * Variants (`GraphSpec`): hook sites become graph outputs named by their TransformerLens names
  * (table in src/model/hooks.ts); head interventions become graph inputs (`iv{i}.*`); a KV cache adds
