@@ -8,7 +8,9 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
+import type { EngineName, LanguageModel } from '../src/model/engine.js';
 import { Gpt2Model } from '../src/model/gpt2.js';
+import { createLanguageModel } from '../src/model/load.js';
 import { packageRoot } from '../src/model/tokenizer.js';
 import type { Gpt2Config } from '../src/model/weights.js';
 import { randomGpt2Weights } from '../src/model/randomWeights.js';
@@ -106,6 +108,18 @@ export function gpt2Small(ctx: BenchContext): Promise<Gpt2Model> {
   );
 }
 
+/**
+ * The GPT-2-small-shaped model on both engines from ONE set of random host weights (seed fixed):
+ * the ort engine reads the host weights in place, tfjs uploads a copy. The caller disposes both.
+ * For sections that compare the engines in one process (run them isolated: ~1.5 GB).
+ */
+export async function gpt2SmallPair(threads?: number): Promise<Record<EngineName, LanguageModel>> {
+  const weights = randomGpt2Weights(gpt2SmallConfig(), GPT2_SMALL_SEED);
+  const ort = await createLanguageModel(weights, { engine: 'ort', threads });
+  const tfjs = Gpt2Model.fromWeights(weights);
+  return { ort, tfjs };
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const n = s.length;
@@ -141,6 +155,18 @@ export function cpuMs(): number {
 
 /** GFLOP/s of `flops` floating-point operations done in `ms` milliseconds. */
 export const gflops = (flops: number, ms: number): number => flops / ms / 1e6;
+
+/** Wall time of an async `f` (which reads its result back): `warmup` untimed runs, then `reps` timed; median. */
+export async function timeAsync(f: () => Promise<void>, reps: number, warmup = 1): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await f();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await f();
+    times.push(performance.now() - t0);
+  }
+  return { ms: median(times), times };
+}
 
 /** Run `f` and read its result back (the backend's work is then done); dispose it. */
 export function runSync(f: () => tf.Tensor): void {
@@ -188,10 +214,10 @@ export class RssSampler {
 }
 
 /** Peak tf.memory().numBytes while `f` runs (tf.profile's kernel-by-kernel snapshot). */
-export async function peakTensorBytes(f: () => void): Promise<{ peak: number; before: number }> {
+export async function peakTensorBytes(f: () => void | Promise<void>): Promise<{ peak: number; before: number }> {
   const before = tf.memory().numBytes;
-  const info = await tf.profile(() => {
-    f();
+  const info = await tf.profile(async () => {
+    await f();
     return [];
   });
   return { peak: Math.max(before, info.peakBytes), before };

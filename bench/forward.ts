@@ -1,10 +1,14 @@
 /**
- * Section `forward`: GPT-2-small-shaped model (random weights, seed fixed) — full-forward latency
- * at 32 and 128 tokens (batch 1), the same with `lastOnly` logits (what the analysis uses), the
- * achieved GFLOP/s against the matmul reference, and KV-cached decoding tokens/s.
+ * Section `forward`: the tfjs engine on the GPT-2-small-shaped model (random weights, seed fixed) —
+ * full-forward latency at 32 and 128 tokens (batch 1), the same with `lastOnly` logits (what the
+ * analysis uses), the achieved GFLOP/s against the matmul reference, the unembedding alone
+ * ([128, 768]·[768, 50257], issue 10 point 6: at least the backend's own matmul rate) interleaved
+ * with the reference matmul, and KV-cached decoding tokens/s. The engines compared: bench/engines.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { LanguageModel } from '../src/model/engine.js';
 import type { Gpt2Model } from '../src/model/gpt2.js';
+import { makeRng, normalArray } from '../src/rng.js';
 import { cpuMs, gflops, gpt2Small, median, target, type BenchRow, type BenchTarget, type Section } from './common.js';
 import { matmulFigures } from './matmul.js';
 
@@ -20,7 +24,7 @@ import { matmulFigures } from './matmul.js';
  * Attention is counted over all P·Pk query/key pairs (the causal half is computed then masked).
  * GPT-2 small, batch 1: 7.94 GFLOP at 32 tokens, 32.23 at 128 (of which 9.88 the unembedding).
  */
-export function forwardFlops(m: Gpt2Model, B: number, P: number, opts: { past?: number; lastOnly?: boolean } = {}): number {
+export function forwardFlops(m: Pick<LanguageModel, 'dModel' | 'nHead' | 'dHead' | 'dMlp' | 'vocab' | 'nLayer'>, B: number, P: number, opts: { past?: number; lastOnly?: boolean } = {}): number {
   const [d, H, dh, dMlp, V] = [m.dModel, m.nHead, m.dHead, m.dMlp, m.vocab];
   const Pk = (opts.past ?? 0) + P;
   const U = opts.lastOnly ? 1 : P;
@@ -48,23 +52,57 @@ export function benchIds(B: number, P: number, vocab: number, salt = 0): number[
   return Array.from({ length: B }, (_, b) => Array.from({ length: P }, (_, i) => (i * 7919 + b * 104729 + salt * 15485863 + 13) % vocab));
 }
 
-/** Prefill `promptLen` tokens into a KV cache, then decode `steps` tokens one at a time (greedy, read back each step). */
-function decode(m: Gpt2Model, B: number, promptLen: number, steps: number): { prefillMs: number; decodeMs: number } {
+/** Prefill `promptLen` tokens into a KV cache, then decode `steps` tokens one at a time (greedy, read back each step); any engine. */
+export async function decode(m: LanguageModel, B: number, promptLen: number, steps: number): Promise<{ prefillMs: number; decodeMs: number }> {
   const cache = m.newCache();
+  const argmaxRows = (z: tf.Tensor): number[] => {
+    const ids = tf.tidy(() => tf.argMax(z, 1)); // [B]
+    const out = Array.from(ids.dataSync());
+    tf.dispose([ids, z]);
+    return out;
+  };
   try {
     const t0 = performance.now();
-    const first = tf.tidy(() => tf.argMax(m.lastLogits(benchIds(B, promptLen, m.vocab, 1), { cache }), 1)); // [B]
-    let next = Array.from(first.dataSync());
-    first.dispose();
+    let next = argmaxRows(await m.lastLogitsAsync(benchIds(B, promptLen, m.vocab, 1), { cache })); // [B]
     const t1 = performance.now();
-    for (let s = 0; s < steps; s++) {
-      const ids = tf.tidy(() => tf.argMax(m.lastLogits(next.map((t) => [t]), { cache }), 1)); // [B]
-      next = Array.from(ids.dataSync());
-      ids.dispose();
-    }
+    for (let s = 0; s < steps; s++) next = argmaxRows(await m.lastLogitsAsync(next.map((t) => [t]), { cache }));
     return { prefillMs: t1 - t0, decodeMs: performance.now() - t1 };
   } finally {
     cache.dispose();
+  }
+}
+
+/**
+ * The tfjs unembedding of `rows` final residuals against the backend's matmul reference (1024³),
+ * interleaved rep by rep so that a change of load hits both: GFLOP/s of each, medians.
+ */
+export function unembedVsMatmul(m: Gpt2Model, rows: number, reps: number): { unembedGflops: number; matmulGflops: number; unembedMs: number; matmulMs: number; cpuRatio: number } {
+  const x = tf.tensor2d(normalArray(makeRng('bench/unembed'), rows * m.dModel), [rows, m.dModel]); // [rows, d_model]
+  const a = tf.randomNormal([1024, 1024], 0, 1, 'float32', 1);
+  const cpu = { u: [] as number[], mm: [] as number[] };
+  const run = (f: () => tf.Tensor, into?: number[]): number => {
+    const [t0, c0] = [performance.now(), cpuMs()];
+    const r = f();
+    r.dataSync();
+    r.dispose();
+    into?.push(cpuMs() - c0);
+    return performance.now() - t0;
+  };
+  try {
+    run(() => m.unembed(x));
+    run(() => tf.matMul(a, a));
+    const u: number[] = [];
+    const mm: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      u.push(run(() => m.unembed(x), cpu.u));
+      mm.push(run(() => tf.matMul(a, a), cpu.mm));
+    }
+    const [unembedMs, matmulMs] = [median(u), median(mm)];
+    const flops = 2 * rows * m.dModel * m.vocab;
+    const cpuRatio = gflops(flops, median(cpu.u)) / gflops(2 * 1024 ** 3, median(cpu.mm));
+    return { unembedMs, matmulMs, unembedGflops: gflops(flops, unembedMs), matmulGflops: gflops(2 * 1024 ** 3, matmulMs), cpuRatio };
+  } finally {
+    tf.dispose([x, a]);
   }
 }
 
@@ -100,10 +138,15 @@ export const forwardSection: Section = {
         if (P === 128 && !lastOnly) targets.push(target('forward@128 / matmul throughput', g / ref, 'fraction', 'min', 0.7));
       }
     }
+    const u = unembedVsMatmul(m, 128, 5);
+    rows.push({ name: 'unembedding [128, 768]·[768, 50257]', value: u.unembedGflops, unit: 'GFLOP/s', note: `${u.unembedMs.toFixed(0)} ms; interleaved 1024³ matMul ${u.matmulGflops.toFixed(1)} GFLOP/s (${pct(u.unembedGflops / u.matmulGflops)}; ${pct(u.cpuRatio)} in CPU time)` });
+    // The rate of one kernel against another: CPU time (one thread) is what a quiet machine's wall time would be.
+    targets.push(target('tfjs unembedding / matmul throughput (CPU time)', u.cpuRatio, 'fraction', 'min', 1));
+    data.unembedding = u;
     for (const B of [1, 8]) {
       const [promptLen, steps] = [32, 64];
-      decode(m, B, 4, 2); // warm-up (cache shapes, kernels)
-      const runs = [decode(m, B, promptLen, steps), decode(m, B, promptLen, steps)];
+      await decode(m, B, 4, 2); // warm-up (cache shapes, kernels)
+      const runs = [await decode(m, B, promptLen, steps), await decode(m, B, promptLen, steps)];
       const best = runs.reduce((a, b) => (b.decodeMs < a.decodeMs ? b : a));
       const tps = (B * steps) / (best.decodeMs / 1000);
       ctx.log(`decode batch ${B}: ${tps.toFixed(1)} tokens/s`);

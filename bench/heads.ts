@@ -28,15 +28,15 @@ export const headsSection: Section = {
     const targets: BenchTarget[] = [];
     const data: Record<string, unknown> = { base_rss_bytes: baseRss, prompts: prompts.length, tokens: { min: Math.min(...lengths), max: Math.max(...lengths), mean: lengths.reduce((a, b) => a + b, 0) / lengths.length } };
     for (const mode of FIELD_MODES) {
-      analyzeHeads(m, prompts.slice(0, 1), mode); // warm-up: one prompt
+      await analyzeHeads(m, prompts.slice(0, 1), mode); // warm-up: one prompt
       await tryGc();
       const sampler = await RssSampler.start();
       const [t0, c0] = [performance.now(), cpuMs()];
-      const { analysis } = analyzeHeads(m, prompts, mode, { keepLogits: true });
+      const { analysis } = await analyzeHeads(m, prompts, mode, { keepLogits: true });
       const seconds = (performance.now() - t0) / 1000;
       const cpuSeconds = (cpuMs() - c0) / 1000;
       const rss = await sampler.stop();
-      const tensors = await peakTensorBytes(() => void analyzeHeads(m, prompts, mode, { keepLogits: true }));
+      const tensors = await peakTensorBytes(async () => void (await analyzeHeads(m, prompts, mode, { keepLogits: true })));
       ctx.log(`${mode}: ${seconds.toFixed(2)} s, peak RSS ${(rss / MB).toFixed(0)} MB, peak tensors ${(tensors.peak / MB).toFixed(0)} MB`);
       rows.push({ name: `${mode}: ${prompts.length} prompts × ${m.nLayer * m.nHead} heads`, value: seconds, unit: 's', note: `${((1000 * seconds) / prompts.length).toFixed(0)} ms/prompt, CPU time ${cpuSeconds.toFixed(2)} s` });
       rows.push({ name: `${mode}: peak process RSS`, value: rss / MB, unit: 'MB', note: `+${((rss - baseRss) / MB).toFixed(0)} MB over ${(baseRss / MB).toFixed(0)} MB (model + tokenizer loaded, before the first forward)` });

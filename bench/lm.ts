@@ -37,7 +37,7 @@ export async function measureLm(config: LmConfig, reps = 4): Promise<LmFigures> 
   const tok = lmTokenizer(config.model.merges);
   const g = gpt2ConfigFor(config, tok.vocabSize, tok.eotId);
   const model = Gpt2Model.fromWeights(initWeights(g, 0), { trainable: true });
-  const opt = new AdamW(model.params() as Map<string, tf.Variable>, { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, gradClip: 1 });
+  const opt = new AdamW(model.storedParams() as Map<string, tf.Variable>, { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, gradClip: 1 });
   try {
     const rng = makeRng('bench-lm');
     const batch = () => {
@@ -45,7 +45,7 @@ export async function measureLm(config: LmConfig, reps = 4): Promise<LmFigures> 
       return { x, y: Int32Array.from(x.flat().map((v) => (v * 7 + 1) % tok.vocabSize)) };
     };
     let params = 0;
-    for (const [n, p] of model.params()) if (n !== 'pos_embed.W_pos') params += p.size;
+    for (const [n, p] of model.storedParams()) if (n !== 'pos_embed.W_pos') params += p.size;
     const tokens = B * T;
     const flopsPerToken = 6 * params + 12 * config.model.n_layer * config.model.n_embd * T;
     // each step read back (its loss), as the trainer does at its read boundaries

@@ -3,8 +3,8 @@
  * brown-small config's network (d = 128, width 512, depth 3, batch 512; synthetic pairs over a
  * vocabulary of 8257 token spins), its matmul GFLOP/s against the backend's matmul reference, the
  * time split of one step (batch construction, forward + backward, Adam + EMA), and the field-cache
- * build time per 1000 corpus tokens for the embedded model (when models/brown-small exists) and for
- * a GPT-2-small-shaped model (random weights, 12×12, d = 768, vocab 50257).
+ * build time per 1000 corpus tokens for the embedded model (when models/brown-small exists) on the
+ * default inference engine. The GPT-2-small-shaped field cache on both engines: section `engines`.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,16 +15,15 @@ import { uniformSpins } from '../src/core/sphere.js';
 import { AdamW } from '../src/lm/optim.js';
 import { embeddedModelDir, loadModel } from '../src/model/load.js';
 import { packageRoot } from '../src/model/tokenizer.js';
-import type { Gpt2Model } from '../src/model/gpt2.js';
 import { makeRng } from '../src/rng.js';
 import { drawIndices, makeBatch, stepRng, type BatchSpec } from '../training/batch.js';
 import { absoluteSchedule, loadScoreConfig } from '../training/config.js';
-import { buildPairs, type PairSet } from '../training/fieldCache.js';
+import type { PairSet } from '../training/fieldCache.js';
 import { tableForSchedule } from '../training/forward.js';
 import { forwardFlopsPerRow, initParams, scoreForward, uploadParams, type NetworkConfig } from '../src/score/network.js';
 import { dsmLoss } from '../training/objectives.js';
-import { gpt2Small, median, target, type BenchContext, type BenchRow, type BenchTarget, type Section } from './common.js';
-import { benchIds } from './forward.js';
+import { median, target, type BenchContext, type BenchRow, type BenchTarget, type Section } from './common.js';
+import { fieldCacheSecondsPer1000 } from './engines.js';
 import { matmulFigures } from './matmul.js';
 
 export interface ScoreStepFigures {
@@ -120,15 +119,6 @@ export async function measureTraining(configPath: string, d: number, vocab: numb
   };
 }
 
-/** Seconds per 1000 tokens to build the field cache of `model` with windows of `context` tokens (stride = context). */
-export async function fieldCacheSecondsPer1000(model: Gpt2Model, context: number, tokens: number): Promise<number> {
-  const ids = benchIds(1, tokens + 1, model.vocab, 3)[0];
-  await buildPairs(model, ids.slice(0, context + 1), { split: 'bench', source: { kind: 'final' }, context, stride: context, maxPairs: null }); // warm-up
-  const t0 = performance.now();
-  const { forwarded } = await buildPairs(model, ids, { split: 'bench', source: { kind: 'final' }, context, stride: context, maxPairs: null });
-  return ((performance.now() - t0) / 1000 / forwarded) * 1000;
-}
-
 export const scoreSection: Section = {
   name: 'score',
   description: 'score training samples/s and GFLOP/s vs matmul; field-cache build s per 1000 tokens',
@@ -155,7 +145,7 @@ export const scoreSection: Section = {
       const lm = await loadModel(undefined);
       try {
         const s = await fieldCacheSecondsPer1000(lm.model, Math.min(128, lm.model.nPositions), 4096);
-        rows.push({ name: 'field cache, embedded model', value: s, unit: 's/1000 tok', note: `context ${Math.min(128, lm.model.nPositions)}` });
+        rows.push({ name: 'field cache, embedded model', value: s, unit: 's/1000 tok', note: `context ${Math.min(128, lm.model.nPositions)}, ${lm.engine} engine` });
         data.field_cache_embedded = s;
       } finally {
         lm.dispose();
@@ -163,13 +153,7 @@ export const scoreSection: Section = {
     } else {
       rows.push({ name: 'field cache, embedded model', value: NaN, unit: 's/1000 tok', note: 'models/brown-small missing' });
     }
-    const g = await gpt2Small(ctx);
-    for (const context of [128, 1024]) {
-      const s = await fieldCacheSecondsPer1000(g, context, context === 128 ? 2048 : 2048);
-      ctx.log(`field cache GPT-2-small, context ${context}: ${s.toFixed(2)} s per 1000 tokens`);
-      rows.push({ name: `field cache, GPT-2-small shape, context ${context}`, value: s, unit: 's/1000 tok' });
-      data[`field_cache_gpt2_small_${context}`] = s;
-    }
+    // the GPT-2-small-shaped field cache on both engines: section `engines`
     return { rows, targets, data };
   },
 };

@@ -21,7 +21,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../src/errors.js';
-import type { Gpt2Model } from '../src/model/gpt2.js';
+import type { LanguageModel } from '../src/model/engine.js';
 import type { Tokenizer } from '../src/model/tokenizer.js';
 import { makeRng, type Rng } from '../src/rng.js';
 
@@ -30,7 +30,8 @@ export { BASELINE_METHODS, baselineSpecSchema, type BaselineMethod, type Baselin
 import { baselineSpecSchema, type BaselineSpec } from './options.js';
 
 export interface BaselineLm {
-  model: Gpt2Model;
+  /** Any engine (src/model/engine.ts); only the async forms are called. */
+  model: LanguageModel;
   tokenizer: Tokenizer;
 }
 
@@ -228,7 +229,7 @@ export function rowGroups(lengths: number[], samples: number, batch: number): { 
 }
 
 /** Generate with a baseline decoder; results ordered by prompt, then sample. */
-export function generateBaseline(lm: BaselineLm, opts: BaselineOptions): BaselineResult[] {
+export async function generateBaseline(lm: BaselineLm, opts: BaselineOptions): Promise<BaselineResult[]> {
   const parsed = baselineSpecSchema.safeParse({ method: opts.method, temperature: opts.temperature, topK: opts.topK, topP: opts.topP, repetitionPenalty: opts.repetitionPenalty });
   if (!parsed.success) {
     const i = parsed.error.issues[0];
@@ -253,7 +254,7 @@ export function generateBaseline(lm: BaselineLm, opts: BaselineOptions): Baselin
     const done = group.map(() => false);
     const cache = model.newCache();
     try {
-      let logits: tf.Tensor | null = model.lastLogits(group.map((r) => prompts[r.prompt]), { cache }); // [rows, vocab]
+      let logits: tf.Tensor | null = await model.lastLogitsAsync(group.map((r) => prompts[r.prompt]), { cache }); // [rows, vocab]
       for (let step = 0; step < opts.tokens && logits; step++) {
         const host = logits.dataSync() as Float32Array; // [rows·vocab]
         const next: number[][] = [];
@@ -273,7 +274,7 @@ export function generateBaseline(lm: BaselineLm, opts: BaselineOptions): Baselin
         });
         logits.dispose();
         logits = null;
-        if (step + 1 < opts.tokens && !done.every(Boolean)) logits = model.lastLogits(next, { cache }); // [rows, vocab]
+        if (step + 1 < opts.tokens && !done.every(Boolean)) logits = await model.lastLogitsAsync(next, { cache }); // [rows, vocab]
       }
       logits?.dispose();
     } finally {

@@ -44,18 +44,18 @@ export interface DemoResult {
 export async function runDemo(lm: LoadedModel, o: DemoOptions): Promise<DemoResult> {
   const { prompts } = o;
   const files: [string, string][] = [];
-  const summary: Record<string, unknown> = { model: lm.dir, prompts: prompts.length };
+  const summary: Record<string, unknown> = { model: lm.dir, engine: lm.engine, prompts: prompts.length };
   let logits: Float32Array[] = [];
   for (const mode of ['residual', 'embedding'] as const) {
-    const r = analyzeHeads(lm.model, prompts, mode, { keepLogits: mode === 'residual', onPrompt: (d) => o.onProgress?.(`heads (${mode})`, d, prompts.length) });
+    const r = await analyzeHeads(lm.model, prompts, mode, { keepLogits: mode === 'residual', onPrompt: (d) => o.onProgress?.(`heads (${mode})`, d, prompts.length) });
     if (mode === 'residual') logits = r.logits;
     for (const [name, text] of await analysisFiles(r.analysis, 0)) files.push([join(`heads-${mode}`, name), text]);
     summary[mode] = r.analysis.heads.slice(0, 5).map((h) => ({ head: `L${h.layer}H${h.head}`, r: h.r, p: h.p }));
     if (mode === 'residual') {
       const top = r.analysis.heads.slice(0, 3);
-      const ls = decisionLandscape(lm.model, prompts[0], top[0].layer, top[0].head, mode);
+      const ls = await decisionLandscape(lm.model, prompts[0], top[0].layer, top[0].head, mode);
       files.push([`landscape-L${ls.layer}H${ls.head}-p1.svg`, await renderSvg(landscapePlot(ls, prompts[0].good, prompts[0].bad, prompts[0].prompt))]);
-      const effects = ablationEffects(lm.model, prompts[0], top.map((h) => [{ layer: h.layer, head: h.head }]));
+      const effects = await ablationEffects(lm.model, prompts[0], top.map((h) => [{ layer: h.layer, head: h.head }]));
       files.push(['ablation.svg', await renderSvg(ablationPlot(effects, prompts[0].prompt))], ['ablation.json', JSON.stringify(effects, null, 2) + '\n']);
       summary.ablation = effects.map((e) => ({ heads: e.label, actual: e.actual }));
     }
@@ -66,7 +66,7 @@ export async function runDemo(lm: LoadedModel, o: DemoOptions): Promise<DemoResu
   summary.temperature = { T01: sweep[0], T10: sweep[9], T25: sweep[24] };
   const prompt = prompts[0].prompt;
   const guided = await generateGuided(lm, { prompts: [prompt], tokens: DEMO_TOKENS, steps: DEMO_STEPS, score: o.score, eta: DEMO_ETA, seed: o.seed });
-  const greedy = generateBaseline(lm, { method: 'greedy', prompts: [prompt], tokens: DEMO_TOKENS, seed: o.seed });
+  const greedy = await generateBaseline(lm, { method: 'greedy', prompts: [prompt], tokens: DEMO_TOKENS, seed: o.seed });
   const generation = { prompt, guided: guided[0].text, greedy: greedy[0].text, guided_tokens: guided[0].tokens, greedy_tokens: greedy[0].tokens, score: o.score ? 'residual score' : 'none', eta: DEMO_ETA, steps: DEMO_STEPS };
   files.push(['generation.json', JSON.stringify(generation, null, 2) + '\n']);
   summary.generation = { guided: generation.guided, greedy: generation.greedy };

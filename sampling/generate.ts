@@ -27,7 +27,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { uniformSpinRows } from '../src/core/sphere.js';
 import { UserError } from '../src/errors.js';
 import { checkFieldSource, contextFields, DEFAULT_FIELD_SOURCE, fieldSourceId, type FieldSource } from '../src/field/source.js';
-import type { Gpt2Model, KVCache } from '../src/model/gpt2.js';
+import type { LanguageModel, ModelCache } from '../src/model/engine.js';
 import type { Tokenizer } from '../src/model/tokenizer.js';
 import { makeRng } from '../src/rng.js';
 import { GuidedDrift } from './drift.js';
@@ -41,7 +41,8 @@ export type { GuidedOptions, TokenEvent } from './options.js';
 
 /** What guided generation needs of a loaded model: the forward pass and its tokenizer (a {@link LoadedModel} fits). */
 export interface GuidedLm {
-  model: Gpt2Model;
+  /** Any engine (src/model/engine.ts): the context fields come from its async forward. */
+  model: LanguageModel;
   tokenizer: Pick<Tokenizer, 'encode' | 'decode' | 'eosId'>;
 }
 
@@ -77,7 +78,7 @@ interface Group {
   prompt: string;
   ids: number[];
   rows: GuidedResult[];
-  cache: KVCache | null;
+  cache: ModelCache | null;
   field: tf.Tensor | null; // [samples, d]
 }
 
@@ -103,7 +104,7 @@ function encodePrompts(lm: GuidedLm, o: GuidedOptions): { text: string; ids: num
 }
 
 /** The field source must exist in the model; a score must match the model's d and vocabulary and the source. */
-export function checkModelCompat(model: Gpt2Model, source: FieldSource, meta: ScoreModelMeta | null): void {
+export function checkModelCompat(model: LanguageModel, source: FieldSource, meta: ScoreModelMeta | null): void {
   const bad = checkFieldSource(source, model.nLayer, model.nHead);
   if (bad) throw new UserError('E_ARG', `--field-source ${fieldSourceId(source)}: ${bad}`);
   if (!meta) return;
@@ -116,16 +117,29 @@ export function checkModelCompat(model: Gpt2Model, source: FieldSource, meta: Sc
   }
 }
 
-/** Tile a batch-1 KV cache to `n` rows in place. */
-function tileCache(cache: KVCache, n: number): void {
-  if (n === 1) return;
-  for (const arr of [cache.k, cache.v]) {
-    for (let l = 0; l < arr.length; l++) {
-      const t = arr[l];
-      if (!t) continue;
-      arr[l] = tf.tile(t, [n, 1, 1, 1]); // [n, head, pos, d_head]
-      t.dispose();
+/**
+ * Prefill the prompt into a fresh cache and return the context field of its last position tiled to
+ * `n` rows [n, d], with the cache holding n rows: the prompt runs once (batch 1) and the cache is
+ * tiled (`ModelCache.tile`); an engine whose cache cannot tile prefills the prompt repeated n times.
+ */
+async function prefill(model: LanguageModel, ids: number[], source: FieldSource, n: number): Promise<{ cache: ModelCache; field: tf.Tensor }> {
+  let cache = model.newCache();
+  try {
+    if (n > 1 && typeof (cache as Partial<ModelCache>).tile !== 'function') {
+      return { cache, field: await contextFields(model, Array.from({ length: n }, () => ids), source, cache) }; // [n, d]
     }
+    const f = await contextFields(model, [ids], source, cache); // [1, d]
+    if (n > 1) {
+      const tiled = cache.tile(n);
+      cache.dispose();
+      cache = tiled;
+    }
+    const field = n > 1 ? tf.tile(f, [n, 1]) : f; // [n, d]
+    if (field !== f) f.dispose();
+    return { cache, field };
+  } catch (e) {
+    cache.dispose();
+    throw e;
   }
 }
 
@@ -188,11 +202,9 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
       try {
         let t0 = clock();
         for (const g of chunk) {
-          g.cache = model.newCache();
-          const f = contextFields(model, [g.ids], source, g.cache); // [1, d]
-          g.field = tf.tile(f, [samples, 1]); // [samples, d]
-          f.dispose();
-          tileCache(g.cache, samples);
+          const p = await prefill(model, g.ids, source, samples);
+          g.cache = p.cache;
+          g.field = p.field; // [samples, d]
         }
         if (prof) prof.lmMs += clock() - t0;
         for (let k = 0; k < opts.tokens; k++) {
@@ -237,7 +249,7 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
           if (k + 1 < opts.tokens) {
             t0 = clock();
             for (const g of chunk) {
-              const next = contextFields(model, g.rows.map((r) => [r.tokens[k]]), source, g.cache!); // [samples, d]
+              const next = await contextFields(model, g.rows.map((r) => [r.tokens[k]]), source, g.cache!); // [samples, d]
               g.field!.dispose();
               g.field = next;
             }

@@ -26,7 +26,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../src/errors.js';
-import type { Gpt2Model } from '../src/model/gpt2.js';
+import type { LanguageModel } from '../src/model/engine.js';
 import type { Tokenizer } from '../src/model/tokenizer.js';
 
 /** One generation as read from a JSONL file: the prompt, the continuation text and (optionally) the token ids. */
@@ -140,7 +140,8 @@ export function textStats(outputs: readonly (readonly number[])[]): TextStats {
 }
 
 export interface Evaluator {
-  model: Gpt2Model;
+  /** Any engine (src/model/engine.ts); only the async forms are called. */
+  model: LanguageModel;
   tokenizer: Tokenizer;
 }
 
@@ -161,7 +162,7 @@ export function evaluatorIds(ev: Evaluator, r: GenerationRecord): { context: num
  * Σ nll (nats), Σ entropy (bits) and the count of generated tokens under the evaluator; rows of
  * equal length run as one batch of at most ~4M logits.
  */
-export function evaluatorScores(ev: Evaluator, records: readonly GenerationRecord[]): { nll: number; entropyBits: number; tokens: number } {
+export async function evaluatorScores(ev: Evaluator, records: readonly GenerationRecord[]): Promise<{ nll: number; entropyBits: number; tokens: number }> {
   const { model } = ev;
   const rows = records.map((r) => evaluatorIds(ev, r)).filter((r) => r.continuation.length > 0);
   for (const r of rows) for (const t of [...r.context, ...r.continuation]) if (t >= model.vocab) throw new UserError('E_INPUT', `token id ${t} is outside the evaluator's vocabulary of ${model.vocab}; evaluate with a model that shares the tokenizer`);
@@ -179,15 +180,21 @@ export function evaluatorScores(ev: Evaluator, records: readonly GenerationRecor
     for (let i = 0; i < group.length; i += per) {
       const chunk = group.slice(i, i + per);
       const input = chunk.map((r) => [...r.context, ...r.continuation].slice(0, L)); // [rows][L]
-      const [n, e] = tf.tidy(() => {
-        const logits = model.forward(input); // [rows, L, vocab]
-        const logp = tf.logSoftmax(logits, -1); // [rows, L, vocab]
-        const targets = chunk.flatMap((r) => [...r.context, ...r.continuation].slice(1, L + 1)); // [rows·L]
-        const at = tf.tensor1d(targets.map((t, j) => j * model.vocab + t), 'int32'); // flat index of each target
-        const nllT = tf.reshape(tf.neg(tf.gather(tf.reshape(logp, [-1]), at)), [chunk.length, L]); // [rows, L]
-        const entT = tf.div(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)), Math.LN2); // [rows, L] bits
-        return [nllT, entT];
-      });
+      const logits = await model.forwardAsync(input); // [rows, L, vocab]
+      let n: tf.Tensor;
+      let e: tf.Tensor;
+      try {
+        [n, e] = tf.tidy(() => {
+          const logp = tf.logSoftmax(logits, -1); // [rows, L, vocab]
+          const targets = chunk.flatMap((r) => [...r.context, ...r.continuation].slice(1, L + 1)); // [rows·L]
+          const at = tf.tensor1d(targets.map((t, j) => j * model.vocab + t), 'int32'); // flat index of each target
+          const nllT = tf.reshape(tf.neg(tf.gather(tf.reshape(logp, [-1]), at)), [chunk.length, L]); // [rows, L]
+          const entT = tf.div(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)), Math.LN2); // [rows, L] bits
+          return [nllT, entT];
+        });
+      } finally {
+        logits.dispose();
+      }
       const nh = n.dataSync();
       const eh = e.dataSync();
       tf.dispose([n, e]);
@@ -204,11 +211,11 @@ export function evaluatorScores(ev: Evaluator, records: readonly GenerationRecor
 }
 
 /** All metrics of `records`; the model-based ones are NaN without an evaluator. */
-export function computeMetrics(records: readonly GenerationRecord[], ev?: Evaluator): Metrics {
+export async function computeMetrics(records: readonly GenerationRecord[], ev?: Evaluator): Promise<Metrics> {
   const outputs = records.map((r) => r.tokens ?? (ev ? ev.tokenizer.encode(r.text) : []));
   if (!ev && records.some((r) => r.tokens === undefined)) throw new Error('records without tokens need an evaluator tokenizer');
   const stats = textStats(outputs);
-  const s = ev ? evaluatorScores(ev, records) : { nll: NaN, entropyBits: NaN, tokens: 0 };
+  const s = ev ? await evaluatorScores(ev, records) : { nll: NaN, entropyBits: NaN, tokens: 0 };
   return { ...stats, perplexity: s.tokens > 0 ? Math.exp(s.nll / s.tokens) : NaN, entropy_bits: s.tokens > 0 ? s.entropyBits / s.tokens : NaN, scored_tokens: s.tokens };
 }
 

@@ -137,7 +137,7 @@ async function generateRun(p: RunParams, cfg: SweepConfig, deps: SweepDeps, prom
   if (p.kind === 'baseline') {
     const { kind: _k, seed, ...spec } = p;
     void _k;
-    return generateBaseline(deps.lm, { ...spec, ...common, seed: seed ?? 0, batchSize: cfg.batchSize }).map((r) => ({ promptIndex: r.promptIndex, sample: r.sample, text: r.text, tokens: r.tokens, stop: r.stop }));
+    return (await generateBaseline(deps.lm, { ...spec, ...common, seed: seed ?? 0, batchSize: cfg.batchSize })).map((r) => ({ promptIndex: r.promptIndex, sample: r.sample, text: r.text, tokens: r.tokens, stop: r.stop }));
   }
   const res = await (deps.guided ?? defaultGuided)(deps.lm, {
     ...common,
@@ -191,7 +191,7 @@ export async function runSweep(cfg: SweepConfig, deps: SweepDeps, opts: SweepRun
       const generations = await generateRun(p, cfg, deps, prompts, scores);
       const seconds = (performance.now() - t0) / 1000;
       const records = generations.map((g) => ({ prompt: prompts.texts[g.promptIndex], promptTokens: prompts.ids[g.promptIndex], text: g.text, tokens: g.tokens }));
-      const metrics = metricsJson(computeMetrics(records, deps.evaluator));
+      const metrics = metricsJson(await computeMetrics(records, deps.evaluator));
       const line: ResultLine = { runId: ids[k], index: k, label: runLabel(grid[k]), params: grid[k], setup, generations, metrics };
       appendLine(file, line);
       const tokens = generations.reduce((a, g) => a + g.tokens.length, 0);

@@ -32,10 +32,26 @@ export { check, checkFinite, isUserError, UserError, type ErrorCode } from './er
 export { makeRng, normalArray, uniformArray, type Rng } from './rng.js';
 
 // 2. Models: loading, forward with hooks, interventions, tokenizers, weights ------------------
-export { EMBEDDED_MODEL, embeddedModelDir, loadModel, type LoadedModel, type LoadModelOptions } from './model/load.js';
+export {
+  createLanguageModel,
+  disposeTwin,
+  EMBEDDED_MODEL,
+  embeddedModelDir,
+  loadModel,
+  modelForHooks,
+  ortStatus,
+  pickEngine,
+  resolveEngineChoice,
+  resolveThreads,
+  type EngineOptions,
+  type LoadedModel,
+  type LoadModelOptions,
+  type ModelLoadProgress,
+  type OrtStatus,
+} from './model/load.js';
 export { Gpt2Model, KVCache, truncateLeft, type ForwardOptions } from './model/gpt2.js';
-export type { EngineChoice, EngineForwardOptions, EngineName, LanguageModel, ModelCache, RunWithCacheOptions } from './model/engine.js';
-export { disposeActivations, hookNames, HookPoints, type Hook, type HookFn, type NameFilter } from './model/hooks.js';
+export { ENGINE_CHOICES, EngineHookError, type EngineChoice, type EngineForwardOptions, type EngineName, type LanguageModel, type ModelCache, type RunWithCacheOptions } from './model/engine.js';
+export { disposeActivations, hookNames, HookPoints, type Hook, type HookFn, type Intervention, type NameFilter } from './model/hooks.js';
 export { meanAblateHeads, patchHeadResults, zeroAblateHeads, type HeadPatch, type HeadRef, type MeanAblation } from './model/interventions.js';
 export { defaultHubCacheDir, isHubId, resolveModelDir, type ResolveOptions } from './model/hub.js';
 export { checkpointFiles, loadGpt2Weights, saveGpt2Checkpoint, type LoadOptions, type SaveOptions } from './model/checkpoint.js';

@@ -13,7 +13,7 @@ import { loadTokenizerDir } from '../src/data/bpe.js';
 import { loadOrBuildTokenCache } from '../src/data/tokenCache.js';
 import { UserError } from '../src/errors.js';
 import { checkFieldSource, fieldSourceId } from '../src/field/source.js';
-import type { Gpt2Model } from '../src/model/gpt2.js';
+import type { LanguageModel } from '../src/model/engine.js';
 import type { RunIdentity } from './checkpoint.js';
 import { configFieldSource, type ScoreConfig } from './config.js';
 import { modelHash } from '../src/score/identity.js';
@@ -21,12 +21,12 @@ import { loadOrBuildFieldCache, type FieldCacheResult } from './fieldCache.js';
 import type { TrainData } from './train.js';
 
 /** Token spins: the unit-normalised rows of the token-embedding matrix, [vocab, d] (kept). */
-export function tokenSpins(model: Gpt2Model): tf.Tensor {
+export function tokenSpins(model: LanguageModel): tf.Tensor {
   return tf.keep(normalizeSpins(model.params().get('embed.W_E')!));
 }
 
 /** What a run trained against this model and config would record (cheap: no data). */
-export function runIdentity(config: ScoreConfig, model: Gpt2Model, dir: string): RunIdentity {
+export function runIdentity(config: ScoreConfig, model: LanguageModel, dir: string): RunIdentity {
   const source = configFieldSource(config);
   const bad = checkFieldSource(source, model.nLayer, model.nHead);
   if (bad) throw new UserError('E_CONFIG', `field.source: ${bad}; choose a source inside the model`);
@@ -54,7 +54,7 @@ export interface PrepareOptions {
 }
 
 /** Token caches → field caches (built once) → pairs, spins and identity for trainScore. */
-export async function prepareScoreData(config: ScoreConfig, model: Gpt2Model, dir: string, opts: PrepareOptions = {}): Promise<PreparedData> {
+export async function prepareScoreData(config: ScoreConfig, model: LanguageModel, dir: string, opts: PrepareOptions = {}): Promise<PreparedData> {
   const identity = runIdentity(config, model, dir);
   const log = opts.log ?? (() => {});
   if (!existsSync(join(dir, 'tokenizer.json'))) {

@@ -23,11 +23,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readData } from '../src/backend.js';
-import { defaultCacheDir } from '../src/data/tokenCache.js';
 import { UserError } from '../src/errors.js';
 import { atomicWrite, atomicWriteJson } from '../src/io/atomic.js';
 import { contextFieldsAll, fieldSourceId, type FieldSource } from '../src/field/source.js';
-import type { Gpt2Model } from '../src/model/gpt2.js';
+import type { LanguageModel } from '../src/model/engine.js';
 import { f16ToF32, f32ArrayToF16 } from '../src/model/halfFloat.js';
 
 export const FIELD_CACHE_FORMAT = 'spinbath-field-cache';
@@ -158,8 +157,9 @@ function validate(paths: ReturnType<typeof cachePaths>, want: Omit<FieldCacheMan
  * Fields of every pair of `ids` under `model` and `spec`, from the cache when valid, else built
  * (one forward per window) and written. `hash` is modelHash(dir) of the model.
  */
-export async function loadOrBuildFieldCache(model: Gpt2Model, hash: string, ids: Uint16Array | Uint32Array, spec: FieldCacheSpec, opts: FieldCacheOptions = {}): Promise<FieldCacheResult> {
-  const dir = resolve(opts.cacheDir ?? defaultCacheDir());
+export async function loadOrBuildFieldCache(model: LanguageModel, hash: string, ids: Uint16Array | Uint32Array, spec: FieldCacheSpec, opts: FieldCacheOptions = {}): Promise<FieldCacheResult> {
+  // imported here, not at the top: the token cache pulls in the BPE trainer (@huggingface/transformers, ~130 MB)
+  const dir = resolve(opts.cacheDir ?? (await import('../src/data/tokenCache.js')).defaultCacheDir());
   const paths = cachePaths(dir, hash, spec);
   const want = {
     format: FIELD_CACHE_FORMAT as typeof FIELD_CACHE_FORMAT, version: FIELD_CACHE_VERSION, modelHash: hash, fieldSource: fieldSourceId(spec.source), corpusHash: corpusHash(ids),
@@ -195,16 +195,14 @@ export async function loadOrBuildFieldCache(model: Gpt2Model, hash: string, ids:
  * chunks of `chunk` positions (chunk < W continues a KV cache). The hooked forward keeps every
  * block's intermediates until it returns, ~4·n_layer·(40·d + 3·H·W) bytes per token.
  */
-export function forwardPlan(model: Gpt2Model, W: number, budgetBytes = 512 * 2 ** 20): { perCall: number; chunk: number } {
+export function forwardPlan(model: LanguageModel, W: number, budgetBytes = 512 * 2 ** 20): { perCall: number; chunk: number } {
   const perToken = 4 * model.nLayer * (40 * model.dModel + 3 * model.nHead * W);
   const tokens = Math.max(1, Math.floor(budgetBytes / perToken));
   return tokens >= W ? { perCall: Math.floor(tokens / W), chunk: W } : { perCall: 1, chunk: tokens };
 }
 
 /** Run the windows through the model (batched, chunked: forwardPlan) and collect fp16 fields and next tokens. */
-export async function buildPairs(
-  model: Gpt2Model, ids: ArrayLike<number>, spec: FieldCacheSpec, opts: Pick<FieldCacheOptions, 'batchTokens' | 'onProgress'> = {},
-): Promise<{ pairs: PairSet; forwarded: number }> {
+export async function buildPairs(model: LanguageModel, ids: ArrayLike<number>, spec: FieldCacheSpec, opts: Pick<FieldCacheOptions, 'batchTokens' | 'onProgress'> = {}): Promise<{ pairs: PairSet; forwarded: number }> {
   if (spec.context > model.nPositions) {
     throw new UserError('E_CONFIG', `field.context ${spec.context} exceeds the model's context of ${model.nPositions} positions; lower it`);
   }
@@ -225,7 +223,7 @@ export async function buildPairs(
     try {
       for (let c0 = 0; c0 < W; c0 += plan.chunk) {
         const c1 = Math.min(W, c0 + plan.chunk);
-        const part = contextFieldsAll(model, batch.map((r) => r.slice(c0, c1)), spec.source, cache); // [group, c1 − c0, d]
+        const part = await contextFieldsAll(model, batch.map((r) => r.slice(c0, c1)), spec.source, cache); // [group, c1 − c0, d]
         let vals: Float32Array;
         try {
           vals = (await readData(part)) as Float32Array;

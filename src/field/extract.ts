@@ -7,20 +7,20 @@
  *   ΔL_theory = N_proj·(e_good − e_bad)                        (BL Eq. 4 / D3)
  *   ΔL_ln  = ((N_proj − mean N_proj)/σ_f)·(γ_f ⊙ (e_good − e_bad))   (LN-scaled: direct logit attribution)
  * in two modes:
- *   embedding: the head applied to the raw token embeddings S = W_E[prompt] (Appendix D: no
+ *   embedding: the head applied to the raw token embeddings S = W_E[prompt] (BL Appendix D: no
  *              positions, no LayerNorm, no biases), through the core's attention;
  *   residual:  in situ, the head's real LayerNorm'd input inside the model (hook_pattern and hook_z
  *              of the forward pass; N_proj = z_last·W_O^(h), which is hook_result at the last
  *              position, computed for that position only instead of caching hook_result
- *              [1, head, k, d_model] for every position).
+ *              [1, k, head, d_model] for every position).
  * σ_f and γ_f are the final LayerNorm's divisor at the last position and its gain. ΔL_actual is
- * the model's own logit gap at the last position (Eq. D4).
+ * the model's own logit gap at the last position (BL Eq. D4).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attend } from '../core/attention.js';
 import { matmul } from '../core/linalg.js';
+import type { LanguageModel } from '../model/engine.js';
 import { disposeActivations } from '../model/hooks.js';
-import type { Gpt2Model } from '../model/gpt2.js';
 
 /** 'embedding': fields from the token embeddings (BL Eqs. 1–4); 'residual': from the LN-scaled residual stream (BL App. D). */
 export type FieldMode = 'embedding' | 'residual';
@@ -52,61 +52,54 @@ export interface PromptFields {
   logits: Float32Array;
 }
 
-/** Token directions e_t as rows [n, d_model]: rows of the unembedding (W_E when tied). */
-export function tokenDirections(model: Gpt2Model, ids: number[]): tf.Tensor {
+/** Token directions e_t as rows [n, d_model]: columns of the unembedding W_U [d_model, vocab] (= rows of W_E when tied). */
+export function tokenDirections(model: LanguageModel, ids: number[]): tf.Tensor {
   return tf.tidy(() => {
-    const p = model.params();
-    const WU = p.get('unembed.W_U'); // [d_model, vocab] when untied
-    const idx = tf.tensor1d(ids, 'int32');
-    return WU ? tf.transpose(tf.gather(WU, idx, 1)) : tf.gather(p.get('embed.W_E')!, idx); // [n, d_model]
+    const WU = model.params().get('unembed.W_U')!; // [d_model, vocab]
+    return tf.transpose(tf.gather(WU, tf.tensor1d(ids, 'int32'), 1)); // [n, d_model]
   });
 }
 
-/** Per-head W_O slices [head, d_head, d_model] of layer l. */
-function headOutputs(model: Gpt2Model, l: number): tf.Tensor {
-  return tf.reshape(model.params().get(`blocks.${l}.attn.W_O`)!, [model.nHead, model.dHead, model.dModel]);
-}
-
-/** Split the last axis d_model into heads: [k, d_model] → [head, k, d_head]. */
-function splitHeads(x: tf.Tensor, nHead: number, dHead: number): tf.Tensor {
-  const k = x.shape[0] as number;
-  return tf.transpose(tf.reshape(x, [k, nHead, dHead]), [1, 0, 2]);
+/** Per-head output matrices W_O of layer l: [head, d_head, d_model] (TransformerLens layout). */
+function headOutputs(model: LanguageModel, l: number): tf.Tensor {
+  return model.params().get(`blocks.${l}.attn.W_O`)!;
 }
 
 /** Embedding mode for one layer: α [head, k], N₀ [head, d_head], N_proj [head, d_model]. */
-function embeddingModeLayer(model: Gpt2Model, S: tf.Tensor, l: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
+function embeddingModeLayer(model: LanguageModel, S: tf.Tensor, l: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
   return tf.tidy(() => {
     const p = model.params();
-    const [H, dh] = [model.nHead, model.dHead];
+    const [nH, dh, d] = [model.nHead, model.dHead, model.dModel];
     const k = S.shape[0] as number;
-    const sLast = tf.slice(S, [k - 1, 0], [1, S.shape[1] as number]); // [1, d_model]: only the last query is needed
-    const qLast = splitHeads(matmul(sLast, p.get(`blocks.${l}.attn.W_Q`)!), H, dh); // [head, 1, d_head]
-    const K = splitHeads(matmul(S, p.get(`blocks.${l}.attn.W_K`)!), H, dh); // [head, k, d_head]
-    const V = splitHeads(matmul(S, p.get(`blocks.${l}.attn.W_V`)!), H, dh); // [head, k, d_head]
+    const perHead = (x: tf.Tensor) => tf.broadcastTo(tf.expandDims(x, 0), [nH, x.shape[0] as number, d]); // [head, rows, d_model]
+    const sLast = tf.slice(S, [k - 1, 0], [1, d]); // [1, d_model]: only the last query is needed
+    const qLast = matmul(perHead(sLast), p.get(`blocks.${l}.attn.W_Q`)!); // [head, 1, d_head]
+    const K = matmul(perHead(S), p.get(`blocks.${l}.attn.W_K`)!); // [head, k, d_head]
+    const V = matmul(perHead(S), p.get(`blocks.${l}.attn.W_V`)!); // [head, k, d_head]
     const { pattern, z } = attend(qLast, K, V, Math.sqrt(dh)); // [head, 1, k], [head, 1, d_head]
     const Nproj = matmul(z, headOutputs(model, l)); // [head, 1, d_model]
-    return [tf.reshape(pattern, [H, k]), tf.reshape(z, [H, dh]), tf.reshape(Nproj, [H, model.dModel])];
+    return [tf.reshape(pattern, [nH, k]), tf.reshape(z, [nH, dh]), tf.reshape(Nproj, [nH, model.dModel])];
   });
 }
 
 const layerNames = (l: number) => [`blocks.${l}.attn.hook_pattern`, `blocks.${l}.attn.hook_z`];
 
 /** Extract every head's context field for one prompt. */
-export function extractPromptFields(model: Gpt2Model, ids: number[], goodId: number, badId: number, mode: FieldMode): PromptFields {
-  const [L, H, dh, d] = [model.nLayer, model.nHead, model.dHead, model.dModel];
+export async function extractPromptFields(model: LanguageModel, ids: number[], goodId: number, badId: number, mode: FieldMode): Promise<PromptFields> {
+  const [L, nH, dh, d] = [model.nLayer, model.nHead, model.dHead, model.dModel];
   const k = ids.length;
   const names = ['ln_final.hook_scale', ...(mode === 'residual' ? Array.from({ length: L }, (_, l) => layerNames(l)).flat() : [])];
-  const { logits, activations } = model.runWithCache([ids], { names, lastOnly: true }); // logits [1, 1, vocab]
+  const { logits, activations } = await model.runWithCacheAsync([ids], { names, lastOnly: true }); // logits [1, 1, vocab]
   const out: PromptFields = {
     mode,
     nLayer: L,
-    nHead: H,
+    nHead: nH,
     k,
-    alpha: new Float32Array(L * H * k),
-    N0: new Float32Array(L * H * dh),
-    Nproj: new Float32Array(L * H * d),
-    theory: new Float64Array(L * H),
-    theoryLn: new Float64Array(L * H),
+    alpha: new Float32Array(L * nH * k),
+    N0: new Float32Array(L * nH * dh),
+    Nproj: new Float32Array(L * nH * d),
+    theory: new Float64Array(L * nH),
+    theoryLn: new Float64Array(L * nH),
     actual: 0,
     lnScale: 0,
     logits: new Float32Array(0),
@@ -131,27 +124,27 @@ export function extractPromptFields(model: Gpt2Model, ids: number[], goodId: num
           ? embeddingModeLayer(model, S!, l)
           : tf.tidy(() => {
               const pat = activations.get(`blocks.${l}.attn.hook_pattern`)!; // [1, head, k, k]
-              const z = activations.get(`blocks.${l}.attn.hook_z`)!; // [1, head, k, d_head]
-              const zLast = tf.reshape(tf.slice(z, [0, 0, k - 1, 0], [1, H, 1, dh]), [H, 1, dh]); // [head, 1, d_head]
+              const z = activations.get(`blocks.${l}.attn.hook_z`)!; // [1, k, head, d_head]
+              const zLast = tf.reshape(tf.slice(z, [0, k - 1, 0, 0], [1, 1, nH, dh]), [nH, 1, dh]); // [head, 1, d_head]
               const Nproj = matmul(zLast, headOutputs(model, l)); // [head, 1, d_model]: hook_result at the last position
               return [
-                tf.reshape(tf.slice(pat, [0, 0, k - 1, 0], [1, H, 1, k]), [H, k]),
-                tf.reshape(zLast, [H, dh]),
-                tf.reshape(Nproj, [H, d]),
+                tf.reshape(tf.slice(pat, [0, 0, k - 1, 0], [1, nH, 1, k]), [nH, k]),
+                tf.reshape(zLast, [nH, dh]),
+                tf.reshape(Nproj, [nH, d]),
               ];
             });
       const [gap, gapLn] = tf.tidy(() => {
         const centred = tf.sub(Nproj, tf.mean(Nproj, 1, true)); // [head, d_model]
         return [matmul(Nproj, dE), tf.div(matmul(centred, dEln), out.lnScale)]; // [head, 1]
       });
-      out.alpha.set(alpha.dataSync(), l * H * k);
-      out.N0.set(N0.dataSync(), l * H * dh);
-      out.Nproj.set(Nproj.dataSync(), l * H * d);
+      out.alpha.set(alpha.dataSync(), l * nH * k);
+      out.N0.set(N0.dataSync(), l * nH * dh);
+      out.Nproj.set(Nproj.dataSync(), l * nH * d);
       const g = gap.dataSync();
       const gl = gapLn.dataSync();
-      for (let h = 0; h < H; h++) {
-        out.theory[l * H + h] = g[h];
-        out.theoryLn[l * H + h] = gl[h];
+      for (let h = 0; h < nH; h++) {
+        out.theory[l * nH + h] = g[h];
+        out.theoryLn[l * nH + h] = gl[h];
       }
       tf.dispose([alpha, N0, Nproj, gap, gapLn]);
     }

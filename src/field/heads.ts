@@ -1,11 +1,12 @@
 /**
  * Head analysis across a prompt set (Bhattacharjee & Lee, Sec. III–IV, Appendix D): the Pearson
- * correlation of every head's ΔL_theory with the model's ΔL_actual, head ablations (Fig. 4), the
- * decision landscape of one head (Fig. 2) and the global-temperature sweep (Fig. 3, BL Eqs. 6–8).
+ * correlation of every head's ΔL_theory with the model's ΔL_actual, head ablations (BL Fig. 4), the
+ * decision landscape of one head (BL Fig. 2) and the global-temperature sweep (BL Fig. 3, BL Eqs. 6–8).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { matmul } from '../core/linalg.js';
-import type { Gpt2Model } from '../model/gpt2.js';
+import type { LanguageModel } from '../model/engine.js';
+import type { Hook } from '../model/hooks.js';
 import { meanAblateHeads, zeroAblateHeads, type HeadRef } from '../model/interventions.js';
 import { extractPromptFields, tokenDirections, type FieldMode, type PromptFields } from './extract.js';
 import type { EncodedPrompt } from './prompts.js';
@@ -42,17 +43,22 @@ export interface AnalysisOptions {
   keepLogits?: boolean;
 }
 
-/** Extract every head's field for every prompt and correlate ΔL_theory with ΔL_actual (BL Sec. III). */
-export function analyzeHeads(model: Gpt2Model, prompts: EncodedPrompt[], mode: FieldMode, opts: AnalysisOptions = {}): { analysis: HeadAnalysis; logits: Float32Array[] } {
+/** Extract every head's field for every prompt and correlate ΔL_theory with ΔL_actual (BL Sec. III; one forward per prompt). */
+export async function analyzeHeads(
+  model: LanguageModel,
+  prompts: EncodedPrompt[],
+  mode: FieldMode,
+  opts: AnalysisOptions = {},
+): Promise<{ analysis: HeadAnalysis; logits: Float32Array[] }> {
   const fields: PromptFields[] = [];
   const logits: Float32Array[] = [];
-  prompts.forEach((p, i) => {
-    const f = extractPromptFields(model, p.ids, p.goodId, p.badId, mode);
+  for (const [i, p] of prompts.entries()) {
+    const f = await extractPromptFields(model, p.ids, p.goodId, p.badId, mode);
     if (opts.keepLogits) logits.push(f.logits);
     f.logits = new Float32Array(0);
     fields.push(f);
     opts.onPrompt?.(i + 1, prompts.length);
-  });
+  }
   const actual = fields.map((f) => f.actual);
   const heads: HeadResult[] = [];
   for (let l = 0; l < model.nLayer; l++) {
@@ -80,7 +86,7 @@ export function analyzeHeads(model: Gpt2Model, prompts: EncodedPrompt[], mode: F
 /** BL Eqs. 6–8: mean next-token entropy (bits) and mean top-1 probability at each global temperature T. */
 export function temperatureSweep(logitsList: Float32Array[], temps: number[]): { T: number; entropy_bits: number; top1: number }[] {
   return temps.map((T) => {
-    let H = 0;
+    let entropyBits = 0;
     let top = 0;
     for (const z of logitsList) {
       let max = -Infinity;
@@ -93,11 +99,11 @@ export function temperatureSweep(logitsList: Float32Array[], temps: number[]): {
         Z += e;
         s += e * u;
       }
-      // H = log Z − ⟨u⟩ (nats) → bits
-      H += (Math.log(Z) - s / Z) / Math.LN2;
+      // entropy = log Z − ⟨u⟩ (nats) → bits
+      entropyBits += (Math.log(Z) - s / Z) / Math.LN2;
       top += 1 / Z;
     }
-    return { T, entropy_bits: H / logitsList.length, top1: top / logitsList.length };
+    return { T, entropy_bits: entropyBits / logitsList.length, top1: top / logitsList.length };
   });
 }
 
@@ -111,9 +117,10 @@ export interface AblationEffect {
 }
 
 /** ΔL_actual of one prompt with each head set ablated in turn (zero or batch-mean ablation of z). */
-export function ablationEffects(model: Gpt2Model, p: EncodedPrompt, sets: HeadRef[][], kind: 'zero' | 'mean' = 'zero'): AblationEffect[] {
-  const gap = (hooks: ReturnType<typeof zeroAblateHeads>) => {
-    const z = model.runWithHooks([p.ids], { hooks });
+export async function ablationEffects(model: LanguageModel, p: EncodedPrompt, sets: HeadRef[][], kind: 'zero' | 'mean' = 'zero'): Promise<AblationEffect[]> {
+  // The hooks are declarative interventions (src/model/interventions.ts): every engine runs them.
+  const gap = async (hooks: Hook[]) => {
+    const z = await model.runWithHooksAsync([p.ids], { hooks });
     try {
       const k = p.ids.length;
       const last = tf.tidy(() => tf.reshape(tf.slice(z, [0, k - 1, 0], [1, 1, model.vocab]), [model.vocab]));
@@ -124,11 +131,11 @@ export function ablationEffects(model: Gpt2Model, p: EncodedPrompt, sets: HeadRe
       z.dispose();
     }
   };
-  const base = gap([]);
+  const base = await gap([]);
   const out: AblationEffect[] = [{ label: 'none', heads: [], actual: base, delta: 0 }];
   for (const set of sets) {
     const hooks = kind === 'zero' ? zeroAblateHeads(set) : meanAblateHeads(set.map((s) => ({ ...s })));
-    const a = gap(hooks);
+    const a = await gap(hooks);
     out.push({ label: set.map((s) => `L${s.layer}H${s.head}`).join('+'), heads: set, actual: a, delta: a - base });
   }
   return out;
@@ -151,16 +158,16 @@ export interface Landscape {
 }
 
 /**
- * The decision landscape of head (l, h) for one prompt (Fig. 2): head-space token vectors
+ * The decision landscape of head (l, h) for one prompt (BL Fig. 2): head-space token vectors
  * S_t = W_O^(h) e_t (so N₀·S_t = N_proj·e_t), the plane spanned by ΔS = S_good − S_bad and the
  * component of N₀ orthogonal to it; N₀·s colours the plane.
  */
-export function decisionLandscape(model: Gpt2Model, p: EncodedPrompt, layer: number, head: number, mode: FieldMode): Landscape {
-  const f = extractPromptFields(model, p.ids, p.goodId, p.badId, mode);
+export async function decisionLandscape(model: LanguageModel, p: EncodedPrompt, layer: number, head: number, mode: FieldMode): Promise<Landscape> {
+  const f = await extractPromptFields(model, p.ids, p.goodId, p.badId, mode);
   const dh = model.dHead;
   const n0 = Array.from(f.N0.subarray((layer * model.nHead + head) * dh, (layer * model.nHead + head + 1) * dh));
   const S = tf.tidy(() => {
-    const WO = tf.slice(model.params().get(`blocks.${layer}.attn.W_O`)!, [head * dh, 0], [dh, model.dModel]); // [d_head, d_model]
+    const WO = tf.reshape(tf.slice(model.params().get(`blocks.${layer}.attn.W_O`)!, [head, 0, 0], [1, dh, model.dModel]), [dh, model.dModel]); // [d_head, d_model]
     const e = tokenDirections(model, [p.goodId, p.badId]); // [2, d_model]
     return matmul(e, tf.transpose(WO)); // [2, d_head]  rows S_good, S_bad
   });

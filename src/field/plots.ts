@@ -1,6 +1,6 @@
 /**
  * Vega-lite specs for the head analysis: the ΔL_theory vs ΔL_actual scatter (BL Fig. 1), the
- * decision landscape of one head (Fig. 2), the temperature sweep (Fig. 3), head ablations (Fig. 4).
+ * decision landscape of one head (BL Fig. 2), the temperature sweep (BL Fig. 3), head ablations (BL Fig. 4).
  */
 import type { VegaLiteSpec } from '../plot/render.js';
 import type { AblationEffect, HeadAnalysis, HeadResult, Landscape } from './heads.js';

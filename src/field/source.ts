@@ -1,7 +1,7 @@
 /**
  * The context field N_proj that guides generation (BL Eqs. 9, 14), from a
  * configurable source at the last position:
- *   head   one head's N_proj = N₀ W_O^(h)                (blocks.l.attn.hook_result)
+ *   head   one head's N_proj = N₀ W_O^(h)                (blocks.l.attn.hook_result, from hook_z)
  *   heads  a set of heads, summed
  *   layer  one layer's whole attention output (all heads + c_proj bias: blocks.l.hook_attn_out)
  *   final  the final normalised residual ln_f(x) = γ ⊙ x̂ + β, whose dot product with e_t is the
@@ -18,8 +18,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { Gpt2Model, KVCache } from '../model/gpt2.js';
-import { disposeActivations, HookPoints } from '../model/hooks.js';
+import { matmul } from '../core/linalg.js';
+import type { LanguageModel, ModelCache } from '../model/engine.js';
+import { disposeActivations } from '../model/hooks.js';
 
 /** The zod schema of a {@link FieldSource}. */
 export const fieldSourceSchema = z.union([
@@ -72,13 +73,13 @@ export function checkFieldSource(s: FieldSource, nLayer: number, nHead: number):
 function hookNamesFor(s: FieldSource): string[] {
   switch (s.kind) {
     case 'final':
-      return ['ln_final.hook_normalized'];
+      return [];
     case 'layer':
       return [`blocks.${s.layer}.hook_attn_out`];
     case 'head':
-      return [`blocks.${s.layer}.attn.hook_result`];
+      return [`blocks.${s.layer}.attn.hook_z`];
     case 'heads':
-      return [...new Set(s.heads.map((h) => `blocks.${h.layer}.attn.hook_result`))];
+      return [...new Set(s.heads.map((h) => `blocks.${h.layer}.attn.hook_z`))];
   }
 }
 
@@ -86,57 +87,60 @@ function hookNamesFor(s: FieldSource): string[] {
  * Run `ids` [batch][pos] (continuing `cache` when given) and return the field at the last position
  * of each row, [batch, d_model].
  */
-export function contextFields(model: Gpt2Model, ids: number[][], source: FieldSource, cache?: KVCache): tf.Tensor {
+export async function contextFields(model: LanguageModel, ids: number[][], source: FieldSource, cache?: ModelCache): Promise<tf.Tensor> {
   const B = ids.length;
   const d = model.dModel;
   // No unembedding: the field is read before the logits (output 'residual' stops after ln_final).
-  if (source.kind === 'final') return tf.tidy(() => tf.reshape(model.forward(ids, { cache, lastOnly: true, output: 'residual' }), [B, d])); // [batch, d_model]
-  const { logits, activations } = model.runWithCache(ids, { names: hookNamesFor(source), cache, lastOnly: true, output: 'residual' });
+  if (source.kind === 'final') {
+    const x = await model.forwardAsync(ids, { cache, lastOnly: true, output: 'residual' }); // [batch, 1, d_model]
+    const rows = tf.reshape(x, [B, d]); // [batch, d_model]
+    x.dispose();
+    return rows;
+  }
+  const { logits, activations } = await model.runWithCacheAsync(ids, { names: hookNamesFor(source), cache, lastOnly: true, output: 'residual' });
   logits.dispose();
   try {
-    return tf.tidy(() => {
-      const P = ids[0].length;
-      const lastRow = (t: tf.Tensor) => tf.reshape(tf.slice(t, [0, P - 1, 0], [B, 1, d]), [B, d]); // [batch, d_model]
-      switch (source.kind) {
-        case 'layer':
-          return lastRow(activations.get(`blocks.${source.layer}.hook_attn_out`)!);
-        case 'head':
-        case 'heads': {
-          const heads = source.kind === 'head' ? [source] : source.heads;
-          let acc = tf.zeros([B, d]);
-          for (const h of heads) {
-            const res = activations.get(`blocks.${h.layer}.attn.hook_result`)!; // [batch, head, pos, d_model]
-            acc = tf.add(acc, tf.reshape(tf.slice(res, [0, h.head, P - 1, 0], [B, 1, 1, d]), [B, d]));
-          }
-          return acc;
-        }
-      }
-    });
+    const last = fieldsAt(model, activations, source, B, ids[0].length - 1, 1); // [batch, 1, d_model]
+    const rows = tf.reshape(last, [B, d]); // [batch, d_model]
+    last.dispose();
+    return rows;
   } finally {
     disposeActivations(activations);
   }
 }
 
-/** Combine the source's cached activations into fields at every position: [batch, pos, d_model]. */
-function fieldsFromActivations(model: Gpt2Model, activations: Map<string, tf.Tensor>, source: FieldSource, B: number, P: number): tf.Tensor {
+/**
+ * Combine the source's cached activations into fields at positions from..from+n: [batch, n, d_model].
+ * The `final` source needs none: its field is the residual output.
+ */
+function fieldsAt(
+  model: LanguageModel,
+  activations: Map<string, tf.Tensor>,
+  source: Exclude<FieldSource, { kind: 'final' }>,
+  B: number,
+  from: number,
+  n: number,
+): tf.Tensor {
   return tf.tidy(() => {
     const d = model.dModel;
     switch (source.kind) {
-      case 'final': {
-        const p = model.params();
-        return tf.add(tf.mul(activations.get('ln_final.hook_normalized')!, p.get('ln_final.w')!), p.get('ln_final.b')!); // [batch, pos, d]
+      case 'layer': {
+        const out = activations.get(`blocks.${source.layer}.hook_attn_out`)!; // [batch, pos, d]
+        return tf.slice(out, [0, from, 0], [B, n, d]); // [batch, n, d]
       }
-      case 'layer':
-        return tf.clone(activations.get(`blocks.${source.layer}.hook_attn_out`)!); // [batch, pos, d]
       case 'head':
       case 'heads': {
+        // result_h = z_h·W_O[h] (hook_result) for the chosen heads only, from hook_z (n_heads times smaller).
         const heads = source.kind === 'head' ? [source] : source.heads;
-        let acc = tf.zeros([B, P, d]);
+        const dh = model.dHead;
+        let acc = tf.zeros([B * n, d]); // [batch·n, d]
         for (const h of heads) {
-          const res = activations.get(`blocks.${h.layer}.attn.hook_result`)!; // [batch, head, pos, d]
-          acc = tf.add(acc, tf.reshape(tf.slice(res, [0, h.head, 0, 0], [B, 1, P, d]), [B, P, d]));
+          const zAll = activations.get(`blocks.${h.layer}.attn.hook_z`)!; // [batch, pos, head, d_head]
+          const zh = tf.reshape(tf.slice(zAll, [0, from, h.head, 0], [B, n, 1, dh]), [B * n, dh]); // [batch·n, d_head]
+          const WO = model.params().get(`blocks.${h.layer}.attn.W_O`)!; // [head, d_head, d]
+          acc = tf.add(acc, matmul(zh, tf.reshape(tf.slice(WO, [h.head, 0, 0], [1, dh, d]), [dh, d]))); // [batch·n, d]
         }
-        return acc;
+        return tf.reshape(acc, [B, n, d]); // [batch, n, d]
       }
     }
   });
@@ -146,20 +150,15 @@ function fieldsFromActivations(model: Gpt2Model, activations: Map<string, tf.Ten
  * The field at EVERY position of `ids` [batch][pos] from one forward pass: [batch, pos, d_model];
  * row p equals `contextFields` of the prefix ids[..p] (causal attention), continuing `cache` when
  * given (so a long window can run in chunks whose intermediates fit in memory). The unembedding
- * runs for the last position only (the logits are not needed), so a window costs what its
- * transformer blocks cost.
+ * does not run (the logits are not needed), so a window costs what its transformer blocks cost.
  */
-export function contextFieldsAll(model: Gpt2Model, ids: number[][], source: FieldSource, cache?: KVCache): tf.Tensor {
-  const hp = new HookPoints([], hookNamesFor(source));
+export async function contextFieldsAll(model: LanguageModel, ids: number[][], source: FieldSource, cache?: ModelCache): Promise<tf.Tensor> {
+  if (source.kind === 'final') return model.forwardAsync(ids, { cache, output: 'residual' }); // [batch, pos, d_model]
+  const { logits, activations } = await model.runWithCacheAsync(ids, { names: hookNamesFor(source), cache, lastOnly: true, output: 'residual' });
+  logits.dispose();
   try {
-    model.forward(ids, { hookPoints: hp, lastOnly: true, cache, output: 'residual' }).dispose();
-    const activations = hp.takeActivations();
-    try {
-      return fieldsFromActivations(model, activations, source, ids.length, ids[0].length);
-    } finally {
-      disposeActivations(activations);
-    }
+    return fieldsAt(model, activations, source, ids.length, 0, ids[0].length); // [batch, pos, d_model]
   } finally {
-    hp.close();
+    disposeActivations(activations);
   }
 }

@@ -16,7 +16,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { SplitName } from '../data/brown.js';
 import { UserError } from '../errors.js';
 import { loadGpt2Weights } from '../model/checkpoint.js';
-import { Gpt2Model } from '../model/gpt2.js';
+import type { EngineName, LanguageModel } from '../model/engine.js';
+import { createLanguageModel, resolveThreads, type EngineOptions } from '../model/load.js';
 import { brownSplitIds, modelDirTokenizer, type TokenIds } from './data.js';
 import { tokenNll } from './loss.js';
 import { KneserNeyBigram, scoreNgram, UnigramModel } from './ngram.js';
@@ -45,10 +46,10 @@ export function windowPlan(T: number, context: number, stride: number): EvalWind
 }
 
 /** Per-token −log p of targets y given input rows x (all rows equal length): [rows·len]. */
-export type NllFn = (x: number[][], y: Int32Array) => ArrayLike<number>;
+export type NllFn = (x: number[][], y: Int32Array) => ArrayLike<number> | Promise<ArrayLike<number>>;
 
 /** Total nll and token count of `ids` under `nll`, windows grouped `batchSize` at a time. */
-export function scoreWindows(ids: ArrayLike<number>, plan: EvalWindow[], nll: NllFn, batchSize: number, onBatch?: (done: number, total: number) => void): { tokens: number; nll: number } {
+export async function scoreWindows(ids: ArrayLike<number>, plan: EvalWindow[], nll: NllFn, batchSize: number, onBatch?: (done: number, total: number) => void): Promise<{ tokens: number; nll: number }> {
   let total = 0;
   let tokens = 0;
   let done = 0;
@@ -58,7 +59,7 @@ export function scoreWindows(ids: ArrayLike<number>, plan: EvalWindow[], nll: Nl
     while (i < plan.length && plan[i].len === len && group.length < batchSize) group.push(plan[i++]);
     const x = group.map((w) => Array.from({ length: len }, (_, k) => ids[w.start + k]));
     const y = Int32Array.from(group.flatMap((w) => Array.from({ length: len }, (_, k) => ids[w.start + 1 + k])));
-    const v = nll(x, y);
+    const v = await nll(x, y);
     group.forEach((w, r) => {
       for (let k = len - w.score; k < len; k++) total += v[r * len + k];
       tokens += w.score;
@@ -69,18 +70,23 @@ export function scoreWindows(ids: ArrayLike<number>, plan: EvalWindow[], nll: Nl
   return { tokens, nll: total };
 }
 
-/** NllFn of a Gpt2Model (forward, then the uncapped per-token loss). */
-export function modelNll(model: Gpt2Model): NllFn {
-  return (x, y) => {
-    const t = tf.tidy(() => tokenNll(tf.reshape(model.forward(x), [-1, model.vocab]), tf.tensor1d(y, 'int32'))); // [rows·len]
-    const v = t.dataSync().slice();
-    t.dispose();
-    return v;
+/** NllFn of a language model on any engine (forward, then the uncapped per-token loss). */
+export function modelNll(model: LanguageModel): NllFn {
+  return async (x, y) => {
+    const logits = await model.forwardAsync(x); // [rows, len, vocab]
+    try {
+      const t = tf.tidy(() => tokenNll(tf.reshape(logits, [-1, model.vocab]), tf.tensor1d(y, 'int32'))); // [rows·len]
+      const v = t.dataSync().slice();
+      t.dispose();
+      return v;
+    } finally {
+      logits.dispose();
+    }
   };
 }
 
-/** Options of {@link evaluateModelDir}: split, stride, batch size, token limit, cache directory, progress. */
-export interface EvalOptions {
+/** Options of {@link evaluateModelDir}: the engine's, split, stride, batch size, token limit, cache directory, progress. */
+export interface EvalOptions extends EngineOptions {
   split: SplitName;
   /** Stride S (default: the context, non-overlapping windows). */
   stride?: number;
@@ -111,7 +117,11 @@ export interface EvalReport {
   bigram: string;
   bigram_discounts: { d1: number; d2: number };
   wall_s: number;
+  /** Scored tokens per second of the model's forward passes (wall clock, n-gram baselines excluded). */
   tokens_per_s: number;
+  /** The engine that ran the model (after `auto`), and the tfjs backend holding its outputs. */
+  engine: EngineName;
+  threads: number | null;
   backend: string;
 }
 
@@ -129,11 +139,11 @@ export async function evaluateModelDir(dir: string, opts: EvalOptions): Promise<
   const context = weights.config.n_positions;
   const stride = opts.stride ?? context;
   const plan = windowPlan(ids.length, context, stride);
-  const model = Gpt2Model.fromWeights(weights);
+  const model = await createLanguageModel(weights, { ...opts, purpose: 'inference' });
   let lm: { tokens: number; nll: number };
   const t0 = performance.now();
   try {
-    lm = scoreWindows(ids, plan, modelNll(model), opts.batchSize ?? 8, opts.onBatch);
+    lm = await scoreWindows(ids, plan, modelNll(model), opts.batchSize ?? 8, opts.onBatch);
   } finally {
     model.dispose();
   }
@@ -146,6 +156,6 @@ export async function evaluateModelDir(dir: string, opts: EvalOptions): Promise<
     split: opts.split, tokens: lm.tokens, perplexity: Math.exp(lm.nll / lm.tokens), unigram_perplexity: uni.perplexity, bigram_perplexity: bi.perplexity,
     nll_per_token: lm.nll / lm.tokens, model: dir, vocab_size: tok.vocabSize, context, stride, windows: plan.length, train_tokens: train.length,
     unigram: 'add-one smoothed, train-split counts', bigram: 'interpolated Kneser-Ney (D = n1/(n1+2 n2)), train-split counts',
-    bigram_discounts: { d1: kn.d1, d2: kn.d2 }, wall_s: wall, tokens_per_s: lm.tokens / wall, backend: tf.getBackend(),
+    bigram_discounts: { d1: kn.d1, d2: kn.d2 }, wall_s: wall, tokens_per_s: lm.tokens / wall, engine: model.engine, threads: model.engine === 'ort' ? resolveThreads(opts.threads) : null, backend: tf.getBackend(),
   };
 }

@@ -69,7 +69,7 @@ export function initWeights(config: Gpt2Config, seed: number): Gpt2Weights {
 /** Number of trainable parameters (tied embedding counted once). */
 export function countParams(model: Gpt2Model): number {
   let n = 0;
-  for (const t of model.params().values()) n += t.size;
+  for (const t of model.storedParams().values()) n += t.size;
   return n;
 }
 
@@ -213,7 +213,7 @@ export async function trainLm(opts: TrainOptions): Promise<TrainReport> {
   writeLmTokenizer(out, cfg.model.merges);
   const gcfg = gpt2ConfigFor(cfg, tok.vocabSize, tok.eotId);
   const model = Gpt2Model.fromWeights(loaded ? loaded.weights : initWeights(gcfg, t.seed), { trainable: true });
-  const opt = new AdamW(model.params() as Map<string, tf.Variable>, {
+  const opt = new AdamW(model.storedParams() as Map<string, tf.Variable>, {
     beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weight_decay, gradClip: t.grad_clip,
   });
   try {

@@ -10,10 +10,19 @@
  *
  * Results are tf.Tensors in both engines (an ORT engine copies its outputs into tensors on the
  * current tfjs backend), in the layouts of the hook table in src/model/hooks.ts.
+ *
+ * onnxruntime runs asynchronously, so every forward has an async twin (`forwardAsync`, …). Code that
+ * may receive either engine calls the async forms; the sync forms exist on the tfjs engine only (the
+ * ort engine's throw). Hooks reach the ort engine only as declarative interventions
+ * (`hook.intervention`); `canRun(hooks)` says whether an engine can run a list of hooks, and the ort
+ * engine throws `EngineHookError` for those it cannot (the caller then runs that call on tfjs).
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Hook, NameFilter } from './hooks.js';
 import type { Gpt2Config } from './weights.js';
+
+/** The values of `--engine` (and SPINBATH_ENGINE). */
+export const ENGINE_CHOICES = ['auto', 'ort', 'tfjs'] as const;
 
 /** Which engine runs a forward pass. */
 export type EngineName = 'tfjs' | 'ort';
@@ -26,11 +35,24 @@ export interface ModelCache {
   readonly length: number;
   /** Batch rows held (null when empty). */
   readonly batch: number | null;
+  /** A new cache holding this cache's single row (batch 1) repeated `rows` times; this cache stays valid. */
+  tile(rows: number): ModelCache;
   /** Release the cached keys and values. */
   dispose(): void;
 }
 
-/** Options of a forward pass: KV cache, last position only, logits or residual output. */
+/**
+ * Thrown by an engine asked to run hooks it cannot express (on ort: a hook without a declarative
+ * `intervention`). Not a UserError: callers check `canRun` first, or catch this and fall back to tfjs.
+ */
+export class EngineHookError extends Error {
+  readonly code = 'E_ENGINE_HOOK';
+  constructor(message: string) {
+    super(message);
+    this.name = 'EngineHookError';
+  }
+}
+
 export interface EngineForwardOptions {
   /** KV cache: read for the past positions, then updated in place with this call's keys and values. */
   cache?: ModelCache;
@@ -72,6 +94,16 @@ export interface LanguageModel {
   runWithHooks(ids: number[][], opts: { hooks: readonly Hook[]; cache?: ModelCache }): tf.Tensor;
   /** Run and keep the named activations. Caller disposes logits and activations. */
   runWithCache(ids: number[][], opts: RunWithCacheOptions): { logits: tf.Tensor; activations: Map<string, tf.Tensor> };
+  /** Async twin of `forward` (every engine). */
+  forwardAsync(ids: number[][], opts?: EngineForwardOptions): Promise<tf.Tensor>;
+  /** Async twin of `lastLogits` (every engine): [batch, vocab]. */
+  lastLogitsAsync(ids: number[][], opts?: { cache?: ModelCache }): Promise<tf.Tensor>;
+  /** Async twin of `runWithHooks` (every engine); throws EngineHookError when `!canRun(hooks)`. */
+  runWithHooksAsync(ids: number[][], opts: { hooks: readonly Hook[]; cache?: ModelCache }): Promise<tf.Tensor>;
+  /** Async twin of `runWithCache` (every engine); throws EngineHookError when `!canRun(opts.hooks)`. */
+  runWithCacheAsync(ids: number[][], opts: RunWithCacheOptions): Promise<{ logits: tf.Tensor; activations: Map<string, tf.Tensor> }>;
+  /** Whether this engine can run these hooks (tfjs: always; ort: when each carries a declarative `intervention`). */
+  canRun(hooks: readonly Hook[]): boolean;
   /** Release the weights. */
   dispose(): void;
 }

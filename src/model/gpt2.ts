@@ -9,101 +9,51 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attend, boltzmannWeights, causalMask, ensembleAverage } from '../core/attention.js';
-import { linear, matmul } from '../core/linalg.js';
+import { linear, matmul, swapLast } from '../core/linalg.js';
 import { UserError } from '../errors.js';
-import { HookPoints, type Hook, type NameFilter } from './hooks.js';
+import type { EngineForwardOptions, LanguageModel, ModelCache, RunWithCacheOptions } from './engine.js';
+import { HookPoints, type Hook } from './hooks.js';
+import { activation, embeddingLookup, KVCache, kvCache, LazyTensorMap } from './gpt2-ops.js';
 import { expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from './weights.js';
 
-/**
- * Embedding lookup table[ids] whose gradient w.r.t. the table is the scatter-add of dy's rows into
- * the rows ids (tf.scatterND sums duplicate indices): tf.gather's own gradient needs
- * UnsortedSegmentSum, which tfjs-wasm lacks, and a oneHot(ids)ᵀ·dy product costs n·vocab·d.
- * No gradient w.r.t. ids. table [vocab, d], ids int32 [n] → [n, d].
- */
-export function embeddingLookup(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
-  const vocab = table.shape[0] as number;
-  const lookup = tf.customGrad(((t: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([ids]);
-    return {
-      value: tf.gather(t, ids), // [n, d]
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const n = saved[0].shape[0] as number;
-        return [tf.scatterND(tf.reshape(saved[0], [n, 1]), dy, [vocab, dy.shape[1] as number])]; // [vocab, d]
-      },
-    };
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  }) as any) as unknown as (t: tf.Tensor) => tf.Tensor;
-  return lookup(table);
-}
+export { activation, embeddingLookup, geluTanh, KVCache, truncateLeft } from './gpt2-ops.js';
 
-/** Keep the last `n` tokens (of one prompt, or of every row of a batch): `--truncate left`. */
-export function truncateLeft(ids: number[], n: number): number[];
-export function truncateLeft(ids: number[][], n: number): number[][];
-export function truncateLeft(ids: number[] | number[][], n: number): number[] | number[][] {
-  const cut = (row: number[]) => (row.length > n ? row.slice(row.length - n) : row.slice());
-  return ids.length > 0 && Array.isArray(ids[0]) ? (ids as number[][]).map(cut) : cut(ids as number[]);
-}
-
-/** Per-layer keys and values [batch, head, pos, d_head] for incremental decoding. */
-export class KVCache {
-  k: (tf.Tensor | null)[];
-  v: (tf.Tensor | null)[];
-  constructor(nLayer: number) {
-    this.k = new Array<tf.Tensor | null>(nLayer).fill(null);
-    this.v = new Array<tf.Tensor | null>(nLayer).fill(null);
-  }
-  /** Number of cached positions (0 when empty). */
-  get length(): number {
-    return (this.k[0]?.shape[2] as number | undefined) ?? 0;
-  }
-  /** Batch rows held (null when empty). */
-  get batch(): number | null {
-    return (this.k[0]?.shape[0] as number | undefined) ?? null;
-  }
-  /** Release the cached keys and values. */
-  dispose(): void {
-    for (const t of [...this.k, ...this.v]) t?.dispose();
-    this.k.fill(null);
-    this.v.fill(null);
-  }
-}
-
-/** Options of {@link Gpt2Model.forward}. */
-export interface ForwardOptions {
-  /** KV cache: read for the past positions, then updated in place with this call's keys and values. */
-  cache?: KVCache;
-  /** Hooks and activation cache of this call (runWithHooks / runWithCache make one). */
+/** Options of `Gpt2Model.forward`: the engine contract's, plus this call's hook points. */
+export interface ForwardOptions extends EngineForwardOptions {
+  /** Hooks and activation cache of this call (runWithHooks / runWithCache make one; internal to the model). */
   hookPoints?: HookPoints;
-  /** Unembed only the last position: logits (and hook_logits) are [batch, 1, vocab]. */
-  lastOnly?: boolean;
-  /**
-   * 'residual': stop after ln_final and return its output γ ⊙ x̂ + β [batch, pos (or 1), d_model]
-   * instead of logits (no unembedding, hook_logits does not run). Default 'logits'.
-   */
-  output?: 'logits' | 'residual';
 }
 
-/** Parameter names (TransformerLens style) and shapes: see `Gpt2Model.params`. */
+/**
+ * What one block stores. The attention projections keep GPT-2's flat Conv1D layout, so that a
+ * projection is one 2-D matmul (tfjs-wasm's batched matmul is slow); `params()` exposes them as
+ * TransformerLens-shaped views (table in src/model/hooks.ts).
+ */
 interface LayerParams {
   ln1_w: tf.Tensor; ln1_b: tf.Tensor; // [d_model]
-  W_Q: tf.Tensor; W_K: tf.Tensor; W_V: tf.Tensor; // [d_model, d_model] (heads along the output axis)
-  b_Q: tf.Tensor; b_K: tf.Tensor; b_V: tf.Tensor; // [d_model]
-  W_O: tf.Tensor; b_O: tf.Tensor; // [d_model, d_model], [d_model] (c_proj)
+  q_w: tf.Tensor; k_w: tf.Tensor; v_w: tf.Tensor; // [d_model, n_heads·d_head]: head h = columns h·d_head..(h+1)·d_head
+  q_b: tf.Tensor; k_b: tf.Tensor; v_b: tf.Tensor; // [n_heads·d_head]
+  o_w: tf.Tensor; // [n_heads·d_head, d_model] (c_proj): head h = rows h·d_head..(h+1)·d_head
+  b_O: tf.Tensor; // [d_model]
   ln2_w: tf.Tensor; ln2_b: tf.Tensor; // [d_model]
   W_in: tf.Tensor; b_in: tf.Tensor; // [d_model, d_mlp], [d_mlp]
   W_out: tf.Tensor; b_out: tf.Tensor; // [d_mlp, d_model], [d_model]
 }
 
-const LAYER_PARAM_NAMES: Record<keyof LayerParams, string> = {
-  ln1_w: 'ln1.w', ln1_b: 'ln1.b', W_Q: 'attn.W_Q', W_K: 'attn.W_K', W_V: 'attn.W_V', b_Q: 'attn.b_Q', b_K: 'attn.b_K',
-  b_V: 'attn.b_V', W_O: 'attn.W_O', b_O: 'attn.b_O', ln2_w: 'ln2.w', ln2_b: 'ln2.b', W_in: 'mlp.W_in', b_in: 'mlp.b_in',
-  W_out: 'mlp.W_out', b_out: 'mlp.b_out',
+/**
+ * Stored names (`storedParams`): the TransformerLens name where the stored shape is
+ * TransformerLens's, else a Hugging Face-style name (a TransformerLens name always means its shape).
+ */
+const LAYER_STORED_NAMES: Record<keyof LayerParams, string> = {
+  ln1_w: 'ln1.w', ln1_b: 'ln1.b', q_w: 'attn.c_attn_q.weight', k_w: 'attn.c_attn_k.weight', v_w: 'attn.c_attn_v.weight',
+  q_b: 'attn.c_attn_q.bias', k_b: 'attn.c_attn_k.bias', v_b: 'attn.c_attn_v.bias', o_w: 'attn.c_proj.weight', b_O: 'attn.b_O',
+  ln2_w: 'ln2.w', ln2_b: 'ln2.b', W_in: 'mlp.W_in', b_in: 'mlp.b_in', W_out: 'mlp.W_out', b_out: 'mlp.b_out',
 };
 
-/** Our parameter name → Hugging Face name, for the weights copied as they are (c_attn is split, lm_head transposed). */
+/** Stored name → Hugging Face name, for the weights copied as they are (c_attn is split, lm_head transposed). */
 function hfNames(nLayer: number): [string, string][] {
   const names: [string, string][] = [['embed.W_E', 'wte.weight'], ['pos_embed.W_pos', 'wpe.weight'], ['ln_final.w', 'ln_f.weight'], ['ln_final.b', 'ln_f.bias']];
-  const perLayer = [['ln1.w', 'ln_1.weight'], ['ln1.b', 'ln_1.bias'], ['attn.W_O', 'attn.c_proj.weight'], ['attn.b_O', 'attn.c_proj.bias'],
+  const perLayer = [['ln1.w', 'ln_1.weight'], ['ln1.b', 'ln_1.bias'], ['attn.c_proj.weight', 'attn.c_proj.weight'], ['attn.b_O', 'attn.c_proj.bias'],
     ['ln2.w', 'ln_2.weight'], ['ln2.b', 'ln_2.bias'], ['mlp.W_in', 'mlp.c_fc.weight'], ['mlp.b_in', 'mlp.c_fc.bias'],
     ['mlp.W_out', 'mlp.c_proj.weight'], ['mlp.b_out', 'mlp.c_proj.bias']];
   for (let l = 0; l < nLayer; l++) for (const [ours, hf] of perLayer) names.push([`blocks.${l}.${ours}`, `h.${l}.${hf}`]);
@@ -112,8 +62,12 @@ function hfNames(nLayer: number): [string, string][] {
 
 const NO_HOOKS = new HookPoints();
 
-/** The GPT-2 forward pass on tfjs with TransformerLens-style hook points (src/model/hooks.ts). */
-export class Gpt2Model {
+/** Rows from which (W_E · xᵀ)ᵀ beats x · W_Eᵀ on tfjs-wasm (measured by A2: bench `forward`, unembedding rows). */
+const UNEMBED_LEFT_ROWS = 8;
+
+/** The tfjs engine: the reference forward, differentiable, with arbitrary JS hooks. */
+export class Gpt2Model implements LanguageModel {
+  readonly engine = 'tfjs' as const;
   readonly config: Gpt2Config;
   readonly nLayer: number;
   readonly nHead: number;
@@ -131,8 +85,10 @@ export class Gpt2Model {
   private readonly lnf_b: tf.Tensor; // [d_model]
   /** Untied lm_head, stored transposed [d_model, vocab]; null when tied to W_E. */
   private readonly W_U: tf.Tensor | null;
-  /** W_Eᵀ [d_model, vocab] materialised once (frozen, tied models); trainable models transpose in-graph. */
+  /** W_Eᵀ [d_model, vocab] materialised once (frozen, tied models) for the few-row unembedding; see `unembed`. */
   private readonly W_E_T: tf.Tensor | null;
+  /** TransformerLens-shaped views made by `params()`, with the data they were made from. */
+  private readonly views = new Map<string, { dataId: object; view: tf.Tensor }>();
 
   private constructor(config: Gpt2Config, tensors: Map<string, tf.Tensor>, trainable: boolean) {
     this.config = config;
@@ -151,7 +107,7 @@ export class Gpt2Model {
     this.layers = [];
     for (let l = 0; l < this.nLayer; l++) {
       const p = {} as LayerParams;
-      for (const [k, n] of Object.entries(LAYER_PARAM_NAMES)) p[k as keyof LayerParams] = get(`blocks.${l}.${n}`);
+      for (const [k, n] of Object.entries(LAYER_STORED_NAMES)) p[k as keyof LayerParams] = get(`blocks.${l}.${n}`);
       this.layers.push(p);
     }
     this.lnf_w = get('ln_final.w');
@@ -160,7 +116,7 @@ export class Gpt2Model {
     this.W_E_T = this.W_U || trainable ? null : tf.keep(tf.transpose(this.W_E)); // [d_model, vocab]
   }
 
-  /** Upload host weights (c_attn split into W_Q | W_K | W_V); tf.Variables when `trainable`. */
+  /** Upload host weights (c_attn split into its q | k | v columns); tf.Variables when `trainable`. */
   static fromWeights(weights: Gpt2Weights, opts: { trainable?: boolean } = {}): Gpt2Model {
     const c = weights.config;
     if (c.n_embd % c.n_head !== 0) throw new UserError('E_CONFIG', `n_embd ${c.n_embd} is not divisible by n_head ${c.n_head}`);
@@ -189,9 +145,9 @@ export class Gpt2Model {
       const W = tf.split(cAttn, [d, d, d], 1); // 3 × [d_model, d_model]: q | k | v columns
       const b = tf.split(cBias, [d, d, d], 0); // 3 × [d_model]
       tf.dispose([cAttn, cBias]);
-      for (const [i, x] of ['Q', 'K', 'V'].entries()) {
-        put(`blocks.${l}.attn.W_${x}`, W[i]);
-        put(`blocks.${l}.attn.b_${x}`, b[i]);
+      for (const [i, x] of ['q', 'k', 'v'].entries()) {
+        put(`blocks.${l}.attn.c_attn_${x}.weight`, W[i]);
+        put(`blocks.${l}.attn.c_attn_${x}.bias`, b[i]);
       }
     }
     if (untied) {
@@ -203,20 +159,68 @@ export class Gpt2Model {
   }
 
   /**
-   * Parameters by name: embed.W_E [vocab, d], pos_embed.W_pos [n_positions, d], blocks.{l}.ln1.w/b [d],
-   * blocks.{l}.attn.W_Q/W_K/W_V [d, d], b_Q/b_K/b_V [d], W_O [d, d], b_O [d], blocks.{l}.ln2.w/b [d],
-   * blocks.{l}.mlp.W_in [d, d_mlp], b_in [d_mlp], W_out [d_mlp, d], b_out [d], ln_final.w/b [d], and
-   * unembed.W_U [d, vocab] only when lm_head is untied. tf.Variables when trainable.
+   * The tensors the model stores, by stored name (tf.Variables when trainable): what the optimizer
+   * updates, checkpoints save and `dispose` frees. TransformerLens names where the stored shape is
+   * TransformerLens's (embed.W_E, pos_embed.W_pos, ln*.w/b, attn.b_O, mlp.*, ln_final.*, and
+   * unembed.W_U when lm_head is untied); the attention projections keep GPT-2's flat layout under
+   * Hugging Face-style names: blocks.{l}.attn.c_attn_q/k/v.weight [d_model, n_heads·d_head],
+   * .bias [n_heads·d_head], blocks.{l}.attn.c_proj.weight [n_heads·d_head, d_model].
    */
-  params(): Map<string, tf.Tensor> {
+  storedParams(): Map<string, tf.Tensor> {
     const m = new Map<string, tf.Tensor>([['embed.W_E', this.W_E], ['pos_embed.W_pos', this.W_pos]]);
     this.layers.forEach((p, l) => {
-      for (const [k, n] of Object.entries(LAYER_PARAM_NAMES)) m.set(`blocks.${l}.${n}`, p[k as keyof LayerParams]);
+      for (const [k, n] of Object.entries(LAYER_STORED_NAMES)) m.set(`blocks.${l}.${n}`, p[k as keyof LayerParams]);
     });
     m.set('ln_final.w', this.lnf_w);
     m.set('ln_final.b', this.lnf_b);
     if (this.W_U) m.set('unembed.W_U', this.W_U);
     return m;
+  }
+
+  /**
+   * Parameters by TransformerLens name, in TransformerLens shapes (the weight table in
+   * src/model/hooks.ts): blocks.{l}.attn.W_Q/W_K/W_V [n_heads, d_model, d_head], b_Q/b_K/b_V
+   * [n_heads, d_head], W_O [n_heads, d_head, d_model], and unembed.W_U [d_model, vocab] always
+   * (W_Eᵀ when tied); the rest are the stored tensors themselves. Owned by the model: do not
+   * dispose. A view is built when first read (`get` builds one, iterating builds all) and cached;
+   * after the weights of a trainable model change, the next read rebuilds it (disposing the old
+   * one). Train with `storedParams()`.
+   */
+  params(): Map<string, tf.Tensor> {
+    const [nH, dh, d] = [this.nHead, this.dHead, this.dModel];
+    const m = new LazyTensorMap().set('embed.W_E', this.W_E).set('pos_embed.W_pos', this.W_pos);
+    const perHeadIn = (w: tf.Tensor) => tf.transpose(tf.reshape(w, [d, nH, dh]), [1, 0, 2]); // [n_heads, d_model, d_head]
+    this.layers.forEach((p, l) => {
+      const b = `blocks.${l}.`;
+      m.set(b + 'ln1.w', p.ln1_w);
+      m.set(b + 'ln1.b', p.ln1_b);
+      for (const [x, w, bias] of [['Q', p.q_w, p.q_b], ['K', p.k_w, p.k_b], ['V', p.v_w, p.v_b]] as const) {
+        m.defer(`${b}attn.W_${x}`, () => this.view(`${b}attn.W_${x}`, w, perHeadIn)); // [n_heads, d_model, d_head]
+        m.defer(`${b}attn.b_${x}`, () => this.view(`${b}attn.b_${x}`, bias, (t) => tf.reshape(t, [nH, dh]))); // [n_heads, d_head]
+      }
+      m.defer(b + 'attn.W_O', () => this.view(b + 'attn.W_O', p.o_w, (t) => tf.reshape(t, [nH, dh, d]))); // [n_heads, d_head, d_model]
+      m.set(b + 'attn.b_O', p.b_O);
+      m.set(b + 'ln2.w', p.ln2_w);
+      m.set(b + 'ln2.b', p.ln2_b);
+      m.set(b + 'mlp.W_in', p.W_in);
+      m.set(b + 'mlp.b_in', p.b_in);
+      m.set(b + 'mlp.W_out', p.W_out);
+      m.set(b + 'mlp.b_out', p.b_out);
+    });
+    m.set('ln_final.w', this.lnf_w);
+    m.set('ln_final.b', this.lnf_b);
+    m.defer('unembed.W_U', () => this.W_U ?? this.W_E_T ?? this.view('unembed.W_U', this.W_E, (t) => tf.transpose(t))); // [d_model, vocab]
+    return m;
+  }
+
+  /** A view of a stored tensor, cached until the stored tensor's data changes (an optimizer step). */
+  private view(name: string, from: tf.Tensor, make: (t: tf.Tensor) => tf.Tensor): tf.Tensor {
+    const cached = this.views.get(name);
+    if (cached && cached.dataId === from.dataId && !cached.view.isDisposed) return cached.view;
+    cached?.view.dispose();
+    const view = tf.keep(tf.tidy(() => make(from)));
+    this.views.set(name, { dataId: from.dataId, view });
+    return view;
   }
 
   /** Back to host Gpt2Weights in Hugging Face names and Conv1D layout (for export; synchronous reads). */
@@ -241,13 +245,13 @@ export class Gpt2Model {
 
   /** The parameters as Hugging Face tensors; `owned` ones are new (c_attn joined, lm_head transposed) and for the caller to dispose. */
   private hfTensors(): [string, tf.Tensor, boolean][] {
-    const p = this.params();
+    const p = this.storedParams();
     const out: [string, tf.Tensor, boolean][] = [];
     for (const [ours, hf] of hfNames(this.nLayer)) out.push([hf, p.get(ours)!, false]);
     for (let l = 0; l < this.nLayer; l++) {
-      const b = (n: string) => p.get(`blocks.${l}.attn.${n}`)!;
-      out.push([`h.${l}.attn.c_attn.weight`, tf.concat([b('W_Q'), b('W_K'), b('W_V')], 1), true]); // [d_model, 3·d_model]
-      out.push([`h.${l}.attn.c_attn.bias`, tf.concat([b('b_Q'), b('b_K'), b('b_V')], 0), true]); // [3·d_model]
+      const b = (n: string) => p.get(`blocks.${l}.attn.c_attn_${n}`)!;
+      out.push([`h.${l}.attn.c_attn.weight`, tf.concat([b('q.weight'), b('k.weight'), b('v.weight')], 1), true]); // [d_model, 3·d_model]
+      out.push([`h.${l}.attn.c_attn.bias`, tf.concat([b('q.bias'), b('k.bias'), b('v.bias')], 0), true]); // [3·d_model]
     }
     if (this.W_U) out.push(['lm_head.weight', tf.transpose(this.W_U), true]); // [vocab, d]
     return out;
@@ -255,7 +259,9 @@ export class Gpt2Model {
 
   /** Release the weights. */
   dispose(): void {
-    for (const t of this.params().values()) t.dispose();
+    for (const t of this.storedParams().values()) t.dispose();
+    for (const { view } of this.views.values()) view.dispose();
+    this.views.clear();
     this.W_E_T?.dispose();
   }
 
@@ -266,7 +272,7 @@ export class Gpt2Model {
 
   /** Logits [batch, pos, vocab] for rectangular `ids` [batch][pos] (or the final residual: `output`). */
   forward(ids: number[][], opts: ForwardOptions = {}): tf.Tensor {
-    const { cache } = opts;
+    const cache = kvCache(opts.cache);
     const hp = opts.hookPoints ?? NO_HOOKS;
     const past = this.checkInput(ids, cache);
     const [B, P, d] = [ids.length, ids[0].length, this.dModel];
@@ -294,8 +300,7 @@ export class Gpt2Model {
         const Pout = opts.lastOnly ? 1 : P;
         if (opts.lastOnly) x = tf.slice(x, [0, P - 1, 0], [B, 1, d]); // [batch, 1, d_model]
         if (opts.output === 'residual') return x; // [batch, pos, d_model]
-        const unembed = this.W_U ?? this.W_E_T ?? tf.transpose(this.W_E); // [d_model, vocab]
-        const logits2d = matmul(tf.reshape(x, [B * Pout, d]), unembed); // [batch·pos, vocab]
+        const logits2d = this.unembed(tf.reshape(x, [B * Pout, d])); // [batch·pos, vocab]
         return hp.run('hook_logits', tf.reshape(logits2d, [B, Pout, this.vocab])); // [batch, pos, vocab]
       });
       if (cache) {
@@ -307,6 +312,20 @@ export class Gpt2Model {
       for (const { k, v } of newKV) tf.dispose([k, v]);
       throw e;
     }
+  }
+
+  /**
+   * Unembedding x [rows, d_model] → logits [rows, vocab] with plain (non-transposed-operand) matmuls:
+   * untied W_U [d_model, vocab] directly; tied: (W_E · xᵀ)ᵀ, W_E [vocab, d_model] as the left operand
+   * (the large matrix is never transposed), or x · W_Eᵀ when W_Eᵀ is materialised (frozen models) and
+   * rows < UNEMBED_LEFT_ROWS (a GEMV is faster that way round).
+   */
+  unembed(x: tf.Tensor): tf.Tensor {
+    const rows = x.shape[0] as number;
+    if (this.W_U) return matmul(x, this.W_U); // [rows, vocab]
+    if (this.W_E_T && rows < UNEMBED_LEFT_ROWS) return matmul(x, this.W_E_T); // [rows, vocab]
+    const t = matmul(this.W_E, swapLast(x)); // [vocab, rows]
+    return rows === 1 ? tf.reshape(t, [1, this.vocab]) : swapLast(t); // [rows, vocab]
   }
 
   /** One pre-LN transformer block: x + attn(ln1(x)), then + mlp(ln2(·)). x [batch, pos, d_model]. */
@@ -324,22 +343,34 @@ export class Gpt2Model {
     return hp.run(b + 'hook_resid_post', tf.add(residMid, mlpOut)); // [batch, pos, d_model]
   }
 
-  /** Causal multi-head self-attention on the LN'd stream x [batch, pos, d_model] → attn_out [batch, pos, d_model]. */
+  /**
+   * Causal multi-head self-attention on the LN'd stream x [batch, pos, d_model] → attn_out [batch, pos, d_model].
+   * The attention core works head-major ([batch, head, pos, d_head], what src/core/attention.ts and
+   * the KV cache use); hook_q/k/v/z/result are TransformerLens's position-major layouts
+   * ([batch, pos, head_index, ·]), transposed only when a hook or the activation cache asks for them.
+   */
   private attention(l: number, x: tf.Tensor, past: number, kv: KVPair | null, hp: HookPoints, newKV: KVOut | null): tf.Tensor {
     const p = this.layers[l];
     const a = `blocks.${l}.attn.`;
     const [B, P] = x.shape as [number, number, number];
-    const [H, dh, d] = [this.nHead, this.dHead, this.dModel];
-    const splitHeads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, P, H, dh]), [0, 2, 1, 3]); // [batch, head, pos, d_head]
-    const q = hp.run(a + 'hook_q', splitHeads(linear(x, p.W_Q, p.b_Q))); // [batch, head, pos, d_head]
-    let k = splitHeads(linear(x, p.W_K, p.b_K)); // [batch, head, pos, d_head]
-    let v = splitHeads(linear(x, p.W_V, p.b_V)); // [batch, head, pos, d_head]
+    const [nH, dh, d] = [this.nHead, this.dHead, this.dModel];
+    const toHeadMajor = (t: tf.Tensor) => tf.transpose(t, [0, 2, 1, 3]); // [batch, pos, head, ·] ↔ [batch, head, pos, ·]
+    // A TransformerLens-layout hook on a head-major tensor t [batch, head, pos, ·]: the value that flows on, head-major.
+    const hookHeadMajor = (name: string, t: tf.Tensor): tf.Tensor => {
+      if (!hp.wants(name)) return t;
+      const tl = toHeadMajor(t); // [batch, pos, head, ·]
+      const hooked = hp.run(name, tl); // [batch, pos, head, ·]
+      return hooked === tl ? t : toHeadMajor(hooked);
+    };
+    const q = toHeadMajor(hp.run(a + 'hook_q', tf.reshape(linear(x, p.q_w, p.q_b), [B, P, nH, dh]))); // [batch, head, pos, d_head]
+    let k = toHeadMajor(tf.reshape(linear(x, p.k_w, p.k_b), [B, P, nH, dh])); // [batch, head, pos, d_head]
+    let v = toHeadMajor(tf.reshape(linear(x, p.v_w, p.v_b), [B, P, nH, dh])); // [batch, head, pos, d_head]
     if (kv?.k && kv.v) {
       k = tf.concat([kv.k, k], 2); // [batch, head, past+pos, d_head]
       v = tf.concat([kv.v, v], 2); // [batch, head, past+pos, d_head]
     }
-    k = hp.run(a + 'hook_k', k); // [batch, head, pos_k, d_head]
-    v = hp.run(a + 'hook_v', v); // [batch, head, pos_k, d_head]
+    k = hookHeadMajor(a + 'hook_k', k); // [batch, head, pos_k, d_head]; hooked as [batch, pos_k, head, d_head]
+    v = hookHeadMajor(a + 'hook_v', v); // [batch, head, pos_k, d_head]; hooked as [batch, pos_k, head, d_head]
     newKV?.push({ k: tf.keep(tf.clone(k)), v: tf.keep(tf.clone(v)) });
 
     const causal = { causal: true, queryOffset: past };
@@ -355,19 +386,20 @@ export class Gpt2Model {
     }
     const hookedPattern = hp.run(a + 'hook_pattern', pattern); // [batch, head, pos, pos_k]
     if (hookedPattern !== pattern) z = ensembleAverage(hookedPattern, v); // [batch, head, pos, d_head]
-    z = hp.run(a + 'hook_z', z); // [batch, head, pos, d_head]
+    const zTL = toHeadMajor(z); // [batch, pos, head, d_head]
+    const zPos = hp.run(a + 'hook_z', zTL); // [batch, pos, head, d_head]
 
     if (!hp.wants(a + 'hook_result')) {
-      // Fast path: merge heads, one matmul with W_O.
-      const merged = tf.reshape(tf.transpose(z, [0, 2, 1, 3]), [B, P, d]); // [batch, pos, d_model]
-      return linear(merged, p.W_O, p.b_O); // [batch, pos, d_model]
+      // Fast path: merge heads, one matmul with c_proj.
+      return linear(tf.reshape(zPos, [B, P, d]), p.o_w, p.b_O); // [batch, pos, d_model]
     }
-    // Per-head path: result_h = z_h · W_O[h·dh..(h+1)·dh, :].
-    const zh = tf.reshape(tf.transpose(z, [1, 0, 2, 3]), [H, B * P, dh]); // [head, batch·pos, d_head]
-    const perHead = matmul(zh, tf.reshape(p.W_O, [H, dh, d])); // [head, batch·pos, d_model]
-    const result = tf.transpose(tf.reshape(perHead, [H, B, P, d]), [1, 0, 2, 3]); // [batch, head, pos, d_model]
-    const hookedResult = hp.run(a + 'hook_result', result); // [batch, head, pos, d_model]
-    return tf.add(tf.sum(hookedResult, 1), p.b_O); // [batch, pos, d_model]
+    // Per-head path: result_h = z_h · W_O[h], W_O[h] = c_proj rows h·d_head..(h+1)·d_head.
+    const zHead = zPos === zTL ? tf.transpose(z, [1, 0, 2, 3]) : tf.transpose(zPos, [2, 0, 1, 3]); // [head, batch, pos, d_head]
+    const zh = tf.reshape(zHead, [nH, B * P, dh]); // [head, batch·pos, d_head]
+    const perHead = matmul(zh, tf.reshape(p.o_w, [nH, dh, d])); // [head, batch·pos, d_model]
+    const result = tf.transpose(tf.reshape(perHead, [nH, B, P, d]), [1, 2, 0, 3]); // [batch, pos, head, d_model]
+    const hookedResult = hp.run(a + 'hook_result', result); // [batch, pos, head, d_model]
+    return tf.add(tf.sum(hookedResult, 2), p.b_O); // [batch, pos, d_model]
   }
 
   /** LayerNorm over d_model: (x − mean)/sqrt(var + eps)·w + b, with its divisor and output hooked. */
@@ -380,7 +412,7 @@ export class Gpt2Model {
   }
 
   /** Validate ids and the context length; returns the number of cached positions. */
-  private checkInput(ids: number[][], cache?: KVCache): number {
+  private checkInput(ids: number[][], cache?: ModelCache): number {
     if (!Array.isArray(ids) || ids.length === 0 || !Array.isArray(ids[0]) || ids[0].length === 0) {
       throw new UserError('E_INPUT', 'ids must be a non-empty batch of non-empty rows of token ids (number[][])');
     }
@@ -413,12 +445,12 @@ export class Gpt2Model {
   }
 
   /** Logits of the last position [batch, vocab] (only that position is unembedded). */
-  lastLogits(ids: number[][], opts: ForwardOptions = {}): tf.Tensor {
+  lastLogits(ids: number[][], opts: { cache?: ModelCache } = {}): tf.Tensor {
     return tf.tidy(() => tf.reshape(this.forward(ids, { ...opts, lastOnly: true }), [ids.length, this.vocab])); // [batch, vocab]
   }
 
   /** Run with hooks registered for this call only (removed in `finally`, even when a hook throws). */
-  runWithHooks(ids: number[][], opts: { hooks: readonly Hook[]; cache?: KVCache }): tf.Tensor {
+  runWithHooks(ids: number[][], opts: { hooks: readonly Hook[]; cache?: ModelCache }): tf.Tensor {
     const hp = new HookPoints(opts.hooks);
     try {
       return this.forward(ids, { cache: opts.cache, hookPoints: hp });
@@ -432,10 +464,7 @@ export class Gpt2Model {
    * disposes `logits` and the activations (`disposeActivations`). Nothing else is kept. With
    * `lastOnly`, only the last position is unembedded: logits (and hook_logits) are [batch, 1, vocab].
    */
-  runWithCache(
-    ids: number[][],
-    opts: { names: NameFilter; cache?: KVCache; hooks?: readonly Hook[]; lastOnly?: boolean; output?: 'logits' | 'residual' },
-  ): { logits: tf.Tensor; activations: Map<string, tf.Tensor> } {
+  runWithCache(ids: number[][], opts: RunWithCacheOptions): { logits: tf.Tensor; activations: Map<string, tf.Tensor> } {
     const hp = new HookPoints(opts.hooks ?? [], opts.names);
     try {
       const logits = this.forward(ids, { cache: opts.cache, hookPoints: hp, lastOnly: opts.lastOnly, output: opts.output });
@@ -444,36 +473,35 @@ export class Gpt2Model {
       hp.close(); // disposes the activations when forward threw
     }
   }
+
+  /** `forward` as a Promise (the engine contract's async form; the tfjs forward itself is synchronous). */
+  async forwardAsync(ids: number[][], opts: EngineForwardOptions = {}): Promise<tf.Tensor> {
+    return this.forward(ids, opts);
+  }
+
+  /** `lastLogits` as a Promise. */
+  async lastLogitsAsync(ids: number[][], opts: { cache?: ModelCache } = {}): Promise<tf.Tensor> {
+    return this.lastLogits(ids, opts);
+  }
+
+  /** `runWithHooks` as a Promise. */
+  async runWithHooksAsync(ids: number[][], opts: { hooks: readonly Hook[]; cache?: ModelCache }): Promise<tf.Tensor> {
+    return this.runWithHooks(ids, opts);
+  }
+
+  /** `runWithCache` as a Promise. */
+  async runWithCacheAsync(ids: number[][], opts: RunWithCacheOptions): Promise<{ logits: tf.Tensor; activations: Map<string, tf.Tensor> }> {
+    return this.runWithCache(ids, opts);
+  }
+
+  /** Whether this engine can run `hooks`: the tfjs engine runs any JS hook. */
+  canRun(_hooks: readonly Hook[]): boolean {
+    return true;
+  }
 }
 
 type KVPair = { k: tf.Tensor | null; v: tf.Tensor | null };
 type KVOut = { k: tf.Tensor; v: tf.Tensor }[];
-
-/** The MLP activation named by config.activation_function. */
-export function activation(name: string): (x: tf.Tensor) => tf.Tensor {
-  switch (name) {
-    case 'gelu_new':
-    case 'gelu_fast':
-    case 'gelu_pytorch_tanh':
-      return geluTanh;
-    case 'gelu':
-      return (x) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))); // exact (erf)
-    case 'relu':
-      return (x) => tf.relu(x);
-    default:
-      throw new UserError('E_CONFIG', `activation_function '${name}' is not supported; use gelu_new, gelu or relu`);
-  }
-}
-
-/**
- * gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as x·sigmoid(2·√(2/π)·(x + 0.044715·x³))
- * (the same function: 0.5·(1 + tanh u) = sigmoid(2u)). tfjs-wasm's Tanh is a scalar loop ~6x slower
- * than its XNNPack Sigmoid; the two forms agree to float rounding.
- */
-export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), 0.044715)), 2 * Math.sqrt(2 / Math.PI));
-  return tf.mul(x, tf.sigmoid(inner));
-}
 
 function sameData(a: HostTensor, b: HostTensor): boolean {
   if (!tf.util.arraysEqual(a.shape, b.shape)) return false;

@@ -1,24 +1,27 @@
 /**
- * Hook points of the GPT-2 forward pass (src/model/gpt2.ts), named from the structure in the style
- * of TransformerLens. b = batch, p = query positions of this call, pk = key positions (cached +
- * new, pk = p without a KV cache), h = heads, dh = d_head, d = d_model, d_mlp = MLP width.
- * In spin-bath terms (src/core/attention.ts): scores = −H, pattern = σ, z = ⟨V⟩ = N₀ per head.
+ * Hook points of the GPT-2 forward pass (src/model/gpt2.ts) and the parameters of `params()`, named
+ * AND shaped as in TransformerLens (HookedTransformer): code ported from TransformerLens indexes
+ * them the same way. b = batch, p = query positions of this call, pk = key positions (cached +
+ * new, pk = p without a KV cache), h = head_index (n_heads), dh = d_head, d = d_model,
+ * d_mlp = MLP width, V = vocabulary, n_ctx = n_positions.
+ * In spin-bath terms (src/core/attention.ts): scores = −H, pattern = σ, z = ⟨V⟩ = N₀ per head,
+ * result = N_proj per head (BL Eqs. 1–2).
  *
  * | name                              | shape          | value                                                       |
  * |-----------------------------------|----------------|-------------------------------------------------------------|
- * | hook_embed                        | [b, p, d]      | token embeddings wte[ids]                                   |
- * | hook_pos_embed                    | [b, p, d]      | position embeddings wpe[past .. past+p) (broadcast over b)  |
+ * | hook_embed                        | [b, p, d]      | token embeddings W_E[ids]                                   |
+ * | hook_pos_embed                    | [b, p, d]      | position embeddings W_pos[past .. past+p) (broadcast over b)|
  * | blocks.{l}.hook_resid_pre         | [b, p, d]      | residual stream entering block l                            |
  * | blocks.{l}.ln1.hook_scale         | [b, p, 1]      | LN divisor sqrt(var + eps)                                  |
  * | blocks.{l}.ln1.hook_normalized    | [b, p, d]      | (x − mean)/sqrt(var + eps), BEFORE the LN gain and bias     |
- * | blocks.{l}.attn.hook_q            | [b, h, p, dh]  | queries                                                     |
- * | blocks.{l}.attn.hook_k            | [b, h, pk, dh] | keys, cached positions included                             |
- * | blocks.{l}.attn.hook_v            | [b, h, pk, dh] | values, cached positions included                           |
+ * | blocks.{l}.attn.hook_q            | [b, p, h, dh]  | queries ln1(x)·W_Q[h] + b_Q[h]                              |
+ * | blocks.{l}.attn.hook_k            | [b, pk, h, dh] | keys, cached positions included                             |
+ * | blocks.{l}.attn.hook_v            | [b, pk, h, dh] | values, cached positions included                           |
  * | blocks.{l}.attn.hook_attn_scores  | [b, h, p, pk]  | −H = Q·Kᵀ/√dh plus the causal mask (masked entries ≈ −1e9)  |
  * | blocks.{l}.attn.hook_pattern      | [b, h, p, pk]  | σ = softmax of the masked scores (rows sum to 1)            |
- * | blocks.{l}.attn.hook_z            | [b, h, p, dh]  | per-head ensemble average ⟨V⟩ = σ·V (N₀ per head)           |
- * | blocks.{l}.attn.hook_result       | [b, h, p, d]   | per-head z·W_O[h·dh..(h+1)·dh, :], WITHOUT the c_proj bias  |
- * | blocks.{l}.hook_attn_out          | [b, p, d]      | Σ_h result + c_proj bias (the attention sublayer's output)  |
+ * | blocks.{l}.attn.hook_z            | [b, p, h, dh]  | per-head ensemble average ⟨V⟩ = σ·V (N₀ per head)           |
+ * | blocks.{l}.attn.hook_result       | [b, p, h, d]   | per-head z[h]·W_O[h] (N_proj per head), WITHOUT b_O         |
+ * | blocks.{l}.hook_attn_out          | [b, p, d]      | Σ_h result + b_O (the attention sublayer's output)          |
  * | blocks.{l}.hook_resid_mid         | [b, p, d]      | resid_pre + attn_out                                        |
  * | blocks.{l}.ln2.hook_scale         | [b, p, 1]      | LN divisor sqrt(var + eps)                                  |
  * | blocks.{l}.ln2.hook_normalized    | [b, p, d]      | as ln1, before gain and bias                                |
@@ -28,14 +31,30 @@
  * | blocks.{l}.hook_resid_post        | [b, p, d]      | resid_mid + mlp_out (= resid_pre of block l+1)              |
  * | ln_final.hook_scale               | [b, p, 1]      | final-LN divisor sqrt(var + eps) (NOT its reciprocal 1/σ)   |
  * | ln_final.hook_normalized          | [b, p, d]      | final LN output before its gain and bias                    |
- * | hook_logits                       | [b, p, vocab]  | logits ([b, 1, vocab] under lastLogits / lastOnly)          |
+ * | hook_logits                       | [b, p, V]      | logits ([b, 1, V] under lastLogits / lastOnly)              |
+ * |-----------------------------------|----------------|-------------------------------------------------------------|
+ * | params(): embed.W_E               | [V, d]         | token embeddings (wte)                                      |
+ * | pos_embed.W_pos                   | [n_ctx, d]     | learned positions (wpe)                                     |
+ * | blocks.{l}.ln1.w / ln1.b          | [d]            | LN gain / bias (ln_1); ln2.w / ln2.b likewise (ln_2)        |
+ * | blocks.{l}.attn.W_Q / W_K / W_V   | [h, d, dh]     | per-head projections (c_attn columns h·dh..(h+1)·dh)        |
+ * | blocks.{l}.attn.b_Q / b_K / b_V   | [h, dh]        | per-head biases (c_attn bias)                               |
+ * | blocks.{l}.attn.W_O               | [h, dh, d]     | per-head output (c_proj rows h·dh..(h+1)·dh)                |
+ * | blocks.{l}.attn.b_O               | [d]            | c_proj bias                                                 |
+ * | blocks.{l}.mlp.W_in / b_in        | [d, d_mlp] / [d_mlp] | c_fc                                                  |
+ * | blocks.{l}.mlp.W_out / b_out      | [d_mlp, d] / [d] | mlp c_proj                                                |
+ * | ln_final.w / ln_final.b           | [d]            | final LN gain / bias (ln_f)                                 |
+ * | unembed.W_U                       | [d, V]         | unembedding (lm_headᵀ; = W_Eᵀ when tied). No b_U (GPT-2)    |
+ *
+ * `transformerLensShapes` (src/model/weights.ts) gives the parameter shapes for a config; the
+ * trainable tfjs model stores the attention projections flat (`Gpt2Model.storedParams`).
  *
  * Hooks run in that order. A hook may return a tensor of the same shape to replace the
  * activation (an intervention); the replaced value is what flows on and what the activation
  * cache stores. Replacing hook_attn_scores recomputes the pattern (mask re-applied), replacing
  * hook_pattern recomputes z. hook_result is computed only when a hook or the cache asks for it
  * (otherwise attn_out = merge_heads(z)·W_O + b_O in one matmul). hook_k / hook_v values are what
- * the KV cache stores. Tensors passed to a hook are disposed after the forward: tf.keep (or clone)
+ * the KV cache stores; with a KV cache they span every key position (TransformerLens's span only
+ * the new ones). Tensors passed to a hook are disposed after the forward: tf.keep (or clone)
  * what a hook wants to hold on to.
  *
  * There is no global hook registry: hooks live in a HookPoints object made for one call.
@@ -48,11 +67,30 @@ export type HookFn = (act: tf.Tensor, name: string) => tf.Tensor | void;
 /** Which hook names: an explicit list, or a predicate over the name. */
 export type NameFilter = readonly string[] | ((name: string) => boolean);
 
-/** A hook: a hook-point name (or filter) and the function called with the activation there. */
+/**
+ * A head-level intervention described as data, so that an engine without JS hooks (the ORT engine
+ * compiles them into graph inputs) can run it; `fn` of the same Hook is its tfjs implementation.
+ * Made only by src/model/interventions.ts; the Hook's `name` is then the exact hook name below.
+ *
+ * - zero:  `blocks.{layer}.attn.hook_z` [batch, pos, head_index, d_head]: z[:, :, h] ← 0 for h in heads.
+ * - mean:  `blocks.{layer}.attn.hook_z`: z[:, :, heads[i]] ← means[i] ([d_head]), or, where means[i]
+ *          is null, that head's z averaged over every batch row and position of the current call.
+ * - patch: `blocks.{layer}.attn.hook_result` [batch, pos, head_index, d_model]:
+ *          result[:, positions[i], head] ← value[:, i] (value [batch, n, d_model] or [n, d_model]
+ *          for every row, row-major in `value`, shape in `valueShape`; n = positions.length).
+ */
+export type Intervention =
+  | { kind: 'zero'; layer: number; heads: number[] }
+  | { kind: 'mean'; layer: number; heads: number[]; means: (Float32Array | null)[] }
+  | { kind: 'patch'; layer: number; head: number; positions: number[]; value: Float32Array; valueShape: number[] };
+
+/** A hook registered for one call: a hook point name (or predicate) and the function run there. */
 export interface Hook {
   /** The hook point's name, or a predicate selecting several (e.g. every `hook_z`). */
   name: string | ((name: string) => boolean);
   fn: HookFn;
+  /** What `fn` does, declaratively (set by src/model/interventions.ts; absent for arbitrary hooks). */
+  intervention?: Intervention;
 }
 
 /** Every hook name of a model with `nLayer` blocks, in the order the forward runs them. */

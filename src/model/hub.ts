@@ -12,14 +12,13 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import cliProgress from 'cli-progress';
 import { UserError } from '../errors.js';
 import { atomicWriteJson } from '../io/atomic.js';
 
 /** Minimal fetch signature (global fetch satisfies it). */
 export type FetchLike = (url: string, init?: { headers?: Record<string, string> }) => Promise<Response>;
 
-/** Options of {@link resolveModelDir}: cache directory, offline mode, fetch, progress bar, hub URL. */
+/** Options of {@link resolveModelDir}: cache directory, offline mode, fetch, progress callback, hub URL. */
 export interface ResolveOptions {
   /** Hub cache root holding one folder per model (default: defaultHubCacheDir()). */
   cacheDir?: string;
@@ -27,10 +26,25 @@ export interface ResolveOptions {
   offline?: boolean;
   /** fetch to use (default: global fetch). */
   fetchImpl?: FetchLike;
-  /** Show a progress bar on stderr for files over 1 MB (default: when stderr is a terminal). */
-  progress?: boolean;
+  /**
+   * Called as each file streams in (the library draws nothing: the CLI turns these into progress
+   * bars). `total` is 0 when the server sent no length; `done === total` or `finished` ends a file.
+   */
+  onProgress?: (e: DownloadProgress) => void;
   /** Hub base URL (default https://huggingface.co). */
   baseUrl?: string;
+}
+
+/** One step of a download, for `ResolveOptions.onProgress`. */
+export interface DownloadProgress {
+  /** File name inside the model folder (e.g. model.safetensors). */
+  file: string;
+  /** Bytes written so far. */
+  done: number;
+  /** Content length in bytes (0 when unknown). */
+  total: number;
+  /** True on the file's last call. */
+  finished: boolean;
 }
 
 export const MARKER_FILE = '.spinbath-complete';
@@ -67,7 +81,7 @@ interface Ctx {
   id: string;
   dir: string;
   fetch: FetchLike;
-  progress: boolean;
+  onProgress?: (e: DownloadProgress) => void;
   baseUrl: string;
 }
 
@@ -88,12 +102,8 @@ async function saveBody(ctx: Ctx, file: string, res: Response): Promise<void> {
   const tmp = join(ctx.dir, `.${file}.${process.pid}.part`);
   const lenHeader = res.headers.get('content-length');
   const total = lenHeader && !res.headers.get('content-encoding') ? Number(lenHeader) : 0;
-  const bar = ctx.progress && total > 1_000_000 ? new cliProgress.SingleBar(
-    { format: `  ${file} [{bar}] {percentage}% {mb}/{totalMb} MB`, stream: process.stderr, hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  ) : null;
-  const mb = (n: number): string => (n / 1e6).toFixed(1);
-  bar?.start(total, 0, { mb: mb(0), totalMb: mb(total) });
+  const report = (done: number, finished = false) => ctx.onProgress?.({ file, done, total, finished });
+  report(0);
   const fd = openSync(tmp, 'w');
   let written = 0;
   try {
@@ -105,18 +115,18 @@ async function saveBody(ctx: Ctx, file: string, res: Response): Promise<void> {
         let off = 0;
         while (off < value.byteLength) off += writeSync(fd, value, off, value.byteLength - off);
         written += value.byteLength;
-        bar?.update(written, { mb: mb(written), totalMb: mb(total) });
+        report(written);
       }
     }
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });
-    bar?.stop();
+    report(written, true);
     if (e instanceof UserError) throw e;
     throw networkError(ctx.id, `connection lost while downloading ${file}`);
   }
   closeSync(fd);
-  bar?.stop();
+  report(written, true);
   if (total > 0 && written !== total) {
     rmSync(tmp, { force: true });
     throw networkError(ctx.id, `${file} arrived incomplete: ${written} of ${total} bytes`);
@@ -157,7 +167,7 @@ export async function downloadModel(id: string, dir: string, opts: ResolveOption
 
 async function downloadInto(id: string, dir: string, opts: ResolveOptions): Promise<void> {
   const fetchImpl = opts.fetchImpl ?? (globalThis.fetch as FetchLike);
-  const ctx: Ctx = { id, dir, fetch: fetchImpl, progress: opts.progress ?? Boolean(process.stderr.isTTY), baseUrl: opts.baseUrl ?? HUB };
+  const ctx: Ctx = { id, dir, fetch: fetchImpl, onProgress: opts.onProgress, baseUrl: opts.baseUrl ?? HUB };
   const files = ['config.json'];
   await download(ctx, 'config.json', true);
   for (const f of OPTIONAL_FILES) if (await download(ctx, f, false)) files.push(f);

@@ -98,6 +98,13 @@ function cases(): [string, string[]][] {
   addRaw('backend missing package', ['env', '--backend', 'tensorflow']);
   add('env --out dir', ['env', '--out', P('adir')]);
   add('env --out under a file', ['env', '--out', P('afile', 'x.json')]);
+  // the engine group (issue 10) on every model command
+  for (const [cmd, argv] of [['logits', ['logits', '--ids', '1,2']], ['env', ['env']], ['lm eval', ['lm', 'eval', '--model', 'models/brown-small']], ['metrics', ['metrics', '--input', P('prompts.txt')]]] as const) {
+    add(`${cmd} --engine onnx`, [...argv, '--engine', 'onnx']);
+    add(`${cmd} --threads 0`, [...argv, '--threads', '0']);
+    add(`${cmd} --threads 1.5`, [...argv, '--threads', '1.5']);
+  }
+  add('generate --engine twice', ['generate', '--prompt', 'a', '--engine', 'tfjs', '--engine', 'ort']);
   // toy
   add('toy --steps -1', ['toy', 'attractor', '--steps', '-1']);
   add('toy --steps 0', ['toy', 'attractor', '--steps', '0']);

@@ -32,8 +32,8 @@ const col = (t: { shape: number[]; data: Float32Array }, j: number) => Array.fro
 const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0);
 
 describe('embedding mode (Appendix D)', () => {
-  it('equals a direct recomputation from the weight matrices, head by head', () => {
-    const f = extractPromptFields(model, ids, good, bad, 'embedding');
+  it('equals a direct recomputation from the weight matrices, head by head', async () => {
+    const f = await extractPromptFields(model, ids, good, bad, 'embedding');
     const d = cfg.n_embd;
     const dh = d / cfg.n_head;
     const wte = w.tensors.get('wte.weight')!;
@@ -65,8 +65,8 @@ describe('embedding mode (Appendix D)', () => {
 });
 
 describe('residual mode (in situ)', () => {
-  it('Σ_heads N_proj + b_O equals the attention block output at the last position (≤ 1e-5)', () => {
-    const f = extractPromptFields(model, ids, good, bad, 'residual');
+  it('Σ_heads N_proj + b_O equals the attention block output at the last position (≤ 1e-5)', async () => {
+    const f = await extractPromptFields(model, ids, good, bad, 'residual');
     const names = Array.from({ length: cfg.n_layer }, (_, l) => `blocks.${l}.hook_attn_out`);
     const { logits, activations } = model.runWithCache([ids], { names });
     const d = cfg.n_embd;
@@ -84,8 +84,8 @@ describe('residual mode (in situ)', () => {
     disposeActivations(activations);
   });
 
-  it('LN-scaled attributions of every residual component sum to ΔL_actual', () => {
-    const f = extractPromptFields(model, ids, good, bad, 'residual');
+  it('LN-scaled attributions of every residual component sum to ΔL_actual', async () => {
+    const f = await extractPromptFields(model, ids, good, bad, 'residual');
     const names = ['hook_embed', 'hook_pos_embed', ...Array.from({ length: cfg.n_layer }, (_, l) => `blocks.${l}.hook_mlp_out`)];
     const { logits, activations } = model.runWithCache([ids], { names });
     const d = cfg.n_embd;
@@ -108,10 +108,10 @@ describe('residual mode (in situ)', () => {
     disposeActivations(activations);
   });
 
-  it('the decision landscape reproduces the head’s ΔL_theory in its value space', () => {
-    const f = extractPromptFields(model, ids, good, bad, 'residual');
+  it('the decision landscape reproduces the head’s ΔL_theory in its value space', async () => {
+    const f = await extractPromptFields(model, ids, good, bad, 'residual');
     const p = { prompt: 'x', good: 'g', bad: 'b', ids, goodId: good, badId: bad, warnings: [] };
-    const ls = decisionLandscape(model, p, 1, 2, 'residual');
+    const ls = await decisionLandscape(model, p, 1, 2, 'residual');
     expect(ls.gap).toBeCloseTo(f.theory[1 * cfg.n_head + 2], 4);
     // In-plane: ΔL = N₀·(S_good − S_bad) uses only the vertical axis.
     expect(ls.N0[1] * (ls.good[1] - ls.bad[1])).toBeCloseTo(ls.gap, 4);

@@ -89,22 +89,22 @@ describe('evaluation windows', () => {
     expect(() => windowPlan(10, 4, 5)).toThrow(UserError);
     expect(() => windowPlan(10, 4, 0)).toThrow(UserError);
   });
-  it('a context-free scorer gives the same perplexity through any windowing (here: the unigram model)', () => {
+  it('a context-free scorer gives the same perplexity through any windowing (here: the unigram model)', async () => {
     const u = new UnigramModel(train, 3);
     const nll: NllFn = (_x, y) => Array.from(y, (t) => -u.logProb(0, t));
     const ids = [0, 2, 1, 0, 1, 1, 2, 0, 0, 2, 1];
     const want = scoreNgram(u, ids);
     for (const [C, S, B] of [[4, 4, 1], [4, 2, 3], [3, 1, 8]]) {
-      const r = scoreWindows(ids, windowPlan(ids.length, C, S), nll, B);
+      const r = await scoreWindows(ids, windowPlan(ids.length, C, S), nll, B);
       expect(r.tokens).toBe(ids.length - 1);
       expect(r.nll).toBeCloseTo(want.nll, 12);
     }
   });
-  it('a bigram scorer sees each target with its true predecessor', () => {
+  it('a bigram scorer sees each target with its true predecessor', async () => {
     const kn = new KneserNeyBigram(train, 3);
     const nll: NllFn = (x, y) => x.flatMap((row, r) => row.map((prev, k) => -kn.logProb(prev, y[r * row.length + k])));
     const ids = [0, 2, 1, 0, 1, 1, 2, 0, 0, 2, 1];
-    const r = scoreWindows(ids, windowPlan(ids.length, 4, 4), nll, 2);
+    const r = await scoreWindows(ids, windowPlan(ids.length, 4, 4), nll, 2);
     expect(r.nll).toBeCloseTo(scoreNgram(kn, ids).nll, 12);
   });
 });

@@ -53,7 +53,8 @@ describe('Gpt2Model forward', () => {
       const logits = m.logits(ids);
       expect(maxAbsDiff(logits.dataSync(), naiveForward(w, ids[0]).flat())).toBeLessThanOrEqual(1e-4);
       logits.dispose();
-      expect(m.params().has('unembed.W_U')).toBe(variant.untied);
+      expect(m.storedParams().has('unembed.W_U')).toBe(variant.untied);
+      expect(m.params().get('unembed.W_U')!.shape).toEqual([variant.cfg.n_embd, variant.cfg.vocab_size]);
       m.dispose();
     });
   }
@@ -161,14 +162,17 @@ describe('Gpt2Model forward', () => {
     m.dispose();
   });
 
-  it('splits c_attn into W_Q, W_K, W_V by columns', () => {
+  it('splits c_attn into per-head W_Q, W_K, W_V [n_heads, d_model, d_head] by columns', () => {
     const p = model.params();
     const c = weights.tensors.get('h.1.attn.c_attn.weight')!.data;
-    const d = cfg.n_embd;
-    const wk = p.get('blocks.1.attn.W_K')!.dataSync();
-    expect(wk[3 * d + 5]).toBe(c[3 * 3 * d + d + 5]);
-    const bv = p.get('blocks.1.attn.b_V')!.dataSync();
-    expect(bv[2]).toBe(weights.tensors.get('h.1.attn.c_attn.bias')!.data[2 * d + 2]);
+    const [d, H] = [cfg.n_embd, cfg.n_head];
+    const dh = d / H;
+    const wk = p.get('blocks.1.attn.W_K')!.arraySync() as number[][][];
+    for (const [h, i, col] of [[0, 3, 5], [2, 0, 1], [H - 1, d - 1, dh - 1]]) expect(wk[h][i][col]).toBe(c[i * 3 * d + d + h * dh + col]);
+    const bv = p.get('blocks.1.attn.b_V')!.arraySync() as number[][];
+    expect(bv[1][2]).toBe(weights.tensors.get('h.1.attn.c_attn.bias')!.data[2 * d + dh + 2]);
+    const stored = model.storedParams().get('blocks.1.attn.c_attn_k.weight')!.dataSync();
+    expect(stored[3 * d + 5]).toBe(c[3 * 3 * d + d + 5]);
   });
 });
 
@@ -212,7 +216,7 @@ describe('autograd', () => {
     const m = Gpt2Model.fromWeights(randomWeights(cfg, 5), { trainable: true });
     const ids = randomIds(8, 2, 10, cfg.vocab_size);
     const targets = tf.oneHot(tf.tensor1d(ids.flat().map((t) => (t * 7 + 3) % cfg.vocab_size), 'int32'), cfg.vocab_size);
-    const vars = [...m.params().values()] as tf.Variable[];
+    const vars = [...m.storedParams().values()] as tf.Variable[];
     const loss = () =>
       tf.tidy(() => {
         const logits = tf.reshape(m.logits(ids), [-1, cfg.vocab_size]); // [b·p, vocab]

@@ -33,8 +33,8 @@ function documentedShape(name: string, b: number, p: number, pk: number): number
   const leaf = name.split('.').pop()!;
   const table: Record<string, number[]> = {
     hook_embed: [b, p, d], hook_pos_embed: [b, p, d], hook_resid_pre: [b, p, d], hook_scale: [b, p, 1],
-    hook_normalized: [b, p, d], hook_q: [b, H, p, dh], hook_k: [b, H, pk, dh], hook_v: [b, H, pk, dh],
-    hook_attn_scores: [b, H, p, pk], hook_pattern: [b, H, p, pk], hook_z: [b, H, p, dh], hook_result: [b, H, p, d],
+    hook_normalized: [b, p, d], hook_q: [b, p, H, dh], hook_k: [b, pk, H, dh], hook_v: [b, pk, H, dh],
+    hook_attn_scores: [b, H, p, pk], hook_pattern: [b, H, p, pk], hook_z: [b, p, H, dh], hook_result: [b, p, H, d],
     hook_attn_out: [b, p, d], hook_resid_mid: [b, p, d], hook_pre: [b, p, dMlp], hook_post: [b, p, dMlp],
     hook_mlp_out: [b, p, d], hook_resid_post: [b, p, d], hook_logits: [b, p, V],
   };
@@ -88,8 +88,8 @@ describe('hook points', () => {
     const bO = model.params();
     for (const l of [0, 1]) {
       const res = slow.activations.get(`blocks.${l}.attn.hook_result`)!;
-      expect(res.shape).toEqual([2, H, 9, d]);
-      const summed = tf.tidy(() => tf.add(tf.sum(res, 1), bO.get(`blocks.${l}.attn.b_O`)!));
+      expect(res.shape).toEqual([2, 9, H, d]);
+      const summed = tf.tidy(() => tf.add(tf.sum(res, 2), bO.get(`blocks.${l}.attn.b_O`)!));
       expect(maxAbsDiff(read(summed), slow.activations.get(`blocks.${l}.hook_attn_out`)!.dataSync())).toBeLessThanOrEqual(1e-5);
       const fastOut = fast.activations.get(`blocks.${l}.hook_attn_out`)!.dataSync();
       expect(maxAbsDiff(fastOut, slow.activations.get(`blocks.${l}.hook_attn_out`)!.dataSync())).toBeLessThanOrEqual(1e-5);
@@ -183,9 +183,9 @@ describe('interventions', () => {
     const r = model.runWithCache(ids, { names: ['blocks.1.attn.hook_result', 'blocks.1.attn.hook_z'], hooks: zeroAblateHeads([{ layer: 1, head: 2 }]) });
     const res = r.activations.get('blocks.1.attn.hook_result')!.arraySync() as number[][][][];
     const z = r.activations.get('blocks.1.attn.hook_z')!.arraySync() as number[][][][];
-    expect(res[0][2].flat().every((v) => v === 0)).toBe(true);
-    expect(z[0][2].flat().every((v) => v === 0)).toBe(true);
-    expect(res[0][1].flat().some((v) => v !== 0)).toBe(true);
+    expect(res[0].map((atPos) => atPos[2]).flat().every((v) => v === 0)).toBe(true); // [pos][head][d]
+    expect(z[0].map((atPos) => atPos[2]).flat().every((v) => v === 0)).toBe(true);
+    expect(res[0].map((atPos) => atPos[1]).flat().some((v) => v !== 0)).toBe(true);
     disposeActivations(r.activations);
     r.logits.dispose();
   });
@@ -194,7 +194,7 @@ describe('interventions', () => {
     const ids = randomIds(10, 2, 6, V);
     const clean = model.runWithCache(ids, { names: ['blocks.0.attn.hook_z'] });
     const zClean = clean.activations.get('blocks.0.attn.hook_z')!;
-    const meanH1 = tf.tidy(() => tf.mean(tf.slice(zClean, [0, 1, 0, 0], [-1, 1, -1, -1]), [0, 1, 2])).dataSync(); // [d_head]
+    const meanH1 = tf.tidy(() => tf.mean(tf.slice(zClean, [0, 0, 1, 0], [-1, -1, 1, -1]), [0, 1, 2])).dataSync(); // [d_head]
     const given = Array.from({ length: dh }, (_, i) => i / 10);
     const r = model.runWithCache(ids, {
       names: ['blocks.0.attn.hook_z'],
@@ -204,9 +204,9 @@ describe('interventions', () => {
     const zc = zClean.arraySync() as number[][][][];
     for (const b of [0, 1]) {
       for (let p = 0; p < 6; p++) {
-        expect(maxAbsDiff(z[b][1][p], meanH1)).toBeLessThanOrEqual(1e-6);
-        expect(maxAbsDiff(z[b][3][p], given)).toBeLessThanOrEqual(1e-6);
-        expect(maxAbsDiff(z[b][0][p], zc[b][0][p])).toBe(0);
+        expect(maxAbsDiff(z[b][p][1], meanH1)).toBeLessThanOrEqual(1e-6);
+        expect(maxAbsDiff(z[b][p][3], given)).toBeLessThanOrEqual(1e-6);
+        expect(maxAbsDiff(z[b][p][0], zc[b][p][0])).toBe(0);
       }
     }
     for (const x of [clean, r]) {
@@ -220,7 +220,7 @@ describe('interventions', () => {
     const other = randomIds(12, 2, 7, V);
     const name = 'blocks.0.attn.hook_result';
     const src = model.runWithCache(other, { names: [name] });
-    const value = tf.tidy(() => tf.reshape(tf.slice(src.activations.get(name)!, [0, 3, 2, 0], [-1, 1, 2, -1]), [2, 2, d])); // [batch, 2, d_model]
+    const value = tf.tidy(() => tf.reshape(tf.slice(src.activations.get(name)!, [0, 2, 3, 0], [-1, 2, 1, -1]), [2, 2, d])); // [batch, 2, d_model]
     const base = model.runWithCache(ids, { names: [name] });
     const patched = model.runWithCache(ids, { names: [name, 'blocks.0.hook_attn_out'], hooks: patchHeadResults([{ layer: 0, head: 3, positions: [2, 3], value }]) });
     const P = patched.activations.get(name)!.arraySync() as number[][][][];
@@ -229,16 +229,16 @@ describe('interventions', () => {
     for (let b = 0; b < 2; b++) {
       for (let h = 0; h < H; h++) {
         for (let p = 0; p < 7; p++) {
-          const want = h === 3 && (p === 2 || p === 3) ? S[b][h][p] : B[b][h][p];
-          expect(maxAbsDiff(P[b][h][p], want)).toBe(0);
+          const want = h === 3 && (p === 2 || p === 3) ? S[b][p][h] : B[b][p][h];
+          expect(maxAbsDiff(P[b][p][h], want)).toBe(0);
         }
       }
     }
     // attn_out follows the patched results
-    const sum = tf.tidy(() => tf.add(tf.sum(patched.activations.get(name)!, 1), model.params().get('blocks.0.attn.b_O')!));
+    const sum = tf.tidy(() => tf.add(tf.sum(patched.activations.get(name)!, 2), model.params().get('blocks.0.attn.b_O')!));
     expect(maxAbsDiff(read(sum), patched.activations.get('blocks.0.hook_attn_out')!.dataSync())).toBeLessThanOrEqual(1e-5);
     // patching a head with its own values changes nothing
-    const own = tf.tidy(() => tf.reshape(tf.slice(base.activations.get(name)!, [0, 1, 0, 0], [-1, 1, -1, -1]), [2, 7, d]));
+    const own = tf.tidy(() => tf.reshape(tf.slice(base.activations.get(name)!, [0, 0, 1, 0], [-1, -1, 1, -1]), [2, 7, d]));
     const self = read(model.runWithHooks(ids, { hooks: patchHeadResults([{ layer: 0, head: 1, positions: [0, 1, 2, 3, 4, 5, 6], value: own }]) }));
     expect(maxAbsDiff(self, base.logits.dataSync())).toBeLessThanOrEqual(1e-5);
     for (const x of [src, base, patched]) {

@@ -3,13 +3,13 @@
  * once, the second call uses the marker and does not fetch, sharded repos work, and network
  * failures give the E_NETWORK message.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { loadGpt2Weights } from '../../src/model/checkpoint.js';
-import { MARKER_FILE, hubCachePath, isHubId, resolveModelDir, type FetchLike } from '../../src/model/hub.js';
+import { MARKER_FILE, hubCachePath, isHubId, resolveModelDir, type DownloadProgress, type FetchLike } from '../../src/model/hub.js';
 import { writeTinyGpt2 } from '../helpers/tinyGpt2.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spinbath-hub-'));
@@ -45,7 +45,7 @@ describe('resolveModelDir', () => {
     const written = writeTinyGpt2(repo, { seed: 7, prefix: true });
     const cacheDir = join(tmp, `cache${n++}`);
     const hub = fakeHub({ 'someone/tiny-gpt2': repo });
-    const dir = await resolveModelDir('someone/tiny-gpt2', { cacheDir, fetchImpl: hub.fetch, progress: false });
+    const dir = await resolveModelDir('someone/tiny-gpt2', { cacheDir, fetchImpl: hub.fetch });
     expect(dir).toBe(hubCachePath('someone/tiny-gpt2', cacheDir));
     expect(dir).toBe(join(cacheDir, 'someone--tiny-gpt2'));
     expect(existsSync(join(dir, MARKER_FILE))).toBe(true);
@@ -59,11 +59,30 @@ describe('resolveModelDir', () => {
     expect(hub.urls.length).toBe(calls);
   });
 
+  it('reports download progress through onProgress (no terminal output): bytes per file, ending at the file size', async () => {
+    const repo = join(tmp, `repo${n++}`);
+    writeTinyGpt2(repo, { seed: 9 });
+    const hub = fakeHub({ 'someone/progress': repo });
+    const events: DownloadProgress[] = [];
+    const dir = await resolveModelDir('someone/progress', { cacheDir: join(tmp, `cache${n++}`), fetchImpl: hub.fetch, onProgress: (e) => events.push({ ...e }) });
+    const files = [...new Set(events.map((e) => e.file))];
+    expect(files).toContain('model.safetensors');
+    for (const f of files) {
+      const mine = events.filter((e) => e.file === f);
+      const size = statSync(join(dir, f)).size;
+      expect(mine[0].done).toBe(0);
+      expect(mine.every((e) => e.total === size)).toBe(true);
+      for (let i = 1; i < mine.length; i++) expect(mine[i].done).toBeGreaterThanOrEqual(mine[i - 1].done);
+      expect(mine.at(-1)).toEqual({ file: f, done: size, total: size, finished: true });
+      expect(mine.filter((e) => e.finished).length).toBe(1);
+    }
+  });
+
   it('downloads the index and every shard of a sharded model', async () => {
     const repo = join(tmp, `repo${n++}`);
     writeTinyGpt2(repo, { seed: 8, shards: 3 });
     const hub = fakeHub({ 'tiny-sharded': repo });
-    const dir = await resolveModelDir('tiny-sharded', { cacheDir: join(tmp, `cache${n++}`), fetchImpl: hub.fetch, progress: false });
+    const dir = await resolveModelDir('tiny-sharded', { cacheDir: join(tmp, `cache${n++}`), fetchImpl: hub.fetch });
     expect(readdirSync(dir).filter((f) => f.startsWith('model-')).length).toBeGreaterThan(1);
     expect(hub.urls.some((u) => u.endsWith('/model.safetensors.index.json'))).toBe(true);
     expect((await loadGpt2Weights(dir)).tensors.size).toBe(2 + 2 * 12 + 2);
@@ -74,7 +93,7 @@ describe('resolveModelDir', () => {
     const failing: FetchLike = async () => {
       throw new TypeError('fetch failed');
     };
-    const e = await errorOf(resolveModelDir('gpt2', { cacheDir, fetchImpl: failing, progress: false }));
+    const e = await errorOf(resolveModelDir('gpt2', { cacheDir, fetchImpl: failing }));
     expect(e.code).toBe('E_NETWORK');
     expect(e.message).toBe(
       "cannot download 'gpt2' from huggingface.co (no network); download the model elsewhere and pass --model /path/to/dir (a directory with config.json and model.safetensors)",
@@ -98,21 +117,21 @@ describe('resolveModelDir', () => {
       });
       return new Response(body, { status: 200 });
     };
-    const e = await errorOf(resolveModelDir('tiny', { cacheDir, fetchImpl: broken, progress: false }));
+    const e = await errorOf(resolveModelDir('tiny', { cacheDir, fetchImpl: broken }));
     expect(e.code).toBe('E_NETWORK');
     expect(e.message).toContain('model.safetensors');
     const dir = hubCachePath('tiny', cacheDir);
     expect(existsSync(join(dir, MARKER_FILE))).toBe(false);
     expect(existsSync(join(dir, 'model.safetensors'))).toBe(false);
     expect(existsSync(dir)).toBe(false);
-    await resolveModelDir('tiny', { cacheDir, fetchImpl: good.fetch, progress: false });
+    await resolveModelDir('tiny', { cacheDir, fetchImpl: good.fetch });
     expect(existsSync(join(dir, MARKER_FILE))).toBe(true);
   });
 
   it('reports an unknown hub id, offline mode and path-like names', async () => {
     const cacheDir = join(tmp, `cache${n++}`);
     const hub = fakeHub({});
-    const e = await errorOf(resolveModelDir('nobody/nothing', { cacheDir, fetchImpl: hub.fetch, progress: false }));
+    const e = await errorOf(resolveModelDir('nobody/nothing', { cacheDir, fetchImpl: hub.fetch }));
     expect(e.code).toBe('E_FILE');
     expect(e.message).toContain("'nobody/nothing' was not found");
     const off = await errorOf(resolveModelDir('gpt2', { cacheDir, offline: true, fetchImpl: hub.fetch }));

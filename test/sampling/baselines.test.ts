@@ -90,14 +90,14 @@ describe('host samplers', () => {
   });
 });
 
-describe('generateBaseline', () => {
-  it('greedy equals the argmax of full-recompute logits at every step', () => {
-    const res = generateBaseline(lm, { method: 'greedy', prompts, promptIds, tokens: 12 });
+describe('generateBaseline', async () => {
+  it('greedy equals the argmax of full-recompute logits at every step', async () => {
+    const res = await generateBaseline(lm, { method: 'greedy', prompts, promptIds, tokens: 12 });
     expect(res.map((r) => r.tokens.length)).toEqual([12, 12, 12]);
     for (const r of res) {
       const ctx = [...promptIds[r.promptIndex]];
       for (const t of r.tokens) {
-        const z = lm.model.lastLogits([ctx]); // [1, vocab]
+        const z = await lm.model.lastLogitsAsync([ctx]); // [1, vocab]
         expect(t).toBe(argmax(z.dataSync()));
         z.dispose();
         ctx.push(t);
@@ -105,49 +105,49 @@ describe('generateBaseline', () => {
     }
   });
 
-  it('top-k k=1 and top-p p→0 equal greedy; rows do not depend on batching', () => {
-    const greedy = generateBaseline(lm, { method: 'greedy', prompts, promptIds, tokens: 10, samples: 2 });
-    const k1 = generateBaseline(lm, { method: 'top-k', topK: 1, prompts, promptIds, tokens: 10, samples: 2, seed: 5 });
-    const p0 = generateBaseline(lm, { method: 'top-p', topP: 1e-9, prompts, promptIds, tokens: 10, samples: 2, seed: 6, batchSize: 1 });
+  it('top-k k=1 and top-p p→0 equal greedy; rows do not depend on batching', async () => {
+    const greedy = await generateBaseline(lm, { method: 'greedy', prompts, promptIds, tokens: 10, samples: 2 });
+    const k1 = await generateBaseline(lm, { method: 'top-k', topK: 1, prompts, promptIds, tokens: 10, samples: 2, seed: 5 });
+    const p0 = await generateBaseline(lm, { method: 'top-p', topP: 1e-9, prompts, promptIds, tokens: 10, samples: 2, seed: 6, batchSize: 1 });
     expect(k1.map((r) => r.tokens)).toEqual(greedy.map((r) => r.tokens));
     expect(p0.map((r) => r.tokens)).toEqual(greedy.map((r) => r.tokens));
   });
 
-  it('same seed → same output, batch size does not matter; another seed differs', () => {
+  it('same seed → same output, batch size does not matter; another seed differs', async () => {
     const opts = { method: 'temperature' as const, temperature: 1.5, prompts, promptIds, tokens: 12, samples: 3 };
-    const a = generateBaseline(lm, { ...opts, seed: 1 });
-    const b = generateBaseline(lm, { ...opts, seed: 1, batchSize: 2 });
-    const c = generateBaseline(lm, { ...opts, seed: 2 });
+    const a = await generateBaseline(lm, { ...opts, seed: 1 });
+    const b = await generateBaseline(lm, { ...opts, seed: 1, batchSize: 2 });
+    const c = await generateBaseline(lm, { ...opts, seed: 2 });
     expect(b).toEqual(a);
     expect(c.map((r) => r.tokens)).not.toEqual(a.map((r) => r.tokens));
     expect(a[0].text).toBe(tokenizer.decode(a[0].tokens));
   });
 
-  it('no growth of tf.memory().numTensors over a long generation', () => {
+  it('no growth of tf.memory().numTensors over a long generation', async () => {
     const counts: number[] = [];
     const before = tf.memory().numTensors;
-    generateBaseline(lm, { method: 'top-p', topP: 0.9, repetitionPenalty: 1.3, prompts, promptIds, tokens: 28, samples: 2, onToken: (e) => e.prompt === 0 && e.sample === 0 && counts.push(tf.memory().numTensors) });
+    await generateBaseline(lm, { method: 'top-p', topP: 0.9, repetitionPenalty: 1.3, prompts, promptIds, tokens: 28, samples: 2, onToken: (e) => e.prompt === 0 && e.sample === 0 && counts.push(tf.memory().numTensors) });
     expect(tf.memory().numTensors).toBe(before);
     expect(counts.length).toBe(28);
     expect(new Set(counts.slice(1)).size).toBe(1);
   });
 
-  it('<|endoftext|> ends a sample (not kept) unless stopAtEos is false', () => {
-    const first = generateBaseline(lm, { method: 'greedy', prompts, promptIds, tokens: 4 })[0].tokens[0];
+  it('<|endoftext|> ends a sample (not kept) unless stopAtEos is false', async () => {
+    const first = (await generateBaseline(lm, { method: 'greedy', prompts, promptIds, tokens: 4 }))[0].tokens[0];
     const eosLm = { model: lm.model, tokenizer: { ...tokenizer, eosId: first } };
-    const stopped = generateBaseline(eosLm, { method: 'greedy', prompts, promptIds, tokens: 4 });
+    const stopped = await generateBaseline(eosLm, { method: 'greedy', prompts, promptIds, tokens: 4 });
     expect(stopped[0]).toMatchObject({ tokens: [], text: '', stop: 'eos' });
     expect(stopped[1].stop).toBe(stopped[1].tokens.length === 4 ? 'length' : 'eos');
-    const kept = generateBaseline(eosLm, { method: 'greedy', prompts, promptIds, tokens: 4, stopAtEos: false });
+    const kept = await generateBaseline(eosLm, { method: 'greedy', prompts, promptIds, tokens: 4, stopAtEos: false });
     expect(kept[0].tokens.length).toBe(4);
   });
 
-  it('too long a prompt is a one-line error, or cut with truncate left', () => {
+  it('too long a prompt is a one-line error, or cut with truncate left', async () => {
     const long = [Array.from({ length: 30 }, (_, i) => i)];
-    expect(() => generateBaseline(lm, { method: 'greedy', prompts: ['x'], promptIds: long, tokens: 5 })).toThrow(/--truncate left/);
-    expect(generateBaseline(lm, { method: 'greedy', prompts: ['x'], promptIds: long, tokens: 5, truncate: 'left' })[0].tokens.length).toBe(5);
-    expect(generateBaseline(lm, { method: 'greedy', prompts: ['x'], promptIds: [long[0].slice(0, 28)], tokens: 5 })[0].tokens.length).toBe(5); // 28 + 4 fed = 32
-    expect(() => generateBaseline(lm, { method: 'top-p', prompts, promptIds, tokens: 5 })).toThrow(/topP/);
+    await expect(generateBaseline(lm, { method: 'greedy', prompts: ['x'], promptIds: long, tokens: 5 })).rejects.toThrow(/--truncate left/);
+    expect((await generateBaseline(lm, { method: 'greedy', prompts: ['x'], promptIds: long, tokens: 5, truncate: 'left' }))[0].tokens.length).toBe(5);
+    expect((await generateBaseline(lm, { method: 'greedy', prompts: ['x'], promptIds: [long[0].slice(0, 28)], tokens: 5 }))[0].tokens.length).toBe(5); // 28 + 4 fed = 32
+    await expect(generateBaseline(lm, { method: 'top-p', prompts, promptIds, tokens: 5 })).rejects.toThrow(/topP/);
   });
 
   it('StreamDecoder holds back a partial UTF-8 character', () => {

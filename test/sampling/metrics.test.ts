@@ -58,7 +58,7 @@ describe('evaluator metrics', () => {
   });
   afterAll(() => ev.model.dispose());
 
-  it('perplexity and entropy equal a direct computation from full-recompute logits', () => {
+  it('perplexity and entropy equal a direct computation from full-recompute logits', async () => {
     const recs = [
       { promptTokens: [40, 41, 42], tokens: [43, 44, 45, 46] },
       { promptTokens: [72, 69], tokens: [76, 76, 79] },
@@ -83,21 +83,21 @@ describe('evaluator metrics', () => {
       }
     }
     const n0 = tf.memory().numTensors;
-    const s = evaluatorScores(ev, recs);
+    const s = await evaluatorScores(ev, recs);
     expect(tf.memory().numTensors).toBe(n0);
     expect(s.tokens).toBe(8);
     expect(s.nll).toBeCloseTo(nll, 3);
-    const m = computeMetrics(recs, ev);
+    const m = await computeMetrics(recs, ev);
     expect(m.perplexity).toBeCloseTo(Math.exp(nll / n), 3);
     expect(m.entropy_bits).toBeCloseTo(ent / n, 4);
     expect(m.distinct_1).toBeCloseTo(7 / 8, 12);
   });
 
-  it('re-encodes text whose tokens are not the evaluator’s own; empty prompts start at <|endoftext|>', () => {
+  it('re-encodes text whose tokens are not the evaluator’s own; empty prompts start at <|endoftext|>', async () => {
     const ids = ev.tokenizer.encode('%$&'); // [4, 3, 5]
     const rec = { prompt: '', text: '%$&', tokens: [1, 2, 3] }; // decodes to something else
     expect(ids.every((t) => t < 90)).toBe(true);
-    const s = evaluatorScores({ ...ev, tokenizer: { ...ev.tokenizer, eosId: 10 } }, [rec]);
+    const s = await evaluatorScores({ ...ev, tokenizer: { ...ev.tokenizer, eosId: 10 } }, [rec]);
     expect(s.tokens).toBe(ids.length);
   });
 });

@@ -28,13 +28,15 @@ const sources: FieldSource[] = [
 
 describe('contextFieldsAll', () => {
   for (const s of sources) {
-    it(`row p equals contextFields of the prefix ..p (${s.kind})`, () => {
+    it(`row p equals contextFields of the prefix ..p (${s.kind})`, async () => {
       const ids = [[3, 14, 15, 9, 26, 5, 35], [8, 9, 7, 9, 3, 2, 38]];
-      const all = contextFieldsAll(model, ids, s); // [2, 7, 16]
+      const all = await contextFieldsAll(model, ids, s); // [2, 7, 16]
       expect(all.shape).toEqual([2, 7, 16]);
       const got = all.arraySync() as number[][][];
       for (let p = 0; p < 7; p++) {
-        const one = contextFields(model, ids.map((r) => r.slice(0, p + 1)), s).arraySync() as number[][];
+        const oneT = await contextFields(model, ids.map((r) => r.slice(0, p + 1)), s); // [2, 16]
+        const one = oneT.arraySync() as number[][];
+        oneT.dispose();
         for (let b = 0; b < 2; b++) one[b].forEach((x, k) => expect(got[b][p][k]).toBeCloseTo(x, 4));
       }
       all.dispose();
@@ -72,7 +74,9 @@ describe('pairs and the field cache', () => {
         for (let p = w.from; p < w.to; p++, row++) {
           expect(pairs.tokens[row]).toBe(ids[w.start + p + 1]);
           if (row % 3 !== 0) continue;
-          const want = contextFields(model, [Array.from(ids.subarray(w.start, w.start + p + 1))], spec.source).dataSync();
+          const wantT = await contextFields(model, [Array.from(ids.subarray(w.start, w.start + p + 1))], spec.source);
+          const want = wantT.dataSync();
+          wantT.dispose();
           const got = gatherFields(pairs, [row]);
           want.forEach((x, k) => expect(Math.abs(got[k] - x)).toBeLessThanOrEqual(2e-3 * Math.max(1, Math.abs(x))));
         }

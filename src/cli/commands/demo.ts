@@ -20,7 +20,7 @@ export async function runDemo(io: Io, args: DemoArgs): Promise<void> {
   checkOutDir(out);
   const pairs = readPromptFile(args.prompts ?? defaultPromptFile(args.model));
   await initBackend(args);
-  const lm = await openModel(args);
+  const lm = await openModel(args, io);
   let score = null;
   try {
     const prompts = encodePrompts(lm.tokenizer, pairs, { nPositions: lm.model.nPositions, vocab: lm.model.vocab, truncateLeft: true });

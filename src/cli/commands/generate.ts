@@ -57,7 +57,7 @@ export async function runGenerate(io: Io, args: GenerateArgs): Promise<void> {
   if (args.out !== undefined) checkOutFile(args.out);
   await initBackend(args);
   const { generateBaseline, StreamDecoder } = await import('../../../sampling/baselines.js');
-  const lm = await openModel(args);
+  const lm = await openModel(args, io);
   try {
     const single = prompts.length === 1 && args.samples === 1;
     const stream = single && !args.json ? new StreamDecoder(lm.tokenizer) : null;
@@ -69,7 +69,7 @@ export async function runGenerate(io: Io, args: GenerateArgs): Promise<void> {
     };
     const bar = single ? null : progressBar('generate', prompts.length * args.samples * args.tokens, args);
     let done = 0;
-    const results = generateBaseline(lm, {
+    const results = await generateBaseline(lm, {
       ...spec,
       prompts,
       samples: args.samples,

@@ -24,12 +24,12 @@ const writeAll = writeFilesAtomic;
 /** --prompt-number (from 1; landscape and ablate). */
 const promptNumber = (args: HeadsArgs): number => args['prompt-number'] ?? 1;
 
-async function prepare(args: HeadsArgs) {
+async function prepare(io: Io, args: HeadsArgs) {
   const promptFile = args.prompts ?? defaultPromptFile(args.model);
   const pairs = readPromptFile(promptFile);
   if (promptNumber(args) > pairs.length) throw new UserError('E_ARG', `--prompt-number ${promptNumber(args)} is out of range; the prompt file has ${pairs.length} prompts (numbered from 1)`);
   await initBackend(args);
-  const lm = await openModel(args);
+  const lm = await openModel(args, io);
   let encoded: EncodedPrompt[];
   try {
     encoded = encodePrompts(lm.tokenizer, pairs, { nPositions: lm.model.nPositions, vocab: lm.model.vocab, truncateLeft: args.truncate === 'left' });
@@ -46,11 +46,11 @@ function warn(io: Io, args: HeadsArgs, encoded: EncodedPrompt[]) {
 }
 
 async function main(io: Io, args: HeadsArgs) {
-  const { lm, encoded } = await prepare(args);
+  const { lm, encoded } = await prepare(io, args);
   try {
     warn(io, args, encoded);
     const bar = progressBar(`heads (${args.mode})`, encoded.length, args);
-    const { analysis } = analyzeHeads(lm.model, encoded, args.mode as FieldMode, { onPrompt: (d) => bar.update(d) });
+    const { analysis } = await analyzeHeads(lm.model, encoded, args.mode as FieldMode, { onPrompt: (d) => bar.update(d) });
     bar.stop();
     let idx = 0;
     if (args.head) {
@@ -75,11 +75,11 @@ function pickPrompt(encoded: EncodedPrompt[], n: number): EncodedPrompt {
 }
 
 async function landscape(io: Io, args: HeadsArgs) {
-  const { lm, encoded } = await prepare(args);
+  const { lm, encoded } = await prepare(io, args);
   try {
     const h = parseHead(args.head ?? '0.0', lm.model.nLayer, lm.model.nHead);
     const p = pickPrompt(encoded, promptNumber(args));
-    const ls = decisionLandscape(lm.model, p, h.layer, h.head, args.mode as FieldMode);
+    const ls = await decisionLandscape(lm.model, p, h.layer, h.head, args.mode as FieldMode);
     const out = args.out ?? join('spinbath-out', 'heads');
     const name = `landscape-L${h.layer}H${h.head}-p${promptNumber(args)}`;
     const svg = await renderSvg(landscapePlot(ls, p.good, p.bad, p.prompt));
@@ -93,11 +93,11 @@ async function landscape(io: Io, args: HeadsArgs) {
 }
 
 async function ablate(io: Io, args: HeadsArgs) {
-  const { lm, encoded } = await prepare(args);
+  const { lm, encoded } = await prepare(io, args);
   try {
     const sets = (args.heads ?? '').split(',').map((grp) => grp.split('+').map((s) => parseHead(s, lm.model.nLayer, lm.model.nHead, 'heads')));
     const p = pickPrompt(encoded, promptNumber(args));
-    const effects = ablationEffects(lm.model, p, sets, (args.kind ?? 'zero') as 'zero' | 'mean');
+    const effects = await ablationEffects(lm.model, p, sets, (args.kind ?? 'zero') as 'zero' | 'mean');
     const out = args.out ?? join('spinbath-out', 'heads');
     const svg = await renderSvg(ablationPlot(effects, p.prompt));
     const result = { prompt: p.prompt, good: p.good, bad: p.bad, kind: args.kind, effects };
@@ -113,9 +113,9 @@ async function ablate(io: Io, args: HeadsArgs) {
 
 async function temperature(io: Io, args: HeadsArgs) {
   const temps = temperatures(args);
-  const { lm, encoded } = await prepare(args);
+  const { lm, encoded } = await prepare(io, args);
   try {
-    const { logits } = analyzeHeads(lm.model, encoded, 'residual', { keepLogits: true });
+    const { logits } = await analyzeHeads(lm.model, encoded, 'residual', { keepLogits: true });
     const rows = temperatureSweep(logits, temps);
     const out = args.out ?? join('spinbath-out', 'heads');
     const svg = await renderSvg(temperaturePlot(rows));

@@ -10,10 +10,10 @@
 import { SingleBar } from 'cli-progress';
 import type { SplitName } from '../../data/brown.js';
 import { UserError } from '../../errors.js';
+import type { EngineChoice } from '../../model/engine.js';
 import { atomicWriteJson } from '../../io/atomic.js';
 import { checkOutFile } from '../../io/output.js';
 import { loadLmConfig } from '../../lm/config.js';
-import { evaluateModelDir } from '../../lm/eval.js';
 import { trainLm, type ProgressInfo, type TrainProgress } from '../../lm/train.js';
 import type { LmEvalArgs, LmTrainArgs } from '../defs/training.js';
 import { beginTrainRun, hms, trainingProgress } from '../trainRun.js';
@@ -73,8 +73,10 @@ export async function runLmEval(io: Io, a: LmEvalArgs): Promise<void> {
   if (!a.quiet && io === processIo && process.stderr.isTTY) bar = new SingleBar({ stream: process.stderr, format: 'eval |{bar}| {value}/{total} windows | ETA {eta}s', hideCursor: true });
   let started = false;
   try {
+    const { evaluateModelDir } = await import('../../lm/eval.js');
     const r = await evaluateModelDir(a.model, {
       split: a.split as SplitName, stride: a.stride, batchSize: bs, maxTokens: mt, cacheDir: a['cache-dir'],
+      engine: a.engine as EngineChoice | undefined, threads: a.threads, onNote: (l) => void (!a.quiet && io.err(`${l}\n`)),
       onBatch: (done, total) => {
         if (bar && !started) bar.start(total, 0);
         started = true;
@@ -85,7 +87,7 @@ export async function runLmEval(io: Io, a: LmEvalArgs): Promise<void> {
     if (a.out !== undefined) atomicWriteJson(a.out, r);
     if (a.json) return printJson(io, r);
     io.out(`${r.split}: ${r.tokens.toLocaleString('en-US')} tokens, vocabulary ${r.vocab_size}, context ${r.context}, stride ${r.stride}\n`);
-    io.out(`  model perplexity    ${r.perplexity.toFixed(2)}  (${r.nll_per_token.toFixed(4)} nats/token, ${r.tokens_per_s.toFixed(0)} tok/s)\n`);
+    io.out(`  model perplexity    ${r.perplexity.toFixed(2)}  (${r.nll_per_token.toFixed(4)} nats/token, ${r.tokens_per_s.toFixed(0)} tok/s on ${r.engine})\n`);
     io.out(`  bigram (KN)         ${r.bigram_perplexity.toFixed(2)}\n  unigram (add-one)   ${r.unigram_perplexity.toFixed(2)}\n`);
   } finally {
     bar?.stop();

@@ -25,7 +25,7 @@ export async function runLogits(io: Io, args: LogitsArgs): Promise<void> {
   await initBackend(args);
   const tf = await import('@tensorflow/tfjs-core');
   const { readData } = await import('../../backend.js');
-  const lm = await openModel(args);
+  const lm = await openModel(args, io);
   try {
     let ids = given ?? lm.tokenizer.encode(args.text!);
     const bad = ids.find((i) => i >= lm.model.vocab);
@@ -35,7 +35,7 @@ export async function runLogits(io: Io, args: LogitsArgs): Promise<void> {
       if (args.truncate !== 'left') throw new UserError('E_INPUT', `the input is ${ids.length} tokens, longer than the model's context of ${lm.model.nPositions}; shorten it or pass --truncate left`);
       ids = ids.slice(ids.length - lm.model.nPositions);
     }
-    const z = lm.model.lastLogits([ids]); // [1, vocab]
+    const z = await lm.model.lastLogitsAsync([ids]); // [1, vocab]
     const logits = Float32Array.from(await readData(z)); // async: webgpu has no synchronous reads
     z.dispose();
     const k = Math.min(args.top, logits.length);
@@ -43,7 +43,7 @@ export async function runLogits(io: Io, args: LogitsArgs): Promise<void> {
     const [vals, idx] = [await readData(values), await readData(indices)];
     const top = Array.from(idx).map((id, i) => ({ id, token: lm.tokenizer.tokenString(id), logit: vals[i] }));
     tf.dispose([values, indices]);
-    const result: Record<string, unknown> = { ids, top };
+    const result: Record<string, unknown> = { ids, top, engine: lm.engine };
     if (args.full) result.logits = Array.from(logits);
     if (args.out !== undefined) atomicWriteJson(args.out, result);
     if (args.json) return printJson(io, result);

@@ -55,14 +55,14 @@ export async function runMetrics(io: Io, args: MetricsArgs): Promise<void> {
   if (args.out !== undefined) checkOutFile(args.out);
   await initBackend(args);
   const { computeMetrics, metricsJson } = await import('../../../sampling/metrics.js');
-  const ev = await openModel({ ...args, model: args.evaluator });
+  const ev = await openModel({ ...args, model: args.evaluator }, io);
   let m: Record<string, number | null>;
   try {
-    m = metricsJson(computeMetrics(records, ev));
+    m = metricsJson(await computeMetrics(records, ev));
   } finally {
     ev.dispose();
   }
-  const result = { input: args.input, evaluator: ev.dir, ngram_unit: 'token ids', ...m };
+  const result = { input: args.input, evaluator: ev.dir, engine: ev.engine, ngram_unit: 'token ids', ...m };
   if (args.out !== undefined) atomicWriteJson(args.out, result);
   if (args.json) return printJson(io, result);
   io.out(`${m.outputs} outputs, ${m.tokens} tokens (evaluator ${ev.dir}; n-gram statistics on token ids)\n`);

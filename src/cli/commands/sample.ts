@@ -85,7 +85,7 @@ export async function runSample(io: Io, args: SampleArgs): Promise<void> {
 
   await initBackend(args);
   const [{ generateGuided }, { openScore, scoreHashWarning }] = await Promise.all([import('../../../sampling/generate.js'), import('../../../sampling/score.js')]);
-  const lm = await openModel(args);
+  const lm = await openModel(args, io);
   let score = null;
   try {
     score = await openScore(args.score, { embedded: !args.model, quiet: args.quiet || args.json, warn: (m) => io.err(`warning: ${m}\n`) });

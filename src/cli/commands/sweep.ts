@@ -14,8 +14,8 @@
  */
 import { basename, join } from 'node:path';
 import { mergeResults, runSweep, type ResultLine } from '../../../sampling/sweep.js';
-import { expandGrid, loadSweepConfig, parseShard, runLabel } from '../../../sampling/sweep-config.js';
 import { summaryMarkdown, summaryRows, writeReport } from '../../../sampling/sweep-report.js';
+import { expandGrid, loadSweepConfig, parseShard, runLabel } from '../../../sampling/sweep-config.js';
 import { UserError } from '../../errors.js';
 import { atomicWrite } from '../../io/atomic.js';
 import { acquireRunLock } from '../../io/lock.js';
@@ -55,10 +55,10 @@ async function sweep(io: Io, a: SweepArgs, cfg: ReturnType<typeof loadSweepConfi
   await initBackend(a);
   const modelArg = a.model ?? cfg.model;
   const evalArg = a.evaluator ?? cfg.evaluator ?? modelArg;
-  const lm = await openModel({ ...a, model: modelArg });
+  const lm = await openModel({ ...a, model: modelArg }, io);
   let ev: LoadedModel = lm;
   try {
-    if (evalArg !== modelArg) ev = await openModel({ ...a, model: evalArg });
+    if (evalArg !== modelArg) ev = await openModel({ ...a, model: evalArg }, io);
     const outcome = await runSweep(cfg, { lm, evaluator: ev, modelId: modelArg ?? 'embedded', evaluatorId: evalArg ?? 'embedded' }, {
       outDir,
       shard,

@@ -69,7 +69,7 @@ async function train(io: Io, a: ScoreTrainArgs, config: ReturnType<typeof loadSc
   const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
   const tty = io === processIo && process.stderr.isTTY;
   const lines = cacheLines(say);
-  const lm = await openModel(a);
+  const lm = await openModel(a, io);
   try {
     if (a.resume) checkResumable(out, config, runIdentity(config, lm.model, lm.dir));
     let bar: SingleBar | null = null;

@@ -8,11 +8,11 @@ import type { Argv } from 'yargs';
 import { PRESET_NAMES } from '../../toy/presets.js';
 import { intOpt, numOpt, strOpt } from '../args.js';
 import type { GlobalArgs, Io } from '../io.js';
-import { modelOptions, type ModelArgs } from '../commands/model-args.js';
+import { engineOptions, modelOptions, type EngineArgs, type ModelArgs } from '../commands/model-args.js';
 
 export const FIELD_MODE_CHOICES = ['residual', 'embedding'] as const;
 
-export interface EnvArgs extends GlobalArgs {
+export interface EnvArgs extends GlobalArgs, EngineArgs {
   out?: string;
 }
 
@@ -55,8 +55,8 @@ export function envDef(io: Io) {
   return <T extends GlobalArgs>(y: Argv<T>) =>
     y.command(
       'env',
-      'print the tensor backend in use, whether SIMD/threads are on, and package versions',
-      (yy) => yy.option('out', { type: 'string', coerce: strOpt('out'), describe: 'also write the report as JSON to this FILE' }),
+      'print the engine (and whether ONNX Runtime loads: version, threads, execution providers), the tensor backend, SIMD/threads, the engine of each job and package versions',
+      (yy) => engineOptions(yy).option('out', { type: 'string', coerce: strOpt('out'), describe: 'also write the report as JSON to this FILE' }),
       async (a) => (await import('../commands/env.js')).runEnv(io, a),
     );
 }

@@ -9,7 +9,7 @@ import { SCHEDULE_KINDS } from '../../core/schedules.js';
 import { BASELINE_METHODS, DEFAULT_STEPS, FIELD_SCALES, INTEGRATOR_NAMES, PRECESSIONS, READOUTS } from '../../../sampling/choices.js';
 import { intOpt, strOpt } from '../args.js';
 import type { GlobalArgs, Io } from '../io.js';
-import { modelOptions, type ModelArgs } from '../commands/model-args.js';
+import { engineOptions, modelOptions, type EngineArgs, type ModelArgs } from '../commands/model-args.js';
 
 export interface SampleArgs extends ModelArgs {
   score?: string;
@@ -49,14 +49,14 @@ export interface GenerateArgs extends ModelArgs {
   out?: string;
 }
 
-export interface MetricsArgs extends GlobalArgs {
+export interface MetricsArgs extends GlobalArgs, EngineArgs {
   input?: string;
   evaluator?: string;
   offline: boolean;
   out?: string;
 }
 
-export interface SweepArgs extends GlobalArgs {
+export interface SweepArgs extends GlobalArgs, EngineArgs {
   config?: string;
   shard?: string;
   model?: string;
@@ -133,7 +133,7 @@ export function metricsDef(io: Io) {
       'metrics',
       'quality and diversity of generations: evaluator perplexity, entropy, distinct-n, repetition, loops, Zipf',
       (yy) =>
-        yy
+        engineOptions(yy)
           .option('input', { type: 'string', coerce: strOpt('input'), describe: 'JSONL of generations: {"prompt", "text", "tokens"} per line (as written by sample/generate --out)' })
           .option('evaluator', { type: 'string', coerce: strOpt('evaluator'), describe: 'model that scores the continuations (directory or hub id; default: the embedded model)' })
           .option('offline', { type: 'boolean', default: false, describe: 'never download; use the hub cache only' })
@@ -150,7 +150,7 @@ export function sweepDef(io: Io) {
           '$0',
           'run the grid of --config (or one shard of it) into --out DIR',
           (c) =>
-            c
+            engineOptions(c)
               .option('config', { type: 'string', coerce: strOpt('config'), describe: 'sweep config JSON (configs/sweeps/default.json, tiny.json)' })
               .option('shard', { type: 'string', coerce: strOpt('shard'), describe: 'run only shard i of n (0-based i/n): the runs with index mod n = i' })
               .option('model', { type: 'string', coerce: strOpt('model'), describe: 'generating model (overrides the config; default: the embedded model)' })

@@ -5,7 +5,7 @@
 import type { Argv } from 'yargs';
 import { intOpt, strOpt } from '../args.js';
 import type { GlobalArgs, Io } from '../io.js';
-import { modelOptions, type ModelArgs } from '../commands/model-args.js';
+import { engineOptions, modelOptions, type EngineArgs, type ModelArgs } from '../commands/model-args.js';
 
 export const BROWN_SPLIT_CHOICES = ['train', 'validation', 'test'] as const;
 
@@ -21,7 +21,7 @@ export interface TrainRunArgs {
 export interface LmTrainArgs extends GlobalArgs, TrainRunArgs {}
 export interface ScoreTrainArgs extends ModelArgs, TrainRunArgs {}
 
-export interface LmEvalArgs extends GlobalArgs {
+export interface LmEvalArgs extends GlobalArgs, EngineArgs {
   model?: string;
   split: string;
   stride?: number;
@@ -60,7 +60,7 @@ export function lmDef(io: Io) {
           'eval',
           'token-level perplexity on a Brown split, with unigram and Kneser-Ney bigram baselines',
           (c) =>
-            c
+            engineOptions(c)
               .option('model', { type: 'string', coerce: strOpt('model'), describe: 'model directory (config.json, model.safetensors, tokenizer.json)' })
               .option('split', { type: 'string', choices: BROWN_SPLIT_CHOICES, default: 'test', describe: 'Brown split' })
               .option('stride', { type: 'number', coerce: intOpt('stride', 1), describe: 'window stride (default: the context, non-overlapping windows)' })
