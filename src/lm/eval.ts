@@ -70,8 +70,13 @@ export async function scoreWindows(ids: ArrayLike<number>, plan: EvalWindow[], n
   return { tokens, nll: total };
 }
 
-/** NllFn of a language model on any engine (forward, then the uncapped per-token loss). */
+/**
+ * NllFn of a language model on any engine (forward, then the uncapped per-token loss). An engine
+ * with `tokenNllAsync` (ort) computes the loss inside its graph, so the logits never leave it.
+ */
 export function modelNll(model: LanguageModel): NllFn {
+  const inGraph = (model as Partial<{ tokenNllAsync(ids: number[][], targets: ArrayLike<number>): Promise<Float32Array> }>).tokenNllAsync;
+  if (typeof inGraph === 'function') return (x, y) => inGraph.call(model, x, y);
   return async (x, y) => {
     const logits = await model.forwardAsync(x); // [rows, len, vocab]
     try {
