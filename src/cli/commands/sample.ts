@@ -4,7 +4,7 @@
  *
  *   spinbath sample [--model M] [--score RUN|none] --prompt STR | --prompts FILE
  *                   [--tokens N] [--samples n] [--eta E] [--lambda L] [--gamma G] [--precession P]
- *                   [--steps K] [--schedule NAME] [--beta-min b] [--beta-max B] [--integrator heun|euler]
+ *                   [--steps K] [--schedule NAME] [--beta-min b] [--beta-max B] [--integrator heun|euler|midpoint|depondt]
  *                   [--field-source final|layer:l|head:l.h|heads:l.h+l.h] [--field-scale raw|unit]
  *                   [--readout nearest|softmax] [--readout-temperature T] [--seed S] [--json]
  *
