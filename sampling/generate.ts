@@ -79,7 +79,7 @@ interface Group {
 }
 
 /** Encode and fit each prompt into the context (prompt + tokens − 1 positions are fed). */
-function encodePrompts(lm: GuidedLm, o: GuidedOptions): { text: string; ids: number[] }[] {
+export function encodePrompts(lm: GuidedLm, o: Pick<GuidedOptions, 'tokens' | 'prompts' | 'promptIds' | 'truncate'>): { text: string; ids: number[] }[] {
   const nPos = lm.model.nPositions;
   const room = nPos - (o.tokens - 1);
   if (room < 1) throw new UserError('E_ARG', `--tokens ${o.tokens} does not fit the model's context of ${nPos} positions (at most ${nPos} new tokens)`);
@@ -100,7 +100,7 @@ function encodePrompts(lm: GuidedLm, o: GuidedOptions): { text: string; ids: num
 }
 
 /** Tile a batch-1 KV cache to `n` rows in place. */
-function tileCache(cache: KVCache, n: number): void {
+export function tileCache(cache: KVCache, n: number): void {
   if (n === 1) return;
   for (const arr of [cache.k, cache.v]) {
     for (let l = 0; l < arr.length; l++) {

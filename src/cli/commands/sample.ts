@@ -7,6 +7,11 @@
  *                   [--steps K] [--schedule NAME] [--beta-min b] [--beta-max B] [--integrator heun|euler|midpoint|depondt]
  *                   [--field-source final|layer:l|head:l.h|heads:l.h+l.h] [--field-scale raw|unit]
  *                   [--readout nearest|softmax] [--readout-temperature T] [--seed S] [--json]
+ *                   [--space sphere|euclidean]
+ *
+ * --space euclidean samples the Brownian DDPM baseline instead (sampling/euclidean.ts): --score
+ * names a directory written by `spinbath train --space euclidean`; --steps, --field-source,
+ * --samples, --seed apply, the spin-diffusion options (η, λ, integrator, schedule, readout) do not.
  *
  * Output: with one prompt and one sample the continuation is streamed to stdout token by token;
  * with several rows each finished row is printed as `[prompt i, sample j] <prompt><text>`.
@@ -28,6 +33,8 @@ import { checkGuidedOptions, defaultSchedule, DEFAULT_STEPS } from '../../../sam
 import { READOUTS, type ReadoutKind } from '../../../sampling/readout.js';
 import { openScore, scoreHashWarning } from '../../../sampling/score.js';
 import type { Precession } from '../../../sampling/drift.js';
+import { generateEuclidean } from '../../../sampling/euclidean.js';
+import { loadEuclidModel } from '../../../training/euclidean.js';
 import { initBackend, printJson, type Io } from '../io.js';
 import { progressBar } from '../progress.js';
 import { modelOptions, openModel, type ModelArgs } from './model-args.js';
@@ -51,6 +58,7 @@ interface SampleArgs extends ModelArgs {
   'field-scale'?: string;
   readout: string;
   'readout-temperature': number;
+  space?: string;
 }
 
 /** Prompts from a .txt (one per line), JSON (strings, {prompt} objects, or {prompts}) or CSV (prompt column) file. */
@@ -124,6 +132,30 @@ async function run(io: Io, args: SampleArgs): Promise<void> {
   if (precession && args.lambda === undefined) throw new UserError('E_ARG', '--precession needs --lambda (LLG mode)');
   if (args.gamma !== undefined && args.lambda === undefined) throw new UserError('E_ARG', '--gamma needs --lambda (LLG mode)');
 
+  const space = args.space ?? 'sphere';
+  if (space !== 'sphere' && space !== 'euclidean') throw new UserError('E_ARG', `--space must be sphere or euclidean (got '${space}')`);
+  if (space === 'euclidean') {
+    if (!args.score || args.score === 'none') throw new UserError('E_ARG', '--space euclidean needs --score DIR (a directory written by `spinbath train --space euclidean`)');
+    for (const k of ['eta', 'lambda', 'gamma', 'precession', 'schedule', 'beta-min', 'beta-max', 'field-scale'] as const) {
+      if (args[k] !== undefined) throw new UserError('E_ARG', `--${k} applies to spin diffusion (--space sphere), not to the Euclidean DDPM`);
+    }
+    if (!Number.isInteger(args.steps) || args.steps < 1) throw new UserError('E_ARG', `--steps must be a positive integer (got ${args.steps})`);
+    if (!Number.isInteger(args.tokens) || args.tokens < 1) throw new UserError('E_ARG', `--tokens must be a positive integer (got ${args.tokens})`);
+    await initBackend(args);
+    const ddpm = loadEuclidModel(args.score);
+    const lm = await openModel(args);
+    try {
+      const results = await generateEuclidean(lm, { prompts, samples: args.samples, tokens: args.tokens, steps: args.steps, ddpm, fieldSource: source, seed: args.seed, truncate: args.truncate === 'left' ? 'left' : undefined });
+      const many = results.length > 1;
+      if (args.json) printJson(io, many ? results.map((r) => jsonRow(r, true)) : jsonRow(results[0], false));
+      else for (const r of results) io.out(many ? `[prompt ${r.promptIndex}, sample ${r.sample}] ${r.prompt}${r.text}\n` : `${r.prompt}${r.text}\n`);
+      if (!args.quiet && !args.json) io.err(`${results.length} × ${args.tokens} tokens (Euclidean DDPM, K = ${args.steps}, field ${fieldSourceId(source)})\n`);
+    } finally {
+      ddpm.dispose();
+      lm.dispose();
+    }
+    return;
+  }
   await initBackend(args);
   const lm = await openModel(args);
   let score = null;
@@ -213,7 +245,8 @@ export function sampleCommand(io: Io) {
         .option('field-source', { type: 'string', default: 'final', describe: 'context field: final, layer:L, head:L.H, heads:L.H+L.H' })
         .option('field-scale', { type: 'string', describe: 'the η term pulls toward N̂ (unit, default, as the score is trained) or the raw N_proj (raw)' })
         .option('readout', { type: 'string', default: 'nearest', describe: 'nearest (cosine) or softmax over cosines' })
-        .option('readout-temperature', { type: 'number', default: 0.1, describe: 'temperature of the softmax readout' }),
+        .option('readout-temperature', { type: 'number', default: 0.1, describe: 'temperature of the softmax readout' })
+        .option('space', { type: 'string', default: 'sphere', describe: 'sphere (spin diffusion) | euclidean (the Brownian DDPM baseline; --score = its directory)' }),
     handler: (a: SampleArgs) => run(io, a),
   };
 }

@@ -3,7 +3,10 @@
  * reverse SDE (Bhattacharjee & Lee, Eq. 14; docs/residual-score.md) against a language model.
  *
  *   spinbath train --config configs/score/NAME.json [--model M] --out RUN [--resume]
- *                  [--stop-after N] [--cache-dir DIR]
+ *                  [--stop-after N] [--cache-dir DIR] [--space sphere|euclidean]
+ *
+ * --space euclidean trains the Brownian DDPM baseline instead (training/euclidean.ts: VP diffusion
+ * in R^d on the token embeddings, the config's network, data and budget; no checkpoints).
  *
  * Progress on stderr: a bar (loss, validation loss, samples/s, ETA) on a terminal, a line per
  * evaluation otherwise, nothing with --quiet. The report goes to stdout (--json for all of it).
@@ -16,10 +19,13 @@ import { checkResumable, latestCheckpoint } from '../../../training/checkpoint.j
 import { loadScoreConfig } from '../../../training/config.js';
 import { prepareScoreData, runIdentity } from '../../../training/data.js';
 import { trainScore, type ProgressInfo, type TrainProgress } from '../../../training/train.js';
+import { trainEuclidean } from '../../../training/euclidean.js';
 import { initBackend, printJson, processIo, type Io } from '../io.js';
 import { modelOptions, openModel, type ModelArgs } from './model-args.js';
 
-interface TrainArgs extends ModelArgs, TrainRunArgs {}
+interface TrainArgs extends ModelArgs, TrainRunArgs {
+  space?: string;
+}
 
 const fmt = (x: number | null, d = 4) => (x === null ? '-' : x.toPrecision(d));
 
@@ -34,6 +40,9 @@ function progressFor(io: Io, quiet: boolean): TrainProgress | undefined {
 
 async function train(io: Io, a: TrainArgs): Promise<void> {
   const { config: configFile, out, stopAfter } = checkTrainRunArgs(a, 'train', 'configs/score/brown-small.json', 'score model');
+  const space = a.space ?? 'sphere';
+  if (space !== 'sphere' && space !== 'euclidean') throw new UserError('E_ARG', `--space must be sphere or euclidean (got '${space}')`);
+  if (space === 'euclidean' && (a.resume || stopAfter !== undefined)) throw new UserError('E_ARG', '--space euclidean writes no checkpoints: drop --resume and --stop-after');
   const config = loadScoreConfig(configFile);
   const existing = latestCheckpoint(out);
   if (existing && !a.resume) {
@@ -62,6 +71,14 @@ async function train(io: Io, a: TrainArgs): Promise<void> {
       },
     });
     try {
+      if (space === 'euclidean') {
+        const embed = Float32Array.from(lm.model.params().get('embed.W_E')!.dataSync()); // [vocab·d]
+        const report = await trainEuclidean({ config, data: { train: data.train, validation: data.validation, embed, identity: data.identity }, outDir: out, log: say, configName: configFile });
+        if (a.json) return printJson(io, report);
+        io.out(`trained ${report.steps} steps (Euclidean DDPM, ${report.params.toLocaleString('en-US')} parameters, d ${report.d}): val ε-loss ${fmt(report.final_val_loss)} (ε≡0: 1), ${report.samples_per_s.toFixed(0)} samples/s\n`);
+        for (const f of report.files) io.out(`wrote ${f}\n`);
+        return;
+      }
       const report = await trainScore({
         config, data, outDir: out, resume: a.resume, stopAfter, progress: progressFor(io, a.quiet), log: say, configName: configFile,
       });
@@ -93,7 +110,7 @@ export function trainCommand(io: Io) {
       trainRunOptions(modelOptions(y), {
         config: 'score config JSON (configs/score/brown-small.json, configs/score/tiny.json)',
         cacheDir: 'token and field cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)',
-      }),
+      }).option('space', { type: 'string', default: 'sphere', describe: 'sphere (the residual tangent score) | euclidean (the Brownian VP-DDPM baseline on the token embeddings)' }),
     handler: (a: TrainArgs) => train(io, a),
   };
 }
