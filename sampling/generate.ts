@@ -189,7 +189,7 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
           let failure: string | null = null;
           if (badField >= 0) failure = `non-finite context field at token ${k + 1} (prompt ${rows[badField].promptIndex}, sample ${rows[badField].sample})`;
           else {
-            const sde = new GuidedDrift({ N, d, eta, schedule, score, llg, fieldScale, rng: rngPrec });
+            const sde = new GuidedDrift({ N, d, eta, schedule, score, llg, fieldScale, rng: rngPrec, steer: opts.steer });
             try {
               const run = integrateReverse(uniformSpinRows(rows.length, d, rngInit), sde, { integrator, steps, T: schedule.T, tMin, rng: rngNoise });
               S = run.S;

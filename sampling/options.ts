@@ -78,6 +78,8 @@ export interface GuidedOptions {
   onToken?: (e: TokenEvent) => void;
   /** Accumulates wall time (ms) of the language model, the reverse SDE and the readout. */
   profile?: { lmMs: number; sdeMs: number; readoutMs: number };
+  /** External steering field α m̂ added to the guidance (sampling/drift.ts DriftOptions.steer). */
+  steer?: { direction: Float32Array; alpha: number } | null;
 }
 
 const finite = (x: number) => typeof x === 'number' && Number.isFinite(x);

@@ -5,6 +5,9 @@
  *   spinbath sweep --config configs/sweeps/NAME.json [--shard i/n] [--out DIR] [--model M] [--evaluator M]
  *   spinbath sweep --config FILE --list            the grid: index, shard, setting, seed (loads no model)
  *   spinbath sweep merge DIR... [--out DIR]        join shard outputs (dedupe by run id)
+ *   spinbath sweep report DIR --config FILE [--out DIR]   the decisive report (sampling/decisive.ts):
+ *                                                  every setting × the config's report.evaluators with
+ *                                                  bootstrap CIs and the Pareto flag: summary.csv + plots
  *
  * OUT (default spinbath-out/sweeps/NAME, or .../NAME/shard-i-of-n with --shard) receives
  * results.jsonl (one line per finished run; a rerun skips what is done), timings.jsonl,
@@ -20,6 +23,12 @@ import { summaryMarkdown, summaryRows, writeReport } from '../../../sampling/swe
 import { UserError } from '../../errors.js';
 import { atomicWrite } from '../../io/atomic.js';
 import { loadModel, type LoadedModel } from '../../model/load.js';
+import { decisiveCsv, decisiveRows, type DecisiveRow, type ReportEvaluator } from '../../../sampling/decisive.js';
+import { controlSpec, frontierSpec, kSpec, slug } from '../../../sampling/decisive-plots.js';
+import { buildPromptSet } from '../../../sampling/sweep-prompts.js';
+import { brownSplitIds, modelDirTokenizer } from '../../lm/data.js';
+import { KneserNeyBigram } from '../../lm/ngram.js';
+import { renderSvg, type VegaLiteSpec } from '../../plot/render.js';
 import { initBackend, printJson, type GlobalArgs, type Io } from '../io.js';
 
 interface SweepArgs extends GlobalArgs {
@@ -33,6 +42,66 @@ interface SweepArgs extends GlobalArgs {
 
 interface MergeArgs extends GlobalArgs {
   dirs: string[];
+}
+
+interface ReportArgs extends GlobalArgs {
+  dir: string;
+  config?: string;
+  offline: boolean;
+}
+
+async function report(io: Io, a: ReportArgs): Promise<void> {
+  if (!a.config) throw new UserError('E_ARG', 'sweep report needs --config configs/sweeps/NAME.json (the config the runs came from, with a "report" section)');
+  const cfg = loadSweepConfig(a.config);
+  if (!cfg.report) throw new UserError('E_CONFIG', `${a.config} has no "report" section; add { "evaluators": ["models/brown-small", "kn-bigram"] }`);
+  const lines = mergeResults([a.dir], (m) => void (!a.quiet && io.err(`warning: ${m}\n`)));
+  if (lines.length === 0) throw new UserError('E_INPUT', `${a.dir} holds no finished runs; run the sweep first`);
+  const outDir = a.out ?? join(a.dir, 'decisive');
+  await initBackend(a);
+  const lm = await loadModel(cfg.model, { offline: a.offline });
+  const loaded: LoadedModel[] = [];
+  try {
+    const prompts = buildPromptSet(cfg.prompts, lm.tokenizer);
+    const evaluators: ReportEvaluator[] = [];
+    for (const name of cfg.report.evaluators) {
+      if (name === 'kn-bigram') {
+        const train = brownSplitIds('train', await modelDirTokenizer(lm.dir)); // the generator's tokenizer
+        evaluators.push({ name, kind: 'ngram', model: new KneserNeyBigram(train, lm.model.vocab) });
+      } else {
+        const ev = await loadModel(name, { offline: a.offline });
+        loaded.push(ev);
+        evaluators.push({ name, kind: 'lm', ev });
+      }
+    }
+    const rows = decisiveRows(lines, prompts, evaluators, lm.tokenizer, { bootstrap: cfg.report.bootstrap, seed: cfg.report.seed, topicWords: cfg.report.topicWords });
+    const files = [join(outDir, 'summary.csv')];
+    atomicWrite(files[0], decisiveCsv(rows));
+    for (const ev of evaluators) {
+      const specs: [string, VegaLiteSpec | null][] = [
+        [`frontier-${slug(ev.name)}.svg`, frontierSpec(rows, ev.name)],
+        [`k-${slug(ev.name)}.svg`, kSpec(rows, ev.name, integratorK)],
+        [`control-${slug(ev.name)}.svg`, controlSpec(rows, ev.name)],
+      ];
+      for (const [f, spec] of specs) {
+        if (!spec) continue;
+        atomicWrite(join(outDir, f), await renderSvg(spec));
+        files.push(join(outDir, f));
+      }
+    }
+    if (a.json) return printJson(io, { outDir, rows: rows.length, files });
+    io.out(`${rows.length} rows (${rows.length / evaluators.length} settings × ${evaluators.length} evaluators)\n`);
+    for (const f of files) io.out(`wrote ${f}\n`);
+  } finally {
+    for (const e of loaded) e.dispose();
+    lm.dispose();
+  }
+}
+
+/** A setting of the integrator × K block ('… K=k [integrator]' with a score, constant η, no steering). */
+function integratorK(r: DecisiveRow): { integrator: string; K: number } | null {
+  if (r.method !== 'guided') return null;
+  const m = /^guided η=([\d.]+) λ=off K=(\d+) score (\S+)(?: (euler|midpoint|depondt))?$/.exec(r.setting);
+  return m ? { integrator: m[4] ?? 'heun', K: Number(m[2]) } : null;
 }
 
 const fmt = (x: number | null | undefined, d = 3) => (typeof x === 'number' ? x.toFixed(d) : 'n/a');
@@ -105,6 +174,7 @@ export function sweepCommand(io: Io) {
         .option('evaluator', { type: 'string', describe: 'model for perplexity/entropy (overrides the config; default: the generating model)' })
         .option('offline', { type: 'boolean', default: false, describe: 'never download; use the hub cache only' })
         .option('list', { type: 'boolean', default: false, describe: 'print the grid (index, shard, setting, seed) and exit' })
+        .command('report <dir>', 'the decisive report: every setting under the config\'s evaluators, bootstrap CIs, Pareto flags, plots', (yy: Argv) => yy.positional('dir', { type: 'string', describe: 'a sweep output directory (merged)' }).option('config', { type: 'string', describe: 'the sweep config (its "report" section)' }).option('offline', { type: 'boolean', default: false }), ((a: ReportArgs) => report(io, a)) as never)
         .command('merge <dirs..>', 'join shard outputs: dedupe by run id, error on conflicting duplicates', (yy: Argv) => yy.positional('dirs', { type: 'string', array: true, describe: 'shard output directories (or results.jsonl files)' }), ((a: MergeArgs) => merge(io, a)) as never),
     handler: (a: SweepArgs) => main(io, a),
   };
