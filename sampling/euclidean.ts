@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beta } from '../src/core/schedules.js';
 import { contextFields, DEFAULT_FIELD_SOURCE, fieldSourceId, type FieldSource } from '../src/field/source.js';
 import { UserError } from '../src/errors.js';
-import { makeRng, normalArray } from '../src/rng.js';
+import { makeRng, normalArray, type Rng } from '../src/rng.js';
 import { vpVariance, type EuclidModel } from '../training/euclidean.js';
 import { encodePrompts, tileCache, type GuidedLm, type GuidedResult, type TokenTrace } from './generate.js';
 import type { TokenEvent } from './options.js';
@@ -35,14 +35,41 @@ export interface EuclidOptions {
   onToken?: (e: TokenEvent) => void;
 }
 
+/**
+ * The reverse VP SDE by Euler–Maruyama from x_T ~ N(0, I) [n, d] to t_min in `steps` equal steps,
+ * then Tweedie's x̂_0 = (x − √(1−ᾱ) ε_θ)/√ᾱ at t_min (see the file comment). `eps(x, t)` is ε_θ.
+ */
+export function reverseVp(eps: (x: tf.Tensor, t: number) => tf.Tensor, meta: Pick<EuclidModel['meta'], 'd' | 'schedule' | 'tMin'>, n: number, steps: number, rng: Rng): tf.Tensor {
+  const { d, schedule, tMin } = meta;
+  const dtau = (schedule.T - tMin) / steps;
+  let x: tf.Tensor = tf.tensor2d(normalArray(rng, n * d), [n, d]); // x_T ~ N(0, I)
+  for (let i = 0; i < steps; i++) {
+    const t = schedule.T - i * dtau;
+    const b = beta(schedule, t);
+    const sd = Math.sqrt(vpVariance(schedule, t));
+    const z = tf.tensor2d(normalArray(rng, n * d), [n, d]);
+    const next = tf.tidy(() => {
+      const s = tf.div(eps(x, t), -sd); // score [n, d]
+      return tf.add(tf.add(x, tf.mul(tf.add(tf.mul(x, 0.5 * b), tf.mul(s, b)), dtau)), tf.mul(z, Math.sqrt(b * dtau))); // [n, d]
+    });
+    tf.dispose([x, z]);
+    x = next;
+  }
+  const v = vpVariance(schedule, tMin);
+  const x0 = tf.tidy(() => tf.div(tf.sub(x, tf.mul(eps(x, tMin), Math.sqrt(v))), Math.sqrt(1 - v))); // [n, d]
+  x.dispose();
+  return x0;
+}
+
 /** Nearest scaled embedding per row of X̂ [n, d]: ids, and the runner-up, with their cosines. */
 function nearest(X: tf.Tensor, E: tf.Tensor, sqNorm: tf.Tensor, scale: number): { ids: number[]; cos: number[]; runnerUp: number[]; cosRunnerUp: number[] } {
   const n = X.shape[0] as number;
   // argmin |x − cE|² = argmax (c x·E − ½ c² |E|²)
   const score = tf.tidy(() => tf.sub(tf.mul(tf.matMul(X, E, false, true), scale), tf.mul(sqNorm, 0.5 * scale * scale))); // [n, vocab]
   const s = score.dataSync();
-  const xn = tf.tidy(() => tf.norm(X, 'euclidean', 1)).dataSync(); // [n]
-  score.dispose();
+  const xnT = tf.norm(X, 'euclidean', 1); // [n]
+  const xn = xnT.dataSync();
+  tf.dispose([score, xnT]);
   const V = s.length / n;
   const en = sqNorm.dataSync();
   const ids: number[] = [];
@@ -81,8 +108,7 @@ export async function generateEuclidean(lm: GuidedLm, opts: EuclidOptions): Prom
   if (!Number.isInteger(steps) || steps < 1) throw new UserError('E_ARG', `--steps must be a positive integer (got ${steps})`);
   const samples = opts.samples ?? 1;
   const d = model.dModel;
-  const { schedule, tMin, embedScale } = meta;
-  const dtau = (schedule.T - tMin) / steps;
+  const { embedScale } = meta;
   const prompts = encodePrompts(lm, opts);
   const master = makeRng(opts.seed ?? 0);
   const E = model.params().get('embed.W_E')!; // [vocab, d]
@@ -114,23 +140,10 @@ export async function generateEuclidean(lm: GuidedLm, opts: EuclidOptions): Prom
       try {
         for (let k = 0; k < opts.tokens; k++) {
           const N = groups.length === 1 ? groups[0].field : tf.concat(groups.map((g) => g.field), 0); // [n, d]
-          const norms = Array.from(tf.tidy(() => tf.norm(N, 'euclidean', 1)).dataSync());
-          let x: tf.Tensor = tf.tensor2d(normalArray(rng, n * d), [n, d]); // x_T ~ N(0, I)
-          for (let i = 0; i < steps; i++) {
-            const t = schedule.T - i * dtau;
-            const b = beta(schedule, t);
-            const sd = Math.sqrt(vpVariance(schedule, t));
-            const z = tf.tensor2d(normalArray(rng, n * d), [n, d]);
-            const next = tf.tidy(() => {
-              const s = tf.div(ddpm.eps(x, t, N), -sd); // score [n, d]
-              return tf.add(tf.add(x, tf.mul(tf.add(tf.mul(x, 0.5 * b), tf.mul(s, b)), dtau)), tf.mul(z, Math.sqrt(b * dtau))); // [n, d]
-            });
-            tf.dispose([x, z]);
-            x = next;
-          }
-          const v = vpVariance(schedule, tMin);
-          const x0 = tf.tidy(() => tf.div(tf.sub(x, tf.mul(ddpm.eps(x, tMin, N), Math.sqrt(v))), Math.sqrt(1 - v))); // Tweedie x̂_0 [n, d]
-          x.dispose();
+          const normT = tf.norm(N, 'euclidean', 1); // [n]
+          const norms = Array.from(normT.dataSync());
+          normT.dispose();
+          const x0 = reverseVp((x, t) => ddpm.eps(x, t, N), meta, n, steps, rng); // x̂_0 [n, d]
           if (groups.length > 1) N.dispose();
           const out = nearest(x0, E, sqNorm, embedScale);
           x0.dispose();
