@@ -8,7 +8,11 @@
  *                prompt and the earlier generated tokens (a GPT-2 directory, or 'kn-bigram': the
  *                interpolated Kneser–Ney bigram of src/lm/ngram.ts trained on the Brown train split
  *                in the generator's tokenizer)
- *   distinct_2   unique / total token bigrams pooled over the outputs (sampling/metrics.ts)
+ *   distinct_2   per-context diversity: for each prompt, the unique token bigrams among its outputs
+ *                (every seed; bigrams never cross outputs), summed over prompts, over the total number
+ *                of bigrams. Unlike sweep summaries' distinct-2 (pooled over ALL outputs, so that
+ *                different prompts count as diversity), this is a sum over prompts and so resamples
+ *                without bias; with 3 seeds a prompt whose seeds agree scores low.
  *   hit_rate     share of generated tokens that are topic-word tokens (baselines.ts topicTokenIds)
  * Intervals: the percentile bootstrap over prompts — B resamples of the prompt indices with
  * replacement (each prompt carries its outputs of every seed), from makeRng(`decisive/<seed>`) and
@@ -173,21 +177,21 @@ export function decisiveRows(lines: readonly ResultLine[], prompts: { ids: numbe
       toks[r.promptIndex] += t.length;
       for (const id of t) if (topic.has(id)) hits[r.promptIndex]++;
     }
-    const seen = new Map<number, number>();
-    let stamp = 0;
+    // per prompt: unique and total bigrams among its outputs (its seeds pooled)
+    const uniq = new Float64Array(P);
+    const total = new Float64Array(P);
+    for (let p = 0; p < P; p++) {
+      uniq[p] = new Set(bigrams[p]).size;
+      total[p] = bigrams[p].length;
+    }
     const distinct2: Stat = (w) => {
-      stamp++;
-      let uniq = 0;
-      let total = 0;
+      let u = 0;
+      let t = 0;
       for (let p = 0; p < P; p++) {
-        if (w[p] === 0) continue;
-        total += w[p] * bigrams[p].length;
-        for (const key of bigrams[p]) if (seen.get(key) !== stamp) {
-          seen.set(key, stamp);
-          uniq++;
-        }
+        u += w[p] * uniq[p];
+        t += w[p] * total[p];
       }
-      return total > 0 ? uniq / total : NaN;
+      return t > 0 ? u / t : NaN;
     };
     const hitRate: Stat = (w) => {
       let h = 0;
