@@ -9,7 +9,7 @@
  *    ε-loss falls below that of ε ≡ 0, and `spinbath sample --space euclidean` runs on it; bad
  *    input gets one line and exit code 2.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -118,12 +118,13 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
 describe('spinbath train / sample --space euclidean', () => {
   const root = mkdtempSync(join(tmpdir(), 'sb-euclid-'));
   const lm = join(root, 'lm');
-  const B = ['--backend', 'wasm', '--quiet', '--cache-dir', join(root, 'cache')];
+  const S = ['--backend', 'wasm', '--quiet'];
+  const B = [...S, '--cache-dir', join(root, 'cache')];
   beforeAll(() => {
     saveGpt2Checkpoint(lm, randomGpt2Weights({ vocab_size: 257 + 256, n_positions: 16, n_embd: 16, n_layer: 2, n_head: 2 }, 1), { dtype: 'F32' });
     writeTruncatedTokenizer(lm, 256);
   });
-  afterAll(() => undefined);
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it('trains configs/score/tiny.json in R^d, exports a loadable model, and samples from it', async () => {
     const out = join(root, 'eu');
@@ -136,16 +137,16 @@ describe('spinbath train / sample --space euclidean', () => {
     const m = loadEuclidModel(out);
     expect(m.meta.d).toBe(16);
     m.dispose();
-    const s = await run(['sample', '--space', 'euclidean', '--score', out, '--model', lm, '--prompt', 'ab', '--tokens', '3', '--steps', '5', '--json', ...B]);
+    const s = await run(['sample', '--space', 'euclidean', '--score', out, '--model', lm, '--prompt', 'ab', '--tokens', '3', '--steps', '5', '--json', ...S]);
     expect(s.code, s.stderr).toBe(0);
     expect(JSON.parse(s.stdout).tokens).toHaveLength(3);
   }, 300_000);
 
   it('bad input: one line, exit 2, nothing on stdout', async () => {
     for (const args of [
-      ['sample', '--space', 'euclidean', '--model', lm, '--prompt', 'a', ...B],
-      ['sample', '--space', 'euclidean', '--score', join(root, 'eu'), '--eta', '1', '--model', lm, '--prompt', 'a', ...B],
-      ['sample', '--space', 'plane', '--model', lm, '--prompt', 'a', ...B],
+      ['sample', '--space', 'euclidean', '--model', lm, '--prompt', 'a', ...S],
+      ['sample', '--space', 'euclidean', '--score', join(root, 'eu'), '--eta', '1', '--model', lm, '--prompt', 'a', ...S],
+      ['sample', '--space', 'plane', '--model', lm, '--prompt', 'a', ...S],
       ['train', '--space', 'euclidean', '--resume', '--config', 'configs/score/tiny.json', '--model', lm, '--out', join(root, 'x'), ...B],
     ]) {
       const r = await run(args);
