@@ -3,7 +3,8 @@
  * variables set (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) on the tiny sweep, then merged: the
  * merge equals the unsharded run line for line (same run ids, generations and metrics).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,9 +45,9 @@ describe('docs/cluster.md Slurm array script', () => {
     const out = join(tmp, 'runs');
     const n = 3;
     for (let i = 0; i < n; i++) {
-      execFileSync('bash', [file], {
+      // async, so the worker's event loop keeps answering vitest while the shard runs
+      await promisify(execFile)('bash', [file], {
         env: { ...process.env, SLURM_ARRAY_TASK_ID: String(i), SLURM_ARRAY_TASK_COUNT: String(n), CONFIG: 'configs/sweeps/tiny.json', OUT: out, SPINBATH: 'node --import tsx test/helpers/cli-entry.ts' },
-        stdio: 'pipe',
       });
     }
     const merged = join(tmp, 'merged');
