@@ -152,7 +152,7 @@ export function paretoFlags(ppl: readonly number[], d2: readonly number[]): { on
 }
 
 /** The report rows: every setting × evaluator (see the file comment). */
-export function decisiveRows(lines: readonly ResultLine[], prompts: { ids: number[][] }, evaluators: readonly ReportEvaluator[], tokenizer: Pick<Tokenizer, 'encode'>, o: { bootstrap: number; seed: number; topicWords?: string[] }): DecisiveRow[] {
+export function decisiveRows(lines: readonly ResultLine[], prompts: { ids: number[][]; texts?: string[] }, evaluators: readonly ReportEvaluator[], tokenizer: Pick<Tokenizer, 'encode'>, o: { bootstrap: number; seed: number; topicWords?: string[] }): DecisiveRow[] {
   const P = prompts.ids.length;
   const draws = bootstrapDraws(P, o.bootstrap, o.seed);
   const topic = new Set(o.topicWords ? topicTokenIds(tokenizer, o.topicWords) : []);
@@ -166,7 +166,7 @@ export function decisiveRows(lines: readonly ResultLine[], prompts: { ids: numbe
     groups.get(key)!.push(l);
   }
   const settings = [...groups.values()].map((g) => {
-    const records: (GenerationRecord & { promptIndex: number })[] = g.flatMap((l) => l.generations.map((x) => ({ prompt: '', promptTokens: prompts.ids[x.promptIndex], text: x.text, tokens: x.tokens, promptIndex: x.promptIndex })));
+    const records: (GenerationRecord & { promptIndex: number })[] = g.flatMap((l) => l.generations.map((x) => ({ prompt: prompts.texts?.[x.promptIndex] ?? '', promptTokens: prompts.ids[x.promptIndex], text: x.text, tokens: x.tokens, promptIndex: x.promptIndex })));
     // per prompt: bigram keys, token and hit counts
     const bigrams: number[][] = Array.from({ length: P }, () => []);
     const toks = new Int32Array(P);

@@ -11,10 +11,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateBaseline, topicTokenIds } from '../../sampling/baselines.js';
-import { bootstrapDraws, decisiveCsv, decisiveRows, methodOf, paretoFlags, perOutputNgram } from '../../sampling/decisive.js';
+import { bootstrapDraws, decisiveCsv, decisiveRows, methodOf, paretoFlags, perOutputNgram, perOutputNll } from '../../sampling/decisive.js';
 import { GuidedDrift } from '../../sampling/drift.js';
 import { INTEGRATORS } from '../../sampling/integrators/index.js';
-import { distinctN } from '../../sampling/metrics.js';
+import { computeMetrics, distinctN } from '../../sampling/metrics.js';
 import { integrateReverse } from '../../sampling/reverse.js';
 import { expandGrid, parseSweepConfig, runLabel } from '../../sampling/sweep-config.js';
 import type { ResultLine } from '../../sampling/sweep.js';
@@ -170,6 +170,25 @@ describe('steering field', () => {
     const exact = vmfMeanCos(d, kappa);
     expect(Math.abs(vmfMeanCos(d, (2 * eta) / beta) - exact), 'the steering changes the law measurably').toBeGreaterThan(8 * se);
     expect(Math.abs(mean - exact), `mean ${mean} vs ${exact}, se ${se}`).toBeLessThanOrEqual(3.5 * se);
+  });
+});
+
+describe('per-output NLL under a GPT-2 evaluator', () => {
+  it('pooled, equals metrics.ts perplexity of the same records (prompt as context)', async () => {
+    const model = Gpt2Model.fromWeights(randomGpt2Weights({ vocab_size: 50257, n_positions: 32, n_embd: 16, n_layer: 1, n_head: 2 }, 4));
+    const tokenizer = await loadTokenizer();
+    try {
+      const ev = { model, tokenizer };
+      const records = ['The cat', 'A long time ago', 'Yes'].map((prompt, i) => ({ prompt, promptTokens: tokenizer.encode(prompt), text: '', tokens: [100 + i, 200 + i, 300 + i, 7 + i].slice(0, 2 + i) }));
+      for (const r of records) r.text = tokenizer.decode(r.tokens);
+      const { nll, count } = perOutputNll(ev, records);
+      const total = nll.reduce((a, b) => a + b, 0);
+      const n = count.reduce((a, b) => a + b, 0);
+      expect(n).toBe(2 + 3 + 4);
+      expect(Math.exp(total / n)).toBeCloseTo(computeMetrics(records, ev).perplexity, 3);
+    } finally {
+      model.dispose();
+    }
   });
 });
 
