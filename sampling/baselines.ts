@@ -71,6 +71,19 @@ export interface BaselineResult {
   stop: 'eos' | 'length';
 }
 
+/**
+ * Token ids of topic words: the first token of ' word' (with GPT-2's leading space) and of 'word',
+ * deduplicated, in first-seen order.
+ */
+export function topicTokenIds(tokenizer: Pick<Tokenizer, 'encode'>, words: readonly string[]): number[] {
+  const ids: number[] = [];
+  for (const w of words) for (const form of [` ${w}`, w]) {
+    const t = tokenizer.encode(form)[0];
+    if (t !== undefined && !ids.includes(t)) ids.push(t);
+  }
+  return ids;
+}
+
 /** A short label such as 'greedy', 'top-p 0.9', 'top-k 40 T=0.7 rep=1.2'. */
 export function baselineLabel(s: BaselineSpec): string {
   const parts: string[] = [s.method];
@@ -78,6 +91,7 @@ export function baselineLabel(s: BaselineSpec): string {
   if (s.method === 'top-p') parts.push(String(s.topP));
   if (s.method !== 'greedy' && s.temperature !== undefined && s.temperature !== 1) parts.push(`T=${s.temperature}`);
   if (s.repetitionPenalty !== undefined && s.repetitionPenalty !== 1) parts.push(`rep=${s.repetitionPenalty}`);
+  if (s.logitBias) parts.push(`bias=${s.logitBias.bias}`);
   return parts.join(' ');
 }
 
@@ -230,7 +244,7 @@ export function rowGroups(lengths: number[], samples: number, batch: number): { 
 
 /** Generate with a baseline decoder; results ordered by prompt, then sample. */
 export async function generateBaseline(lm: BaselineLm, opts: BaselineOptions): Promise<BaselineResult[]> {
-  const parsed = baselineSpecSchema.safeParse({ method: opts.method, temperature: opts.temperature, topK: opts.topK, topP: opts.topP, repetitionPenalty: opts.repetitionPenalty });
+  const parsed = baselineSpecSchema.safeParse({ method: opts.method, temperature: opts.temperature, topK: opts.topK, topP: opts.topP, repetitionPenalty: opts.repetitionPenalty, logitBias: opts.logitBias });
   if (!parsed.success) {
     const i = parsed.error.issues[0];
     throw new UserError('E_ARG', `baseline ${opts.method}: ${i.path.join('.') || 'method'}: ${i.message}`);
@@ -243,6 +257,7 @@ export async function generateBaseline(lm: BaselineLm, opts: BaselineOptions): P
   const { model, tokenizer } = lm;
   const prompts = preparePromptIds(lm, opts.prompts, opts.promptIds, opts.tokens, opts.truncate);
   const penalty = spec.repetitionPenalty ?? 1;
+  const biasIds = spec.logitBias ? topicTokenIds(tokenizer, spec.logitBias.words) : [];
   const stopAtEos = opts.stopAtEos ?? true;
   const seed = opts.seed ?? 0;
   const results: BaselineResult[] = [];
@@ -261,6 +276,7 @@ export async function generateBaseline(lm: BaselineLm, opts: BaselineOptions): P
         group.forEach((r, b) => {
           if (done[b]) return void next.push([gen[b][gen[b].length - 1] ?? tokenizer.eosId]); // ignored row
           const z = Float32Array.from(host.subarray(b * model.vocab, (b + 1) * model.vocab)); // [vocab]
+          for (const id of biasIds) z[id] += spec.logitBias!.bias; // logit bias on the topic words
           const t = chooseToken(applyRepetitionPenalty(z, seen[b], penalty), spec, rngs[b]);
           next.push([t]);
           if (stopAtEos && t === tokenizer.eosId) {

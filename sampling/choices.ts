@@ -4,9 +4,13 @@
  */
 
 /** Integrators of the reverse SDE (sampling/integrators). */
-export const INTEGRATOR_NAMES = ['heun', 'euler'] as const;
+export const INTEGRATOR_NAMES = ['heun', 'euler', 'midpoint', 'depondt'] as const;
 /** One of {@link INTEGRATOR_NAMES}. */
 export type IntegratorName = (typeof INTEGRATOR_NAMES)[number];
+/** Diffusion spaces of `train`/`sample`: spin diffusion on the sphere, or the Brownian (Euclidean) VP-DDPM baseline. */
+export const SPACES = ['sphere', 'euclidean'] as const;
+/** One of {@link SPACES}. */
+export type Space = (typeof SPACES)[number];
 /** Token readouts (sampling/readout.ts). */
 export const READOUTS = ['nearest', 'softmax'] as const;
 /** One of {@link READOUTS}. */

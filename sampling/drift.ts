@@ -100,6 +100,13 @@ export interface DriftOptions {
   fieldScale?: 'raw' | 'unit';
   /** Draws the precession planes (orthogonal/field). */
   rng?: Rng;
+  /**
+   * External steering field (issue 14, controllability): a unit direction m̂ [d] (e.g. the mean
+   * spin of a set of topic words) added with strength α to the field the η term pulls toward,
+   * G ← G + α m̂ for every row, so the guidance becomes c_N P_S (N̂ + α m̂). The score network
+   * still sees the context field N alone.
+   */
+  steer?: { direction: Float32Array; alpha: number } | null;
 }
 
 /** What an integrator needs: a(S, τ) and g(τ) in dS = a dτ + g P_S ∘ dW̄. Rows [n·d]. */
@@ -206,6 +213,11 @@ export class GuidedDrift implements Sde {
       this.A = Float64Array.from(A.flat());
     }
     this.G = opts.fieldScale === 'raw' ? Float32Array.from(opts.N) : unitRows(opts.N, d);
+    if (opts.steer && opts.steer.alpha !== 0) {
+      const m = opts.steer.direction;
+      if (m.length !== d) throw new RangeError(`steering direction has ${m.length} components, the spins ${d}`);
+      for (let o = 0; o < this.G.length; o += d) for (let j = 0; j < d; j++) this.G[o + j] += opts.steer.alpha * m[j];
+    }
     this.norm = new Float64Array(n);
     for (let i = 0; i < n; i++) this.norm[i] = Math.sqrt(dot(this.G, this.G, i * d, d));
     if (rng && (this.prec === 'orthogonal' || this.prec === 'field')) {

@@ -83,7 +83,7 @@ interface Group {
 }
 
 /** Encode and fit each prompt into the context (prompt + tokens − 1 positions are fed). */
-function encodePrompts(lm: GuidedLm, o: GuidedOptions): { text: string; ids: number[] }[] {
+export function encodePrompts(lm: GuidedLm, o: Pick<GuidedOptions, 'tokens' | 'prompts' | 'promptIds' | 'truncate'>): { text: string; ids: number[] }[] {
   const nPos = lm.model.nPositions;
   const room = nPos - (o.tokens - 1);
   if (room < 1) throw new UserError('E_ARG', `--tokens ${o.tokens} does not fit the model's context of ${nPos} positions (at most ${nPos} new tokens)`);
@@ -122,7 +122,7 @@ export function checkModelCompat(model: LanguageModel, source: FieldSource, meta
  * `n` rows [n, d], with the cache holding n rows: the prompt runs once (batch 1) and the cache is
  * tiled (`ModelCache.tile`); an engine whose cache cannot tile prefills the prompt repeated n times.
  */
-async function prefill(model: LanguageModel, ids: number[], source: FieldSource, n: number): Promise<{ cache: ModelCache; field: tf.Tensor }> {
+export async function prefill(model: LanguageModel, ids: number[], source: FieldSource, n: number): Promise<{ cache: ModelCache; field: tf.Tensor }> {
   let cache = model.newCache();
   try {
     if (n > 1 && typeof (cache as Partial<ModelCache>).tile !== 'function') {
@@ -218,7 +218,7 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
           let failure: string | null = null;
           if (badField >= 0) failure = `non-finite context field at token ${k + 1} (prompt ${rows[badField].promptIndex}, sample ${rows[badField].sample})`;
           else {
-            const sde = new GuidedDrift({ N, d, eta, schedule, score, llg, fieldScale, rng: rngPrec });
+            const sde = new GuidedDrift({ N, d, eta, schedule, score, llg, fieldScale, rng: rngPrec, steer: opts.steer });
             try {
               const run = integrateReverse(uniformSpinRows(rows.length, d, rngInit), sde, { integrator, steps, T: schedule.T, tMin, rng: rngNoise });
               S = run.S;

@@ -18,8 +18,8 @@ import type { FieldSource } from '../src/field/source.js';
 import type { ScoreModel } from '../src/score/contract.js';
 import type { ParamSchedule, Precession } from './drift.js';
 
-export { BASELINE_METHODS, FIELD_SCALES, INTEGRATOR_NAMES, PRECESSIONS, READOUTS, DEFAULT_STEPS, MAX_SEED, type BaselineMethod, type IntegratorName, type ReadoutKind } from './choices.js';
-import { BASELINE_METHODS, FIELD_SCALES, INTEGRATOR_NAMES, MAX_SEED, PRECESSIONS, READOUTS, type IntegratorName, type ReadoutKind } from './choices.js';
+export { BASELINE_METHODS, FIELD_SCALES, INTEGRATOR_NAMES, PRECESSIONS, READOUTS, SPACES, DEFAULT_STEPS, MAX_SEED, type BaselineMethod, type IntegratorName, type ReadoutKind, type Space } from './choices.js';
+import { BASELINE_METHODS, FIELD_SCALES, INTEGRATOR_NAMES, MAX_SEED, PRECESSIONS, READOUTS, SPACES, type IntegratorName, type ReadoutKind } from './choices.js';
 
 /**
  * The schedule used without a score checkpoint: the one the residual scores are trained with
@@ -105,6 +105,17 @@ export const guidedOptionsSchema = z
     if (o.tMin !== undefined && o.tMin >= (o.schedule?.T ?? 1)) ctx.addIssue({ code: 'custom', path: ['tMin'], message: `must be below the schedule's end time T = ${o.schedule?.T ?? 1}` });
   });
 
+/** `--space`: spin diffusion on the sphere or the Euclidean VP-DDPM baseline. */
+export const spaceSchema = z.enum(SPACES, { errorMap: () => ({ message: `must be ${SPACES.join(' or ')}` }) });
+
+/**
+ * The settings of the Euclidean DDPM sampler (sampling/euclidean.ts) that the CLI validates: the
+ * spin-diffusion options (η, λ, γ, precession, schedule, β, field scale) do not apply to it.
+ */
+export const euclideanSampleSchema = z
+  .object({ tokens: guidedFields.tokens, samples: guidedFields.samples, steps: guidedFields.steps, seed: seedSchema.optional() })
+  .strict();
+
 /** The sampler settings of a baseline decoder (method, temperature, top-k, top-p, repetition penalty). */
 export const baselineSpecSchema = z
   .object({
@@ -113,6 +124,8 @@ export const baselineSpecSchema = z
     topK: z.number({ invalid_type_error: 'must be a number' }).int('must be an integer ≥ 1').min(1, 'must be an integer ≥ 1').optional(),
     topP: z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]').optional(),
     repetitionPenalty: finiteNum('must be a finite number > 0 (1 = off)').positive('must be a finite number > 0 (1 = off)').optional(),
+    /** Additive logit bias on the first token of each word (issue 14: the autoregressive equivalent of steering). */
+    logitBias: z.object({ words: z.array(z.string().min(1, 'must be a non-empty word')).min(1, 'needs at least one word'), bias: finiteNum('must be a finite number') }).strict().optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -181,6 +194,8 @@ export interface GuidedOptions {
   onToken?: (e: TokenEvent) => void;
   /** Accumulates wall time (ms) of the language model, the reverse SDE and the readout. */
   profile?: { lmMs: number; sdeMs: number; readoutMs: number };
+  /** External steering field α m̂ added to the guidance (sampling/drift.ts DriftOptions.steer). */
+  steer?: { direction: Float32Array; alpha: number } | null;
 }
 
 /** One line from a failed option parse: `what: field F: message`. */

@@ -41,7 +41,9 @@ import type { NoiseSchedule } from '../src/core/schedules.js';
 import { UserError } from '../src/errors.js';
 import { parseFieldSource } from '../src/field/source.js';
 import { baselineLabel, type BaselineSpec } from './baselines.js';
+import type { ParamSchedule } from './drift.js';
 import { baselineSpecSchema, DEFAULT_STEPS, guidedFields, noiseScheduleSchema, promptTextSchema, seedSchema } from './options.js';
+import type { IntegratorName } from './choices.js';
 
 // The grids are arrays of the guided option family's own field schemas (sampling/options.ts), so a
 // value the sampler or the CLI refuses is refused here too, with the same rule.
@@ -56,18 +58,39 @@ const numberOf = (f: z.ZodTypeAny) =>
 
 const fieldSourceText = z.string().refine((s) => parseFieldSource(s) !== null, { message: 'not a field source; write final, layer:L, head:L.H or heads:L.H+L.H' });
 
-const guidedSchema = z
+const guidedShape = {
+  /** η: a constant, or an annealed schedule {kind, from, to} from the noisy start (τ = 0) to the end (sampling/drift.ts ParamSchedule). */
+  eta: z.array(guidedFields.eta).min(1),
+  lambda: z.array(z.union([z.literal('off'), numberOf(guidedFields.lambda)])).min(1).default(['off']),
+  steps: z.array(guidedFields.steps).min(1).default([DEFAULT_STEPS]),
+  schedules: z.array(z.union([z.literal('default'), scheduleSchema])).min(1).default(['default']),
+  fieldSources: z.array(fieldSourceText).min(1).default(['final']),
+  scores: z.array(z.string().min(1)).min(1).default(['none']),
+  gamma: numberOf(guidedFields.gamma).default(1),
+  integrator: guidedFields.integrator.default('heun'),
+  /** Several integrators (a grid axis, inside steps); overrides `integrator`. */
+  integrators: z.array(guidedFields.integrator).min(1).optional(),
+  readout: guidedFields.readout.default('nearest'),
+  readoutTemperature: guidedFields.readoutTemperature.optional(),
+  /** The method this block stands for in reports (issue 14): guided (default), learned-score, steered. */
+  method: z.enum(['guided', 'learned-score', 'steered']).optional(),
+  /** External steering field: the mean spin of `words` with each strength α (a grid axis). */
+  steer: z.object({ words: z.array(z.string().min(1)).min(1), alpha: z.array(z.number().finite()).min(1) }).strict().optional(),
+};
+const guidedSchema = z.object(guidedShape).strict();
+
+/** The Brownian DDPM baseline (training/euclidean.ts, sampling/euclidean.ts): model directories × step counts. */
+const euclideanSchema = z
+  .object({ models: z.array(z.string().min(1)).min(1), steps: z.array(guidedFields.steps).min(1).default([DEFAULT_STEPS]) })
+  .strict();
+
+/** The decisive report (sampling/decisive.ts): evaluators, bootstrap and the topic words of the hit rate. */
+const reportSchema = z
   .object({
-    eta: z.array(numberOf(guidedFields.eta)).min(1),
-    lambda: z.array(z.union([z.literal('off'), numberOf(guidedFields.lambda)])).min(1).default(['off']),
-    steps: z.array(guidedFields.steps).min(1).default([DEFAULT_STEPS]),
-    schedules: z.array(z.union([z.literal('default'), scheduleSchema])).min(1).default(['default']),
-    fieldSources: z.array(fieldSourceText).min(1).default(['final']),
-    scores: z.array(z.string().min(1)).min(1).default(['none']),
-    gamma: numberOf(guidedFields.gamma).default(1),
-    integrator: guidedFields.integrator.default('heun'),
-    readout: guidedFields.readout.default('nearest'),
-    readoutTemperature: guidedFields.readoutTemperature.optional(),
+    evaluators: z.array(z.string().min(1)).min(1),
+    bootstrap: z.number().int().min(10).max(100_000).default(1000),
+    seed: seedSchema.default(0),
+    topicWords: z.array(z.string().min(1)).optional(),
   })
   .strict();
 
@@ -105,10 +128,14 @@ export const sweepConfigSchema = z
     seeds: z.array(seedSchema).min(1).default([0]),
     batchSize: z.number().int().min(1).max(4096).default(16),
     guided: guidedSchema.optional(),
+    /** Further guided blocks, expanded after `guided` (e.g. a learned-score or a steered block). */
+    grids: z.array(guidedSchema).optional(),
+    euclidean: euclideanSchema.optional(),
     baselines: z.array(baselineSpecSchema).default([]),
+    report: reportSchema.optional(),
   })
   .strict()
-  .refine((c) => c.guided !== undefined || c.baselines.length > 0, { message: 'the grid is empty: give "guided" and/or "baselines"', path: ['guided'] });
+  .refine((c) => c.guided !== undefined || c.baselines.length > 0 || (c.grids?.length ?? 0) > 0 || c.euclidean !== undefined, { message: 'the grid is empty: give "guided" and/or "baselines"', path: ['guided'] });
 
 /** A validated sweep config (configs/sweeps/NAME.json). */
 export type SweepConfig = z.infer<typeof sweepConfigSchema>;
@@ -134,18 +161,27 @@ export interface GuidedParams {
   schedule: NoiseSchedule | 'default';
   steps: number;
   lambda: number | 'off';
-  eta: number;
+  eta: ParamSchedule;
   gamma: number;
-  integrator: 'heun' | 'euler';
+  integrator: IntegratorName;
   readout: 'nearest' | 'softmax';
   readoutTemperature: number | null;
+  seed: number;
+  /** Only when the block names one (so older run ids are unchanged). */
+  method?: 'guided' | 'learned-score' | 'steered';
+  steer?: { words: string[]; alpha: number };
+}
+export interface EuclideanParams {
+  kind: 'euclidean';
+  model: string;
+  steps: number;
   seed: number;
 }
 export interface BaselineParams extends BaselineSpec {
   kind: 'baseline';
   seed: number | null;
 }
-export type RunParams = GuidedParams | BaselineParams;
+export type RunParams = GuidedParams | BaselineParams | EuclideanParams;
 
 /** Shared settings of every run of a sweep (part of each run id). */
 export interface SweepSetup {
@@ -161,18 +197,22 @@ export interface SweepSetup {
 /** Every run of the grid, in index order (see the file comment). */
 export function expandGrid(c: SweepConfig): RunParams[] {
   const runs: RunParams[] = [];
-  const g = c.guided;
-  if (g) {
+  for (const g of [...(c.guided ? [c.guided] : []), ...(c.grids ?? [])]) {
+    const alphas = g.steer ? g.steer.alpha : [null];
     for (const fieldSource of g.fieldSources)
       for (const score of g.scores)
         for (const schedule of g.schedules)
         for (const steps of g.steps)
+          for (const integrator of g.integrators ?? [g.integrator])
           for (const lambda of g.lambda)
+            for (const alpha of alphas)
             for (const eta of g.eta)
               for (const seed of c.seeds) {
-                runs.push({ kind: 'guided', fieldSource, score, schedule, steps, lambda, eta, gamma: g.gamma, integrator: g.integrator, readout: g.readout, readoutTemperature: g.readoutTemperature ?? null, seed });
+                const extra = { ...(g.method ? { method: g.method } : {}), ...(g.steer && alpha !== null ? { steer: { words: g.steer.words, alpha } } : {}) };
+                runs.push({ kind: 'guided', fieldSource, score, schedule, steps, lambda, eta, gamma: g.gamma, integrator, readout: g.readout, readoutTemperature: g.readoutTemperature ?? null, seed, ...extra });
               }
   }
+  if (c.euclidean) for (const model of c.euclidean.models) for (const steps of c.euclidean.steps) for (const seed of c.seeds) runs.push({ kind: 'euclidean', model, steps, seed });
   for (const b of c.baselines) {
     for (const seed of b.method === 'greedy' ? [null] : c.seeds) runs.push({ kind: 'baseline', ...b, seed });
   }
@@ -200,8 +240,10 @@ export function runId(params: RunParams, setup: SweepSetup): string {
 /** A short human label of a run without its seed, e.g. 'guided η=0.5 λ=off K=50' or 'top-p 0.9'. */
 export function runLabel(p: RunParams): string {
   if (p.kind === 'baseline') return baselineLabel(p);
-  const extra = [p.fieldSource !== 'final' ? p.fieldSource : '', p.score !== 'none' ? `score ${p.score}` : '', p.schedule !== 'default' ? `${p.schedule.kind} ${p.schedule.betaMin}→${p.schedule.betaMax}` : '', p.integrator !== 'heun' ? p.integrator : '', p.readout !== 'nearest' ? p.readout : ''].filter(Boolean);
-  return [`guided η=${p.eta} λ=${p.lambda} K=${p.steps}`, ...extra].join(' ');
+  if (p.kind === 'euclidean') return `euclidean-ddpm ${p.model} K=${p.steps}`;
+  const eta = typeof p.eta === 'number' ? String(p.eta) : `${p.eta.kind} ${p.eta.from}→${p.eta.to}`;
+  const extra = [p.fieldSource !== 'final' ? p.fieldSource : '', p.score !== 'none' ? `score ${p.score}` : '', p.schedule !== 'default' ? `${p.schedule.kind} ${p.schedule.betaMin}→${p.schedule.betaMax}` : '', p.integrator !== 'heun' ? p.integrator : '', p.readout !== 'nearest' ? p.readout : '', p.steer ? `steer α=${p.steer.alpha}` : ''].filter(Boolean);
+  return [`${p.method && p.method !== 'guided' ? `${p.method} ` : 'guided '}η=${eta} λ=${p.lambda} K=${p.steps}`, ...extra].join(' ');
 }
 
 /** Parse `--shard i/n` (0-based i). */

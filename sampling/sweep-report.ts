@@ -16,7 +16,7 @@ import type { ResultLine } from './sweep.js';
 
 export interface SummaryRow {
   label: string;
-  kind: 'guided' | 'baseline';
+  kind: 'guided' | 'baseline' | 'euclidean';
   seeds: number;
   runIds: string[];
   metrics: Record<string, number | null>;
@@ -106,7 +106,7 @@ export function qualityDiversitySpec(lines: readonly ResultLine[]): VegaLiteSpec
 
 /** Each metric against η (x: quantitative) or λ (x: ordinal with 'off'), guided runs, mean over seeds. */
 export function metricsAgainstSpec(lines: readonly ResultLine[], axis: 'eta' | 'lambda'): VegaLiteSpec | null {
-  const guided = lines.filter((l) => l.params.kind === 'guided');
+  const guided = lines.filter((l) => l.params.kind === 'guided' && typeof l.params.eta === 'number' && !l.params.steer); // constant η only
   if (guided.length === 0) return null;
   const lamOrder = ['off', ...[...new Set(guided.map((l) => (l.params.kind === 'guided' ? l.params.lambda : 'off')).filter((x): x is number => x !== 'off'))].sort((a, b) => a - b).map(String)];
   type G = Extract<ResultLine['params'], { kind: 'guided' }>;

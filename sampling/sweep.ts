@@ -19,7 +19,9 @@ import { join } from 'node:path';
 import { UserError } from '../src/errors.js';
 import { atomicWrite, atomicWriteJson } from '../src/io/atomic.js';
 import { parseFieldSource } from '../src/field/source.js';
-import { generateBaseline, type BaselineLm } from './baselines.js';
+import { generateBaseline, topicTokenIds, type BaselineLm } from './baselines.js';
+import { generateEuclidean } from './euclidean.js';
+import { loadEuclidModel, type EuclidModel } from '../src/score/euclid.js';
 import { generateGuided, type GuidedOptions } from './generate.js';
 import { openScore } from './score.js';
 import type { ScoreModel } from '../src/score/contract.js';
@@ -132,8 +134,32 @@ export function appendLine(path: string, value: unknown): void {
   }
 }
 
-async function generateRun(p: RunParams, cfg: SweepConfig, deps: SweepDeps, prompts: PromptSet, scores: Map<string, ScoreModel | null>): Promise<Generation[]> {
+/**
+ * The steering direction m̂ of topic words: the mean of their token spins (unit embedding rows of
+ * their first tokens, baselines.ts topicTokenIds), normalised. [d]
+ */
+export function topicDirection(lm: BaselineLm, words: readonly string[]): Float32Array {
+  const ids = topicTokenIds(lm.tokenizer, words);
+  const E = lm.model.params().get('embed.W_E')!.dataSync(); // [vocab·d]
+  const d = lm.model.dModel;
+  const m = new Float64Array(d);
+  for (const id of ids) {
+    let n = 0;
+    for (let j = 0; j < d; j++) n += E[id * d + j] ** 2;
+    n = Math.sqrt(n) || 1;
+    for (let j = 0; j < d; j++) m[j] += E[id * d + j] / n;
+  }
+  const norm = Math.hypot(...m) || 1;
+  return Float32Array.from(m, (x) => x / norm);
+}
+
+async function generateRun(p: RunParams, cfg: SweepConfig, deps: SweepDeps, prompts: PromptSet, scores: Map<string, ScoreModel | null>, ddpms: Map<string, EuclidModel>): Promise<Generation[]> {
   const common = { prompts: prompts.texts, promptIds: prompts.ids, samples: cfg.samples, tokens: cfg.tokens };
+  if (p.kind === 'euclidean') {
+    if (!ddpms.has(p.model)) ddpms.set(p.model, loadEuclidModel(p.model));
+    const res = await generateEuclidean(deps.lm, { ...common, steps: p.steps, ddpm: ddpms.get(p.model)!, seed: p.seed, maxBatch: cfg.batchSize });
+    return res.map((r) => ({ promptIndex: r.promptIndex, sample: r.sample, text: r.text, tokens: r.tokens })).sort((a, b) => a.promptIndex - b.promptIndex || a.sample - b.sample);
+  }
   if (p.kind === 'baseline') {
     const { kind: _k, seed, ...spec } = p;
     void _k;
@@ -152,6 +178,7 @@ async function generateRun(p: RunParams, cfg: SweepConfig, deps: SweepDeps, prom
     readoutTemperature: p.readoutTemperature ?? undefined,
     seed: p.seed,
     maxBatch: cfg.batchSize,
+    ...(p.steer ? { steer: { direction: topicDirection(deps.lm, p.steer.words), alpha: p.steer.alpha } } : {}),
   });
   return res
     .map((r) => ({ promptIndex: r.promptIndex, sample: r.sample, text: r.text, tokens: r.tokens, ...(r.error ? { error: r.error } : {}) }))
@@ -177,6 +204,7 @@ export async function runSweep(cfg: SweepConfig, deps: SweepDeps, opts: SweepRun
   let ran = 0;
   let skipped = 0;
   const scores = new Map<string, ScoreModel | null>([['none', null]]);
+  const ddpms = new Map<string, EuclidModel>();
   try {
     for (const [n, k] of mine.entries()) {
       const old = have.get(ids[k]);
@@ -188,7 +216,7 @@ export async function runSweep(cfg: SweepConfig, deps: SweepDeps, opts: SweepRun
       const p = grid[k];
       if (p.kind === 'guided' && !scores.has(p.score)) scores.set(p.score, await (deps.openScore ?? defaultOpenScore)(p.score));
       const t0 = performance.now();
-      const generations = await generateRun(p, cfg, deps, prompts, scores);
+      const generations = await generateRun(p, cfg, deps, prompts, scores, ddpms);
       const seconds = (performance.now() - t0) / 1000;
       const records = generations.map((g) => ({ prompt: prompts.texts[g.promptIndex], promptTokens: prompts.ids[g.promptIndex], text: g.text, tokens: g.tokens }));
       const metrics = metricsJson(await computeMetrics(records, deps.evaluator));
@@ -202,6 +230,7 @@ export async function runSweep(cfg: SweepConfig, deps: SweepDeps, opts: SweepRun
     }
   } finally {
     for (const sm of scores.values()) sm?.dispose();
+    for (const m of ddpms.values()) m.dispose();
   }
   const lines = ids.filter((id) => have.has(id)).map((id) => have.get(id)!);
   return { gridRuns: grid.length, shardRuns: mine.length, skipped, ran, lines, prompts };

@@ -5,7 +5,8 @@
  *  (2) noise √β, constant N: the stationary law is vMF with κ = 2η|N|/β, E[S·N̂] = A_d(κ) within 3
  *      standard errors (independent chains) for d = 3, 16 and 768;
  *  (3) the exact score of a one-point distribution with η = 0 concentrates the reverse run there;
- *  (4) Heun's weak error is smaller than Euler–Maruyama's at equal step count;
+ *  (4) the second-order schemes' (Heun, SIB midpoint, Depondt–Mertens) weak error is smaller than
+ *      Euler–Maruyama's at equal step count, and falls as dτ²;
  *  (5) |S| = 1 within 1e-6 at every step.
  * Failure messages name the integrator and the step.
  */
@@ -75,7 +76,7 @@ function tanhLawError(name: IntegratorName, d: number, K: number, drift: Omit<Dr
 
 // Heun (2nd order) meets 1e-4 at the default K = 50 steps (dτ = T/50). Euler–Maruyama is 1st
 // order: at dτ = T/50 its error is ~6e-3 (d = 3), so it is held to 1e-4 at dτ = T/5000 (error ≈ 6e-5).
-const TANH_STEPS: Record<IntegratorName, number> = { heun: 50, euler: 5000 };
+const TANH_STEPS: Record<IntegratorName, number> = { heun: 50, euler: 5000, midpoint: 50, depondt: 50 };
 
 describe('(1) noiseless flow with constant N: cosθ(τ) = tanh(η|N|τ + artanh cosθ₀)', () => {
   for (const name of INTEGRATOR_NAMES) {
@@ -212,12 +213,22 @@ describe('(3) exact score of a one-point distribution, η = 0: the reverse run e
   }
 });
 
-describe('(4) Heun has a smaller weak error than Euler–Maruyama at equal step count', () => {
-  it('on the noiseless tanh law at K = 50 (d = 3 and 64): at least 20× smaller', () => {
+describe('(4) Heun, midpoint and Depondt–Mertens have a smaller weak error than Euler–Maruyama at equal step count', () => {
+  it('on the noiseless tanh law at K = 50 (d = 3 and 64): Heun, SIB midpoint and Depondt–Mertens at least 20× smaller', () => {
     for (const d of [3, 64]) {
-      const h = tanhLawError('heun', d, 50, { eta: 0.5 }, 1);
       const e = tanhLawError('euler', d, 50, { eta: 0.5 }, 1);
-      expect(h.err * 20, `d=${d}: heun ${h.err.toExponential(2)} (step ${h.step}), euler ${e.err.toExponential(2)} (step ${e.step})`).toBeLessThan(e.err);
+      for (const name of ['heun', 'midpoint', 'depondt'] as const) {
+        const h = tanhLawError(name, d, 50, { eta: 0.5 }, 1);
+        expect(h.err * 20, `d=${d}: ${name} ${h.err.toExponential(2)} (step ${h.step}), euler ${e.err.toExponential(2)} (step ${e.step})`).toBeLessThan(e.err);
+      }
+    }
+  });
+
+  it('second order: the noiseless tanh error of midpoint and depondt falls ≥ 3× when K doubles (25 → 50, d = 16)', () => {
+    for (const name of ['midpoint', 'depondt'] as const) {
+      const a = tanhLawError(name, 16, 25, { eta: 0.5 }, 1);
+      const b = tanhLawError(name, 16, 50, { eta: 0.5 }, 1);
+      expect(b.err * 3, `${name}: K=25 ${a.err.toExponential(2)}, K=50 ${b.err.toExponential(2)}`).toBeLessThan(a.err);
     }
   });
 
@@ -240,12 +251,15 @@ describe('(4) Heun has a smaller weak error than Euler–Maruyama at equal step 
       return { m, se: Math.sqrt((m2 / n - m * m) / n) };
     };
     const ref = meanCos('heun', 128, 'ref'); // dτ/32: its bias is far below the noise
-    const h = meanCos('heun', 4, 'coarse');
     const e = meanCos('euler', 4, 'coarse');
-    const se = Math.hypot(ref.se, h.se);
-    const msg = `ref ${ref.m.toFixed(4)}, heun ${h.m.toFixed(4)}, euler ${e.m.toFixed(4)}, se ${se.toExponential(1)}`;
-    expect(Math.abs(e.m - ref.m), msg).toBeGreaterThan(5 * se); // Euler's bias is resolved
-    expect(Math.abs(h.m - ref.m), msg).toBeLessThan(Math.abs(e.m - ref.m) / 2);
+    // the second-order schemes (Heun, SIB midpoint, Depondt–Mertens): less than half Euler's bias
+    for (const name of ['heun', 'midpoint', 'depondt'] as const) {
+      const h = meanCos(name, 4, 'coarse');
+      const se = Math.hypot(ref.se, h.se);
+      const msg = `ref ${ref.m.toFixed(4)}, ${name} ${h.m.toFixed(4)}, euler ${e.m.toFixed(4)}, se ${se.toExponential(1)}`;
+      expect(Math.abs(e.m - ref.m), msg).toBeGreaterThan(5 * se); // Euler's bias is resolved
+      expect(Math.abs(h.m - ref.m), msg).toBeLessThan(Math.abs(e.m - ref.m) / 2);
+    }
     sde.dispose();
   });
 });

@@ -11,13 +11,18 @@
  * such objects with "promptNumber" and "sampleNumber" (from 1) added; "error" is present when
  * generation stopped early. trace[i] = {fieldNorm, cosChosen, cosRunnerUp, runnerUp, steps}.
  * --out FILE: the samples as JSON lines {prompt, text, tokens} (the input of `spinbath metrics`).
+ *
+ * --space euclidean samples the Brownian DDPM baseline instead (sampling/euclidean.ts): --score
+ * names a directory written by `spinbath train --space euclidean`; --tokens, --steps, --samples,
+ * --field-source, --seed, --json and --out apply; the spin-diffusion options (η, λ, γ, precession,
+ * schedule, β, field scale) are refused. Output is printed once each row is done (no streaming).
  */
 import type { NoiseSchedule, ScheduleKind } from '../../core/schedules.js';
 import { UserError } from '../../errors.js';
 import { atomicWrite } from '../../io/atomic.js';
 import { checkOutFile } from '../../io/output.js';
 import { readPromptRecords } from '../../io/promptFile.js';
-import { defaultSchedule, guidedOptionsSchema, promptTextSchema, type GuidedOptions } from '../../../sampling/options.js';
+import { defaultSchedule, euclideanSampleSchema, guidedOptionsSchema, promptTextSchema, type GuidedOptions } from '../../../sampling/options.js';
 import { parseFlags } from '../args.js';
 import type { SampleArgs } from '../defs/generation.js';
 import { initBackend, printJson, seedOf, type Io } from '../io.js';
@@ -70,8 +75,49 @@ function optionsOf(args: SampleArgs, prompts: string[], scheduleBase: NoiseSched
   return o;
 }
 
+/** Flags that belong to spin diffusion only (refused with --space euclidean). */
+const SPHERE_ONLY = ['eta', 'lambda', 'gamma', 'precession', 'schedule', 'beta-min', 'beta-max', 'field-scale'] as const;
+
+/** `--space euclidean`: the Brownian VP-DDPM baseline (sampling/euclidean.ts); all checks before any work. */
+async function runEuclideanSample(io: Io, args: SampleArgs, prompts: string[]): Promise<void> {
+  if (args.score === undefined || args.score === 'none') throw new UserError('E_ARG', '--space euclidean needs --score DIR (a directory written by `spinbath train --space euclidean`)');
+  for (const k of SPHERE_ONLY) if (args[k] !== undefined) throw new UserError('E_ARG', `--${k} applies to spin diffusion (--space sphere), not to the Euclidean DDPM; drop it`);
+  const seed = seedOf(args);
+  parseFlags(euclideanSampleSchema, { tokens: args.tokens, samples: args.samples, steps: args.steps, seed }, FLAG_OF);
+  const { parseFieldSource, fieldSourceId } = await import('../../field/source.js');
+  const source = parseFieldSource(args['field-source']);
+  if (!source) throw new UserError('E_ARG', `--field-source: '${args['field-source']}' is not final, layer:L, head:L.H or heads:L.H+L.H`);
+  if (args.out !== undefined) checkOutFile(args.out);
+  await initBackend(args);
+  const [{ loadEuclidModel }, { generateEuclidean }] = await Promise.all([import('../../score/euclid.js'), import('../../../sampling/euclidean.js')]);
+  const ddpm = loadEuclidModel(args.score);
+  try {
+    const lm = await openModel(args, io);
+    try {
+      const rows = prompts.length * args.samples;
+      const bar = args.json ? null : progressBar('sample', rows * args.tokens, args);
+      let done = 0;
+      const results = await generateEuclidean(lm, { prompts, samples: args.samples, tokens: args.tokens, steps: args.steps, ddpm, fieldSource: source, seed, truncate: args.truncate === 'left' ? 'left' : undefined, onToken: () => bar?.update(++done) });
+      bar?.stop();
+      if (args.out !== undefined) atomicWrite(args.out, results.map((r) => JSON.stringify({ prompt: r.prompt, text: r.text, tokens: r.tokens }) + '\n').join(''));
+      const jsonRow = (r: (typeof results)[number], many: boolean) => ({
+        prompt: r.prompt, text: r.text, tokens: r.tokens, trace: r.trace,
+        ...(many ? { promptNumber: r.promptIndex + 1, sampleNumber: r.sample + 1 } : {}),
+      });
+      if (args.json) printJson(io, rows === 1 ? jsonRow(results[0], false) : results.map((r) => jsonRow(r, true)));
+      else for (const r of results) io.out(rows > 1 ? `[prompt ${r.promptIndex + 1}, sample ${r.sample + 1}] ${r.prompt}${r.text}\n` : `${r.prompt}${r.text}\n`);
+      if (!args.quiet && !args.json) io.err(`${rows} × ${args.tokens} tokens (Euclidean DDPM, K = ${args.steps}, field ${fieldSourceId(source)})${args.out !== undefined ? `; wrote ${args.out}` : ''}\n`);
+    } finally {
+      lm.dispose();
+    }
+  } finally {
+    ddpm.dispose();
+  }
+}
+
 export async function runSample(io: Io, args: SampleArgs): Promise<void> {
   const prompts = promptsOf(args);
+  if (args.space === 'euclidean') return runEuclideanSample(io, args, prompts);
   // the flags alone (against the generic default schedule: β checks need no model)
   optionsOf(args, prompts, defaultSchedule(2));
   const { parseFieldSource, fieldSourceId } = await import('../../field/source.js');

@@ -5,6 +5,9 @@
  *   spinbath sweep --config configs/sweeps/NAME.json [--shard i/n] [--out DIR] [--model M] [--evaluator M]
  *   spinbath sweep --config FILE --list            the grid: index, shard, setting, seed (loads no model)
  *   spinbath sweep merge DIR... [--out DIR]        join shard outputs (dedupe by run id)
+ *   spinbath sweep report DIR --config FILE [--out DIR]   the decisive report (sampling/decisive.ts):
+ *                                                  every setting × the config's report.evaluators with
+ *                                                  bootstrap CIs and the Pareto flag: summary.csv + plots
  *
  * OUT (default spinbath-out/sweeps/NAME, or .../NAME/shard-i-of-n with --shard) receives
  * results.jsonl (one line per finished run; a rerun skips what is done), timings.jsonl,
@@ -21,9 +24,71 @@ import { atomicWrite } from '../../io/atomic.js';
 import { acquireRunLock } from '../../io/lock.js';
 import { checkOutDir, removeStaleTemps } from '../../io/output.js';
 import type { LoadedModel } from '../../model/load.js';
-import type { MergeArgs, SweepArgs } from '../defs/generation.js';
+import type { MergeArgs, ReportArgs, SweepArgs } from '../defs/generation.js';
 import { initBackend, printJson, type Io } from '../io.js';
 import { openModel } from './model-args.js';
+import { decisiveCsv, decisiveRows, type DecisiveRow, type ReportEvaluator } from '../../../sampling/decisive.js';
+import { controlSpec, frontierSpec, kSpec, slug } from '../../../sampling/decisive-plots.js';
+import { buildPromptSet } from '../../../sampling/sweep-prompts.js';
+import { brownSplitIds, modelDirTokenizer } from '../../lm/data.js';
+import { KneserNeyBigram } from '../../lm/ngram.js';
+import { renderSvg, type VegaLiteSpec } from '../../plot/render.js';
+
+/** `spinbath sweep report DIR --config FILE`: the decisive report (sampling/decisive.ts) of a finished sweep. */
+export async function runReport(io: Io, a: ReportArgs): Promise<void> {
+  if (!a.config) throw new UserError('E_ARG', 'sweep report needs --config configs/sweeps/NAME.json (the config the runs came from, with a "report" section)');
+  const cfg = loadSweepConfig(a.config);
+  if (!cfg.report) throw new UserError('E_CONFIG', `${a.config} has no "report" section; add { "evaluators": ["models/brown-small", "kn-bigram"] }`);
+  const lines = mergeResults([a.dir], (m) => void (!a.quiet && io.err(`warning: ${m}\n`)));
+  if (lines.length === 0) throw new UserError('E_INPUT', `${a.dir} holds no finished runs; run the sweep first`);
+  const outDir = a.out ?? join(a.dir, 'decisive');
+  checkOutDir(outDir);
+  await initBackend(a);
+  const lm = await openModel({ ...a, model: a.model ?? cfg.model }, io);
+  const loaded: LoadedModel[] = [];
+  try {
+    const prompts = buildPromptSet(cfg.prompts, lm.tokenizer);
+    const evaluators: ReportEvaluator[] = [];
+    for (const name of cfg.report.evaluators) {
+      if (name === 'kn-bigram') {
+        const train = brownSplitIds('train', await modelDirTokenizer(lm.dir)); // the generator's tokenizer
+        evaluators.push({ name, kind: 'ngram', model: new KneserNeyBigram(train, lm.model.vocab) });
+      } else {
+        const ev = await openModel({ ...a, model: name }, io);
+        loaded.push(ev);
+        evaluators.push({ name, kind: 'lm', ev });
+      }
+    }
+    const rows = await decisiveRows(lines, prompts, evaluators, lm.tokenizer, { bootstrap: cfg.report.bootstrap, seed: cfg.report.seed, topicWords: cfg.report.topicWords });
+    const files = [join(outDir, 'summary.csv')];
+    atomicWrite(files[0], decisiveCsv(rows));
+    for (const ev of evaluators) {
+      const specs: [string, VegaLiteSpec | null][] = [
+        [`frontier-${slug(ev.name)}.svg`, frontierSpec(rows, ev.name)],
+        [`k-${slug(ev.name)}.svg`, kSpec(rows, ev.name, integratorK)],
+        [`control-${slug(ev.name)}.svg`, controlSpec(rows, ev.name)],
+      ];
+      for (const [f, spec] of specs) {
+        if (!spec) continue;
+        atomicWrite(join(outDir, f), await renderSvg(spec));
+        files.push(join(outDir, f));
+      }
+    }
+    if (a.json) return printJson(io, { outDir, rows: rows.length, files });
+    io.out(`${rows.length} rows (${rows.length / evaluators.length} settings × ${evaluators.length} evaluators)\n`);
+    for (const f of files) io.out(`wrote ${f}\n`);
+  } finally {
+    for (const e of loaded) e.dispose();
+    lm.dispose();
+  }
+}
+
+/** A setting of the integrator × K block ('… K=k [integrator]' with a score, constant η, no steering). */
+function integratorK(r: DecisiveRow): { integrator: string; K: number } | null {
+  if (r.method !== 'guided') return null;
+  const m = /^guided η=([\d.]+) λ=off K=(\d+) score (\S+)(?: (euler|midpoint|depondt))?$/.exec(r.setting);
+  return m ? { integrator: m[4] ?? 'heun', K: Number(m[2]) } : null;
+}
 
 const fmt = (x: number | null | undefined, d = 3) => (typeof x === 'number' ? x.toFixed(d) : 'n/a');
 

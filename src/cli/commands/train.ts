@@ -3,18 +3,25 @@
  * reverse SDE (BL Eq. 14; docs/residual-score.md) against a language model.
  *
  *   spinbath train --config configs/score/NAME.json [--model M] --out RUN [--resume]
- *                  [--stop-after N] [--cache-dir DIR]
+ *                  [--stop-after N] [--cache-dir DIR] [--space sphere|euclidean]
+ *
+ * --space euclidean trains the Brownian DDPM baseline instead (training/euclidean.ts: VP diffusion
+ * in R^d on the token embeddings, the config's network, data and budget; no checkpoints, so
+ * --resume and --stop-after are refused).
  *
  * Progress on stderr: a bar (loss, validation loss, samples/s, ETA) on a terminal, a line per
  * evaluation otherwise, nothing with --quiet. The report goes to stdout (--json for all of it).
  */
 import { join } from 'node:path';
+import { UserError } from '../../errors.js';
 import { SingleBar } from 'cli-progress';
 import { beginTrainRun, hms, trainingProgress } from '../trainRun.js';
 import { checkResumable } from '../../../training/checkpoint.js';
 import { loadScoreConfig } from '../../../training/config.js';
 import { prepareScoreData, runIdentity } from '../../../training/data.js';
 import { trainScore, type ProgressInfo, type TrainProgress } from '../../../training/train.js';
+import { trainEuclidean } from '../../../training/euclidean.js';
+import { isEuclidDir } from '../../score/euclid.js';
 import type { ScoreTrainArgs } from '../defs/training.js';
 import { initBackend, printJson, processIo, type Io } from '../io.js';
 import { openModel } from './model-args.js';
@@ -52,6 +59,10 @@ function cacheLines(say: (l: string) => void) {
 /** `spinbath train`: config and --out checked, the run directory locked, then the field cache and training. */
 export async function runScoreTrain(io: Io, a: ScoreTrainArgs): Promise<void> {
   const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
+  if (a.space === 'euclidean') {
+    if (a.resume || a['stop-after'] !== undefined) throw new UserError('E_ARG', '--space euclidean writes no checkpoints: drop --resume and --stop-after');
+    if (a.out !== undefined && isEuclidDir(a.out)) throw new UserError('E_ARG', `${a.out} already holds a trained Euclidean DDPM; choose another --out`);
+  }
   const run = beginTrainRun(a, 'train', 'configs/score/brown-small.json', 'score model', (path) => {
     const config = loadScoreConfig(path);
     if (a.seed !== undefined) config.training.seed = a.seed; // --seed overrides the config's seed (recorded in report.json's config)
@@ -91,6 +102,14 @@ async function train(io: Io, a: ScoreTrainArgs, config: ReturnType<typeof loadSc
       },
     });
     try {
+      if (a.space === 'euclidean') {
+        const embed = Float32Array.from(await lm.model.params().get('embed.W_E')!.data()); // [vocab·d]
+        const report = await trainEuclidean({ config, data: { train: data.train, validation: data.validation, embed, identity: data.identity }, outDir: out, log: say, configName: configFile });
+        if (a.json) return printJson(io, { ...report, seed: config.training.seed });
+        io.out(`trained ${report.steps} steps (Euclidean DDPM, ${report.params.toLocaleString('en-US')} parameters, d ${report.d}): val ε-loss ${fmt(report.final_val_loss)} (ε≡0: 1), ${report.samples_per_s.toFixed(0)} samples/s\n`);
+        for (const f of report.files) io.out(`wrote ${f}\n`);
+        return;
+      }
       const report = await trainScore({
         config, data, outDir: out, resume: a.resume, stopAfter, progress: progressFor(io, a.quiet), log: say, configName: configFile,
       });

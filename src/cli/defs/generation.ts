@@ -6,7 +6,7 @@
  */
 import type { Argv } from 'yargs';
 import { SCHEDULE_KINDS } from '../../core/schedules.js';
-import { BASELINE_METHODS, DEFAULT_STEPS, FIELD_SCALES, INTEGRATOR_NAMES, PRECESSIONS, READOUTS } from '../../../sampling/choices.js';
+import { BASELINE_METHODS, DEFAULT_STEPS, FIELD_SCALES, INTEGRATOR_NAMES, PRECESSIONS, READOUTS, SPACES } from '../../../sampling/choices.js';
 import { intOpt, strOpt } from '../args.js';
 import type { GlobalArgs, Io } from '../io.js';
 import { engineOptions, modelOptions, type EngineArgs, type ModelArgs } from '../commands/model-args.js';
@@ -31,6 +31,7 @@ export interface SampleArgs extends ModelArgs {
   readout: string;
   'readout-temperature': number;
   out?: string;
+  space: string;
 }
 
 export interface GenerateArgs extends ModelArgs {
@@ -66,6 +67,14 @@ export interface SweepArgs extends GlobalArgs, EngineArgs {
   out?: string;
 }
 
+export interface ReportArgs extends GlobalArgs, EngineArgs {
+  dir: string;
+  config?: string;
+  model?: string;
+  offline: boolean;
+  out?: string;
+}
+
 export interface MergeArgs extends GlobalArgs {
   dirs: string[];
   out?: string;
@@ -98,7 +107,8 @@ export function sampleDef(io: Io) {
           .option('field-scale', { type: 'string', choices: FIELD_SCALES, describe: 'the η term pulls toward N̂ (unit, default, as the score is trained) or the raw N_proj (raw)' })
           .option('readout', { type: 'string', choices: READOUTS, default: 'nearest', describe: 'nearest (cosine) or softmax over cosines' })
           .option('readout-temperature', { type: 'number', default: 0.1, describe: 'temperature of the softmax readout' })
-          .option('out', { type: 'string', coerce: strOpt('out'), describe: 'also write the samples as JSON lines {prompt, text, tokens} to this FILE (atomically)' }),
+          .option('out', { type: 'string', coerce: strOpt('out'), describe: 'also write the samples as JSON lines {prompt, text, tokens} to this FILE (atomically)' })
+          .option('space', { type: 'string', choices: SPACES, default: 'sphere', describe: 'sphere (spin diffusion) | euclidean (the Brownian DDPM baseline; --score = its directory)' }),
       async (a) => (await import('../commands/sample.js')).runSample(io, a),
     );
 }
@@ -168,6 +178,18 @@ export function sweepDef(io: Io) {
               .positional('dirs', { type: 'string', array: true, demandOption: true, describe: 'shard output directories (or results.jsonl files)' })
               .option('out', { type: 'string', coerce: strOpt('out'), describe: 'DIR for the merged results and report (default spinbath-out/sweeps/merged)' }),
           async (a) => (await import('../commands/sweep.js')).runMerge(io, a),
+        )
+        .command(
+          'report <dir>',
+          "the decisive report: every setting under the config's evaluators, 95% bootstrap intervals over prompts, Pareto flags, plots",
+          (c) =>
+            engineOptions(c)
+              .positional('dir', { type: 'string', demandOption: true, describe: 'a (merged) sweep output directory' })
+              .option('config', { type: 'string', coerce: strOpt('config'), describe: 'the sweep config the runs came from (its "report" section)' })
+              .option('model', { type: 'string', coerce: strOpt('model'), describe: 'generating model (overrides the config; its tokenizer reads the prompts)' })
+              .option('offline', { type: 'boolean', default: false, describe: 'never download; use the hub cache only' })
+              .option('out', { type: 'string', coerce: strOpt('out'), describe: 'DIR for summary.csv and the plots (default DIR/decisive)' }),
+          async (a) => (await import('../commands/sweep.js')).runReport(io, a),
         ),
     );
 }

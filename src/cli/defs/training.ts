@@ -4,6 +4,7 @@
  */
 import type { Argv } from 'yargs';
 import { intOpt, strOpt } from '../args.js';
+import { SPACES } from '../../../sampling/choices.js';
 import type { GlobalArgs, Io } from '../io.js';
 import { engineOptions, modelOptions, type EngineArgs, type ModelArgs } from '../commands/model-args.js';
 
@@ -19,7 +20,9 @@ export interface TrainRunArgs {
 }
 
 export interface LmTrainArgs extends GlobalArgs, TrainRunArgs {}
-export interface ScoreTrainArgs extends ModelArgs, TrainRunArgs {}
+export interface ScoreTrainArgs extends ModelArgs, TrainRunArgs {
+  space: string;
+}
 
 export interface LmEvalArgs extends GlobalArgs, EngineArgs {
   model?: string;
@@ -84,7 +87,7 @@ export function trainDef(io: Io) {
           config: 'score config JSON (configs/score/brown-small.json, configs/score/tiny.json)',
           cacheDir: 'token and field cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)',
           out: 'run DIR (required): checkpoints/, report.json, loss curve; locked while training; `sample --score DIR` uses its latest checkpoint',
-        }),
+        }).option('space', { type: 'string', choices: SPACES, default: 'sphere', describe: 'sphere (the residual tangent score) | euclidean (the Brownian VP-DDPM baseline on the token embeddings)' }),
       async (a) => (await import('../commands/train.js')).runScoreTrain(io, a),
     );
 }
