@@ -84,8 +84,15 @@ export const enginesSection: Section = {
       const cpu = { tfjs: median(c.tfjs), ort: median(c.ort) };
       const ratio = ms.tfjs / ms.ort;
       const gf = (x: number) => (forwardFlops(pair.tfjs, 1, P) / x / 1e6).toFixed(1);
-      ctx.log(`forward ${P} tok: tfjs ${ms.tfjs.toFixed(0)} ms, ort ${ms.ort.toFixed(0)} ms (${fmtRatio(ratio)}); CPU ${cpu.tfjs.toFixed(0)} vs ${cpu.ort.toFixed(0)} ms`);
-      rows.push({ name: `forward ${P} tok: ort`, value: ms.ort, unit: 'ms', note: `tfjs ${ms.tfjs.toFixed(0)} ms → ort ${fmtRatio(ratio)} faster (${gf(ms.ort)} vs ${gf(ms.tfjs)} GFLOP/s; medians of ${REPS[P]}); CPU time ${cpu.ort.toFixed(0)} vs ${cpu.tfjs.toFixed(0)} ms (${fmtRatio(cpu.tfjs / cpu.ort)})` });
+      ctx.log(
+        `forward ${P} tok: tfjs ${ms.tfjs.toFixed(0)} ms, ort ${ms.ort.toFixed(0)} ms (${fmtRatio(ratio)}); CPU ${cpu.tfjs.toFixed(0)} vs ${cpu.ort.toFixed(0)} ms`,
+      );
+      rows.push({
+        name: `forward ${P} tok: ort`,
+        value: ms.ort,
+        unit: 'ms',
+        note: `tfjs ${ms.tfjs.toFixed(0)} ms → ort ${fmtRatio(ratio)} faster (${gf(ms.ort)} vs ${gf(ms.tfjs)} GFLOP/s; medians of ${REPS[P]}); CPU time ${cpu.ort.toFixed(0)} vs ${cpu.tfjs.toFixed(0)} ms (${fmtRatio(cpu.tfjs / cpu.ort)})`,
+      });
       targets.push(target(`ort / tfjs forward speed, ${P} tokens`, ratio, '×', 'min', P === 128 ? 4 : 3));
       data[`forward_${P}`] = { times: t, cpu_times: c, ms, cpu_ms: cpu, ratio, cpu_ratio: cpu.tfjs / cpu.ort };
     }
@@ -96,7 +103,12 @@ export const enginesSection: Section = {
       const best: Record<EngineName, number> = { tfjs: Infinity, ort: Infinity };
       for (let r = 0; r < 2; r++) for (const e of ENGINES) best[e] = Math.min(best[e], (await decode(pair[e], B, 32, 32)).decodeMs);
       const tps = { tfjs: (B * 32) / (best.tfjs / 1000), ort: (B * 32) / (best.ort / 1000) };
-      rows.push({ name: `KV decode batch ${B}: ort`, value: tps.ort, unit: 'tokens/s', note: `tfjs ${tps.tfjs.toFixed(1)} tokens/s → ${fmtRatio(tps.ort / tps.tfjs)} (best of 2, 32 steps after 32 tokens)` });
+      rows.push({
+        name: `KV decode batch ${B}: ort`,
+        value: tps.ort,
+        unit: 'tokens/s',
+        note: `tfjs ${tps.tfjs.toFixed(1)} tokens/s → ${fmtRatio(tps.ort / tps.tfjs)} (best of 2, 32 steps after 32 tokens)`,
+      });
       data[`decode_b${B}`] = { tokens_per_s: tps };
     }
 
@@ -107,7 +119,12 @@ export const enginesSection: Section = {
       const best = { tfjs: Math.min(...s.tfjs), ort: Math.min(...s.ort) };
       const ratio = best.tfjs / best.ort;
       ctx.log(`field cache: tfjs ${best.tfjs.toFixed(2)}, ort ${best.ort.toFixed(2)} s per 1000 tokens`);
-      rows.push({ name: 'field cache, GPT-2-small shape, context 128: ort', value: best.ort, unit: 's/1000 tok', note: `tfjs ${best.tfjs.toFixed(2)} s → ort ${fmtRatio(ratio)} faster (best of 2)` });
+      rows.push({
+        name: 'field cache, GPT-2-small shape, context 128: ort',
+        value: best.ort,
+        unit: 's/1000 tok',
+        note: `tfjs ${best.tfjs.toFixed(2)} s → ort ${fmtRatio(ratio)} faster (best of 2)`,
+      });
       targets.push(target('ort / tfjs field-cache build speed', ratio, '×', 'min', 3));
       data.field_cache = { seconds_per_1000: s, ratio };
     }
@@ -129,7 +146,12 @@ export const enginesSection: Section = {
       const best = { tfjs: Math.max(...tps.tfjs), ort: Math.max(...tps.ort) };
       const ratio = best.ort / best.tfjs;
       ctx.log(`lm eval: tfjs ${best.tfjs.toFixed(0)}, ort ${best.ort.toFixed(0)} tokens/s`);
-      rows.push({ name: `lm eval, embedded model, ${EVAL_TOKENS} test tokens: ort`, value: best.ort, unit: 'tokens/s', note: `tfjs ${best.tfjs.toFixed(0)} tokens/s → ${fmtRatio(ratio)} (best of 2); perplexity ${ppl.ort.toFixed(3)} (ort) vs ${ppl.tfjs.toFixed(3)} (tfjs)` });
+      rows.push({
+        name: `lm eval, embedded model, ${EVAL_TOKENS} test tokens: ort`,
+        value: best.ort,
+        unit: 'tokens/s',
+        note: `tfjs ${best.tfjs.toFixed(0)} tokens/s → ${fmtRatio(ratio)} (best of 2); perplexity ${ppl.ort.toFixed(3)} (ort) vs ${ppl.tfjs.toFixed(3)} (tfjs)`,
+      });
       targets.push(target('ort / tfjs lm eval tokens/s', ratio, '×', 'min', 3));
       data.lm_eval = { tokens_per_s: tps, perplexity: ppl, ratio };
     } else rows.push({ name: 'lm eval, embedded model', value: NaN, unit: 'tokens/s', note: 'models/brown-small missing' });

@@ -24,7 +24,12 @@ import { matmulFigures } from './matmul.js';
  * Attention is counted over all P·Pk query/key pairs (the causal half is computed then masked).
  * GPT-2 small, batch 1: 7.94 GFLOP at 32 tokens, 32.23 at 128 (of which 9.88 the unembedding).
  */
-export function forwardFlops(m: Pick<LanguageModel, 'dModel' | 'nHead' | 'dHead' | 'dMlp' | 'vocab' | 'nLayer'>, B: number, P: number, opts: { past?: number; lastOnly?: boolean } = {}): number {
+export function forwardFlops(
+  m: Pick<LanguageModel, 'dModel' | 'nHead' | 'dHead' | 'dMlp' | 'vocab' | 'nLayer'>,
+  B: number,
+  P: number,
+  opts: { past?: number; lastOnly?: boolean } = {},
+): number {
   const [d, H, dh, dMlp, V] = [m.dModel, m.nHead, m.dHead, m.dMlp, m.vocab];
   const Pk = (opts.past ?? 0) + P;
   const U = opts.lastOnly ? 1 : P;
@@ -65,7 +70,13 @@ export async function decode(m: LanguageModel, B: number, promptLen: number, ste
     const t0 = performance.now();
     let next = argmaxRows(await m.lastLogitsAsync(benchIds(B, promptLen, m.vocab, 1), { cache })); // [B]
     const t1 = performance.now();
-    for (let s = 0; s < steps; s++) next = argmaxRows(await m.lastLogitsAsync(next.map((t) => [t]), { cache }));
+    for (let s = 0; s < steps; s++)
+      next = argmaxRows(
+        await m.lastLogitsAsync(
+          next.map((t) => [t]),
+          { cache },
+        ),
+      );
     return { prefillMs: t1 - t0, decodeMs: performance.now() - t1 };
   } finally {
     cache.dispose();
@@ -76,7 +87,11 @@ export async function decode(m: LanguageModel, B: number, promptLen: number, ste
  * The tfjs unembedding of `rows` final residuals against the backend's matmul reference (1024³),
  * interleaved rep by rep so that a change of load hits both: GFLOP/s of each, medians.
  */
-export function unembedVsMatmul(m: Gpt2Model, rows: number, reps: number): { unembedGflops: number; matmulGflops: number; unembedMs: number; matmulMs: number; cpuRatio: number } {
+export function unembedVsMatmul(
+  m: Gpt2Model,
+  rows: number,
+  reps: number,
+): { unembedGflops: number; matmulGflops: number; unembedMs: number; matmulMs: number; cpuRatio: number } {
   const x = tf.tensor2d(normalArray(makeRng('bench/unembed'), rows * m.dModel), [rows, m.dModel]); // [rows, d_model]
   const a = tf.randomNormal([1024, 1024], 0, 1, 'float32', 1);
   const cpu = { u: [] as number[], mm: [] as number[] };
@@ -132,14 +147,37 @@ export const forwardSection: Section = {
         const cpuFraction = gflops(flops, median(t.cpu)) / mm.referenceCpu;
         const label = `forward ${P} tok${lastOnly ? ', lastOnly' : ''}`;
         ctx.log(`${label}: ${ms.toFixed(0)} ms`);
-        rows.push({ name: `${label}: latency`, value: ms, unit: 'ms', note: `median of ${reps} (best ${Math.min(...t.wall).toFixed(0)}; CPU time ${median(t.cpu).toFixed(0)})` });
-        rows.push({ name: `${label}: throughput`, value: g, unit: 'GFLOP/s', note: `${(flops / 1e9).toFixed(2)} GFLOP; ${pct(g / ref)} of matmul (${pct(cpuFraction)} in CPU time)` });
-        data[`P${P}${lastOnly ? '_lastOnly' : ''}`] = { ms, times: t.wall, cpu_times: t.cpu, gflop: flops / 1e9, gflops: g, fraction: g / ref, cpu_fraction: cpuFraction };
+        rows.push({
+          name: `${label}: latency`,
+          value: ms,
+          unit: 'ms',
+          note: `median of ${reps} (best ${Math.min(...t.wall).toFixed(0)}; CPU time ${median(t.cpu).toFixed(0)})`,
+        });
+        rows.push({
+          name: `${label}: throughput`,
+          value: g,
+          unit: 'GFLOP/s',
+          note: `${(flops / 1e9).toFixed(2)} GFLOP; ${pct(g / ref)} of matmul (${pct(cpuFraction)} in CPU time)`,
+        });
+        data[`P${P}${lastOnly ? '_lastOnly' : ''}`] = {
+          ms,
+          times: t.wall,
+          cpu_times: t.cpu,
+          gflop: flops / 1e9,
+          gflops: g,
+          fraction: g / ref,
+          cpu_fraction: cpuFraction,
+        };
         if (P === 128 && !lastOnly) targets.push(target('forward@128 / matmul throughput', g / ref, 'fraction', 'min', 0.7));
       }
     }
     const u = unembedVsMatmul(m, 128, 5);
-    rows.push({ name: 'unembedding [128, 768]·[768, 50257]', value: u.unembedGflops, unit: 'GFLOP/s', note: `${u.unembedMs.toFixed(0)} ms; interleaved 1024³ matMul ${u.matmulGflops.toFixed(1)} GFLOP/s (${pct(u.unembedGflops / u.matmulGflops)}; ${pct(u.cpuRatio)} in CPU time)` });
+    rows.push({
+      name: 'unembedding [128, 768]·[768, 50257]',
+      value: u.unembedGflops,
+      unit: 'GFLOP/s',
+      note: `${u.unembedMs.toFixed(0)} ms; interleaved 1024³ matMul ${u.matmulGflops.toFixed(1)} GFLOP/s (${pct(u.unembedGflops / u.matmulGflops)}; ${pct(u.cpuRatio)} in CPU time)`,
+    });
     // The rate of one kernel against another: CPU time (one thread) is what a quiet machine's wall time would be.
     targets.push(target('tfjs unembedding / matmul throughput (CPU time)', u.cpuRatio, 'fraction', 'min', 1));
     data.unembedding = u;
@@ -150,7 +188,12 @@ export const forwardSection: Section = {
       const best = runs.reduce((a, b) => (b.decodeMs < a.decodeMs ? b : a));
       const tps = (B * steps) / (best.decodeMs / 1000);
       ctx.log(`decode batch ${B}: ${tps.toFixed(1)} tokens/s`);
-      rows.push({ name: `KV decode batch ${B}: ${steps} steps after ${promptLen}-token prompt`, value: tps, unit: 'tokens/s', note: `best of 2 runs: ${(best.decodeMs / steps).toFixed(1)} ms/step, prefill ${best.prefillMs.toFixed(0)} ms` });
+      rows.push({
+        name: `KV decode batch ${B}: ${steps} steps after ${promptLen}-token prompt`,
+        value: tps,
+        unit: 'tokens/s',
+        note: `best of 2 runs: ${(best.decodeMs / steps).toFixed(1)} ms/step, prefill ${best.prefillMs.toFixed(0)} ms`,
+      });
       data[`decode_b${B}`] = { promptLen, steps, runs, tokens_per_s: tps };
     }
     return { rows, targets, data };

@@ -117,15 +117,16 @@ export async function compareGpu(o: GpuBenchOptions, log: (m: string) => void): 
   }
   const webgpu = await backendFigures(o, log);
   const adapter = webgpuAdapter();
-  const speed = (x: unknown) => (typeof x === 'number' ? x : x && typeof x === 'object' && 'samplesPerS' in x ? (x as { samplesPerS: number }).samplesPerS : NaN);
+  const speed = (x: unknown) =>
+    typeof x === 'number' ? x : x && typeof x === 'object' && 'samplesPerS' in x ? (x as { samplesPerS: number }).samplesPerS : NaN;
   const ratio = (a: Record<number, unknown>, b: Record<number, unknown>, inverse: boolean) =>
     Object.fromEntries(Object.keys(b).map((k) => [k, inverse ? speed(b[+k]) / speed(a[+k]) : speed(a[+k]) / speed(b[+k])]));
   return {
-    adapter, wasm, webgpu,
+    adapter,
+    wasm,
+    webgpu,
     speedup: { training: ratio(webgpu.training, wasm.training, false), forward: ratio(webgpu.forwardMs, wasm.forwardMs, true) },
-    note: adapter?.fallback
-      ? 'software adapter (llvmpipe on the same CPU): correctness-only numbers, not GPU speed'
-      : 'hardware adapter',
+    note: adapter?.fallback ? 'software adapter (llvmpipe on the same CPU): correctness-only numbers, not GPU speed' : 'hardware adapter',
   };
 }
 
@@ -144,11 +145,19 @@ export const gpuSection: Section = {
     };
     for (const w of GPU_WIDTHS) {
       row(`score training d 768 width ${w}, wasm`, c.wasm.training[w], 'samples/s', 'samplesPerS');
-      if (c.webgpu) row(`score training d 768 width ${w}, webgpu`, c.webgpu.training[w], 'samples/s', 'samplesPerS', `${c.speedup!.training[w].toFixed(2)}× wasm; ${c.note}`);
+      if (c.webgpu)
+        row(
+          `score training d 768 width ${w}, webgpu`,
+          c.webgpu.training[w],
+          'samples/s',
+          'samplesPerS',
+          `${c.speedup!.training[w].toFixed(2)}× wasm; ${c.note}`,
+        );
     }
     for (const len of Object.keys(c.wasm.forwardMs).map(Number)) {
       row(`GPT-2-small forward ${len} tokens, wasm`, c.wasm.forwardMs[len], 'ms', null);
-      if (c.webgpu) row(`GPT-2-small forward ${len} tokens, webgpu`, c.webgpu.forwardMs[len], 'ms', null, `${c.speedup!.forward[len].toFixed(2)}× wasm; ${c.note}`);
+      if (c.webgpu)
+        row(`GPT-2-small forward ${len} tokens, webgpu`, c.webgpu.forwardMs[len], 'ms', null, `${c.speedup!.forward[len].toFixed(2)}× wasm; ${c.note}`);
     }
     if (!c.webgpu) rows.push({ name: 'webgpu', value: NaN, unit: '', note: c.note });
     return { rows, data: c as unknown as Record<string, unknown> };

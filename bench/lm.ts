@@ -91,8 +91,18 @@ export const lmSection: Section = {
     const frac = f.modelGflops / ref;
     return {
       rows: [
-        { name: `training, ${(f.params / 1e6).toFixed(2)} M params, vocab ${f.vocab}, ${f.tokensPerStep} tokens/step`, value: f.trainTokensPerS, unit: 'tokens/s', note: `${f.stepMs.toFixed(0)} ms per AdamW update` },
-        { name: 'training model throughput', value: f.modelGflops, unit: 'GFLOP/s', note: `${(100 * frac).toFixed(0)}% of the backend matmul (${ref.toFixed(1)} GFLOP/s)` },
+        {
+          name: `training, ${(f.params / 1e6).toFixed(2)} M params, vocab ${f.vocab}, ${f.tokensPerStep} tokens/step`,
+          value: f.trainTokensPerS,
+          unit: 'tokens/s',
+          note: `${f.stepMs.toFixed(0)} ms per AdamW update`,
+        },
+        {
+          name: 'training model throughput',
+          value: f.modelGflops,
+          unit: 'GFLOP/s',
+          note: `${(100 * frac).toFixed(0)}% of the backend matmul (${ref.toFixed(1)} GFLOP/s)`,
+        },
         { name: 'evaluation (forward + NLL)', value: f.evalTokensPerS, unit: 'tokens/s' },
         { name: 'tensor leak over the timed updates', value: f.tensorLeak, unit: 'tensors' },
       ],

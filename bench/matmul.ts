@@ -24,13 +24,17 @@ function measureOne([n, k, m]: [number, number, number], reps: number): MatmulFi
   const b = tf.randomNormal([k, m], 0, 1, 'float32', 2);
   const cpu: number[] = [];
   try {
-    const t = timeIt(() => {
-      const c0 = cpuMs();
-      const c = tf.matMul(a, b);
-      c.dataSync();
-      c.dispose();
-      cpu.push(cpuMs() - c0);
-    }, reps, 2);
+    const t = timeIt(
+      () => {
+        const c0 = cpuMs();
+        const c = tf.matMul(a, b);
+        c.dataSync();
+        c.dispose();
+        cpu.push(cpuMs() - c0);
+      },
+      reps,
+      2,
+    );
     const cpuMedian = median(cpu.slice(2)); // without the warm-ups
     return { shape: [n, k, m], ms: t.ms, gflops: gflops(2 * n * k * m, t.ms), cpuGflops: gflops(2 * n * k * m, cpuMedian), times: t.times };
   } finally {

@@ -67,7 +67,12 @@ export const ortMemSection: Section = {
     ctx.log(`ort GPT-2 small: peak RSS ${(r.peak / MB).toFixed(0)} MiB, weights ${(r.weightBytes / MB).toFixed(0)} MiB`);
     return {
       rows: [
-        { name: 'peak process RSS (ort, GPT-2 small)', value: r.peak / MB, unit: 'MiB', note: `${(r.peak / r.weightBytes).toFixed(2)}× the fp32 weights (${(r.weightBytes / MB).toFixed(0)} MiB); ${(r.base / MB).toFixed(0)} MiB before the weights` },
+        {
+          name: 'peak process RSS (ort, GPT-2 small)',
+          value: r.peak / MB,
+          unit: 'MiB',
+          note: `${(r.peak / r.weightBytes).toFixed(2)}× the fp32 weights (${(r.weightBytes / MB).toFixed(0)} MiB); ${(r.base / MB).toFixed(0)} MiB before the weights`,
+        },
         { name: 'engine build + first 128-token forward', value: r.firstMs / 1000, unit: 's', note: 'graph, session compile, one forward' },
       ],
       targets: [target('ort peak RSS / fp32 weight bytes, GPT-2 small', r.peak / r.weightBytes, '×', 'max', 2)],

@@ -52,7 +52,10 @@ function usage(): string {
 function parseArgs(argv: string[]): Args {
   const args: Args = { only: null, out: join(HERE, 'results.json') };
   for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
+    const [flag, inline] =
+      argv[i].startsWith('--') && argv[i].includes('=')
+        ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)]
+        : [argv[i], undefined];
     const value = (): string => {
       const v = inline ?? argv[++i];
       if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value\n${usage()}`);
@@ -120,7 +123,9 @@ async function runIsolated(s: Section, backend: string): Promise<SectionEntry> {
   const file = join(dir, 'entry.json');
   try {
     const script = fileURLToPath(import.meta.url);
-    const child = spawn(process.execPath, [...process.execArgv, script, '--backend', backend, '--only', s.name, '--child-out', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawn(process.execPath, [...process.execArgv, script, '--backend', backend, '--only', s.name, '--child-out', file], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const code = await new Promise<number | null>((resolve, reject) => {
       child.on('error', reject);
       child.on('exit', resolve);
@@ -146,7 +151,9 @@ async function main(): Promise<void> {
     return;
   }
   const info = await backendInfo();
-  console.log(`spinbath bench — backend ${backend}${info.simd !== null ? ` (SIMD ${info.simd}, threads ${info.threads})` : ''}, node ${process.versions.node}, ${cpus().length} CPUs, load ${load1().toFixed(2)}`);
+  console.log(
+    `spinbath bench — backend ${backend}${info.simd !== null ? ` (SIMD ${info.simd}, threads ${info.threads})` : ''}, node ${process.versions.node}, ${cpus().length} CPUs, load ${load1().toFixed(2)}`,
+  );
   const results: Record<string, SectionEntry> = {};
   const allTargets: BenchTarget[] = [];
   try {

@@ -54,7 +54,9 @@ async function setup(): Promise<Setup> {
     const score = existsSync(scoreDir) ? await loadScoreModel(scoreDir) : randomScore(loaded.model);
     return { lm: loaded, label: `embedded brown-small, ${loaded.engine} engine`, score, dispose: () => (score.dispose(), loaded.dispose()) };
   }
-  const cfg = JSON.parse(readFileSync(join(packageRoot(), 'configs', 'lm', 'brown-small.json'), 'utf8')) as { model: { n_layer: number; n_head: number; n_embd: number; n_positions: number } };
+  const cfg = JSON.parse(readFileSync(join(packageRoot(), 'configs', 'lm', 'brown-small.json'), 'utf8')) as {
+    model: { n_layer: number; n_head: number; n_embd: number; n_positions: number };
+  };
   const config: Partial<Gpt2Config> = { ...cfg.model, vocab_size: 8257 };
   const w = randomGpt2Weights(config, 0);
   const model = Gpt2Model.fromWeights(w);
@@ -66,13 +68,25 @@ async function setup(): Promise<Setup> {
 
 /** A random score network of the brown-small score config's shape. */
 function randomScore(model: LanguageModel): ScoreModel {
-  const cfg = JSON.parse(readFileSync(join(packageRoot(), 'configs', 'score', 'brown-small.json'), 'utf8')) as { network: { width: number; depth: number; activation: NetworkConfig['activation']; time_embedding: number } };
+  const cfg = JSON.parse(readFileSync(join(packageRoot(), 'configs', 'score', 'brown-small.json'), 'utf8')) as {
+    network: { width: number; depth: number; activation: NetworkConfig['activation']; time_embedding: number };
+  };
   const { width, depth, activation, time_embedding } = cfg.network;
   const network: NetworkConfig = { d: model.dModel, width, depth, activation, timeEmbedding: time_embedding, condition: true };
   const schedule = defaultSchedule(model.dModel);
   const meta: ScoreNetMeta = {
-    format: 'spinbath-score/1', d: model.dModel, vocab: model.vocab, fieldSource: 'final', schedule, eta: 0.5, modelHash: 'bench',
-    tMin: 0.02, fieldScaling: 'unit', network, norm: { logS2Min: -12, logS2Max: -2, logNMean: 2, logNStd: 1 }, training: { steps: 0, objective: 'dsm', weighting: 'sigma2' },
+    format: 'spinbath-score/1',
+    d: model.dModel,
+    vocab: model.vocab,
+    fieldSource: 'final',
+    schedule,
+    eta: 0.5,
+    modelHash: 'bench',
+    tMin: 0.02,
+    fieldScaling: 'unit',
+    network,
+    norm: { logS2Min: -12, logS2Max: -2, logNMean: 2, logNStd: 1 },
+    training: { steps: 0, objective: 'dsm', weighting: 'sigma2' },
   };
   return new NetScoreModel(meta, initParams(network, 0));
 }
@@ -125,7 +139,15 @@ export const sampleSection: Section = {
     const rows: BenchRow[] = [];
     const targets: BenchTarget[] = [];
     const net = (s.score.meta as { network?: NetworkConfig }).network;
-    const data: Record<string, unknown> = { engine: s.lm.model.engine, model: s.label, config: { ...s.lm.model.config }, score_network: net, K, prompt: PROMPT, tokens: TOKENS };
+    const data: Record<string, unknown> = {
+      engine: s.lm.model.engine,
+      model: s.label,
+      config: { ...s.lm.model.config },
+      score_network: net,
+      K,
+      prompt: PROMPT,
+      tokens: TOKENS,
+    };
     if (net) ctx.log(`score network: width ${net.width}, depth ${net.depth}, ${net.activation}`);
     try {
       for (const B of [1, 16]) {
@@ -143,10 +165,19 @@ export const sampleSection: Section = {
         const greedy = median(g);
         rows.push({ name: `greedy decode, batch ${B}`, value: (1000 * B) / greedy, unit: 'tokens/s', note: `${greedy.toFixed(2)} ms/token-step` });
         const pick = (xs: { ms: number; lm: number; sde: number; readout: number }[]) => xs.slice().sort((x, y) => x.ms - y.ms)[1];
-        for (const [name, label] of [['none', 'heun, no score'], ['score', `heun, score net${net ? ` (width ${net.width}, depth ${net.depth})` : ''}`], ['euler', 'euler, no score']] as const) {
+        for (const [name, label] of [
+          ['none', 'heun, no score'],
+          ['score', `heun, score net${net ? ` (width ${net.width}, depth ${net.depth})` : ''}`],
+          ['euler', 'euler, no score'],
+        ] as const) {
           const m = pick(runs[name]);
           const ratio = m.ms / greedy;
-          rows.push({ name: `guided K=${K} ${label}, batch ${B}`, value: (1000 * B) / m.ms, unit: 'tokens/s', note: `${m.ms.toFixed(2)} ms/step = ${ratio.toFixed(2)}× greedy (LM ${m.lm.toFixed(2)}, SDE ${m.sde.toFixed(2)}, readout ${m.readout.toFixed(2)} ms)` });
+          rows.push({
+            name: `guided K=${K} ${label}, batch ${B}`,
+            value: (1000 * B) / m.ms,
+            unit: 'tokens/s',
+            note: `${m.ms.toFixed(2)} ms/step = ${ratio.toFixed(2)}× greedy (LM ${m.lm.toFixed(2)}, SDE ${m.sde.toFixed(2)}, readout ${m.readout.toFixed(2)} ms)`,
+          });
           if (name !== 'euler') targets.push(target(`guided (${label}) / greedy per token, batch ${B}`, ratio, '×', 'max', 3));
         }
         data[`batch${B}`] = { greedy_ms: g, runs };
@@ -155,7 +186,12 @@ export const sampleSection: Section = {
       const table = s.lm.model.params().get('embed.W_E')!;
       for (const n of [1, 16]) {
         const r = readoutRatio(table, n);
-        rows.push({ name: `readout (nearest) n=${n}`, value: r.readoutMs, unit: 'ms', note: `${(r.readoutMs / r.matmulMs).toFixed(2)}× the unembedding matmul (${r.matmulMs.toFixed(3)} ms)` });
+        rows.push({
+          name: `readout (nearest) n=${n}`,
+          value: r.readoutMs,
+          unit: 'ms',
+          note: `${(r.readoutMs / r.matmulMs).toFixed(2)}× the unembedding matmul (${r.matmulMs.toFixed(3)} ms)`,
+        });
         targets.push(target(`readout / unembedding matmul, n=${n}`, r.readoutMs / r.matmulMs, '×', 'max', 2));
         data[`readout_n${n}`] = r;
       }

@@ -53,22 +53,48 @@ async function referenceOnce(a: tf.Tensor, b: tf.Tensor): Promise<number> {
  * data, each step followed by one reference matmul, so that the fraction of the matmul rate is a
  * ratio taken under the same machine load (other processes share the CPU).
  */
-export async function measureTraining(configPath: string, d: number, vocab: number, steps: number, over: { batch?: number; width?: number } = {}): Promise<ScoreStepFigures> {
+export async function measureTraining(
+  configPath: string,
+  d: number,
+  vocab: number,
+  steps: number,
+  over: { batch?: number; width?: number } = {},
+): Promise<ScoreStepFigures> {
   await ensureGradients();
   const cfg = loadScoreConfig(configPath);
   const B = over.batch ?? cfg.training.batch_size;
   const rng = makeRng('bench-score');
   const spins = uniformSpins(vocab, d, rng);
   const n = 50000;
-  const pairs: PairSet = { n, d, tokens: Int32Array.from({ length: n }, () => rng.int(vocab)), fields: Float32Array.from({ length: n * d }, () => rng.normal()) };
+  const pairs: PairSet = {
+    n,
+    d,
+    tokens: Int32Array.from({ length: n }, () => rng.int(vocab)),
+    fields: Float32Array.from({ length: n * d }, () => rng.normal()),
+  };
   const schedule = absoluteSchedule(cfg, d);
   const table = tableForSchedule(d, schedule, cfg.schedule.t_min, { levels: cfg.forward.levels, grid: cfg.forward.grid });
-  const net: NetworkConfig = { d, width: over.width ?? cfg.network.width, depth: cfg.network.depth, activation: cfg.network.activation, timeEmbedding: cfg.network.time_embedding, condition: true };
+  const net: NetworkConfig = {
+    d,
+    width: over.width ?? cfg.network.width,
+    depth: cfg.network.depth,
+    activation: cfg.network.activation,
+    timeEmbedding: cfg.network.time_embedding,
+    condition: true,
+  };
   const norm = { logS2Min: -10, logS2Max: 0, logNMean: 0, logNStd: 1 };
   const params = uploadParams(initParams(net, 0), 'trainable') as Map<string, tf.Variable>;
   const ema = uploadParams(initParams(net, 0), 'state') as Map<string, tf.Variable>;
   const opt = new AdamW(params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, gradClip: 1 });
-  const spec: BatchSpec = { spins, schedule, tMin: cfg.schedule.t_min, eta: cfg.target.eta, weighting: cfg.target.weighting, condition: true, noise: { sampler: 'exact', table } };
+  const spec: BatchSpec = {
+    spins,
+    schedule,
+    tMin: cfg.schedule.t_min,
+    eta: cfg.target.eta,
+    weighting: cfg.target.weighting,
+    condition: true,
+    noise: { sampler: 'exact', table },
+  };
   const names = [...params.keys()];
   const vars = names.map((k) => params.get(k)!);
   const t = { batch: [] as number[], grad: [] as number[], update: [] as number[], total: [] as number[] };
@@ -113,8 +139,13 @@ export async function measureTraining(configPath: string, d: number, vocab: numb
   }
   const total = median(t.total);
   return {
-    batch: B, width: net.width, samplesPerS: (B * 1000) / total, gflops: (B * flopsPerSample) / total / 1e6, flopsPerSample,
-    fraction: median(ratios), referenceGflops: median(refs),
+    batch: B,
+    width: net.width,
+    samplesPerS: (B * 1000) / total,
+    gflops: (B * flopsPerSample) / total / 1e6,
+    flopsPerSample,
+    fraction: median(ratios),
+    referenceGflops: median(refs),
     ms: { batch: median(t.batch), grad: median(t.grad), update: median(t.update), total },
   };
 }
@@ -132,20 +163,45 @@ export const scoreSection: Section = {
     // alongside: more samples/s, lower GFLOP/s (its products are too small to be compute-bound).
     const cfgPath = join(packageRoot(), 'configs', 'score', 'brown-small.json');
     const shipped = await measureTraining(cfgPath, 128, 8257, 12);
-    rows.push({ name: `training (brown-small config, d 128, width ${shipped.width})`, value: shipped.samplesPerS, unit: 'samples/s', note: `${shipped.ms.total.toFixed(0)} ms/step of ${shipped.batch}, ${shipped.gflops.toFixed(1)} GFLOP/s` });
+    rows.push({
+      name: `training (brown-small config, d 128, width ${shipped.width})`,
+      value: shipped.samplesPerS,
+      unit: 'samples/s',
+      note: `${shipped.ms.total.toFixed(0)} ms/step of ${shipped.batch}, ${shipped.gflops.toFixed(1)} GFLOP/s`,
+    });
     data.training_shipped = shipped;
     const f = await measureTraining(cfgPath, 128, 8257, 12, { width: 512 });
     ctx.log(`score training: ${f.samplesPerS.toFixed(0)} samples/s, ${f.gflops.toFixed(1)} GFLOP/s`);
-    rows.push({ name: 'training (brown-small config, d 128, width 512)', value: f.samplesPerS, unit: 'samples/s', note: `${f.ms.total.toFixed(0)} ms/step of ${f.batch}, width ${f.width}` });
-    rows.push({ name: 'training matmul throughput', value: f.gflops, unit: 'GFLOP/s', note: `${(100 * f.fraction).toFixed(0)}% of the interleaved 1024³ matmul (${f.referenceGflops.toFixed(1)} GFLOP/s)` });
-    rows.push({ name: 'step split: batch | fwd+bwd | Adam+EMA', value: f.ms.total, unit: 'ms', note: `${f.ms.batch.toFixed(1)} | ${f.ms.grad.toFixed(1)} | ${f.ms.update.toFixed(1)} ms` });
+    rows.push({
+      name: 'training (brown-small config, d 128, width 512)',
+      value: f.samplesPerS,
+      unit: 'samples/s',
+      note: `${f.ms.total.toFixed(0)} ms/step of ${f.batch}, width ${f.width}`,
+    });
+    rows.push({
+      name: 'training matmul throughput',
+      value: f.gflops,
+      unit: 'GFLOP/s',
+      note: `${(100 * f.fraction).toFixed(0)}% of the interleaved 1024³ matmul (${f.referenceGflops.toFixed(1)} GFLOP/s)`,
+    });
+    rows.push({
+      name: 'step split: batch | fwd+bwd | Adam+EMA',
+      value: f.ms.total,
+      unit: 'ms',
+      note: `${f.ms.batch.toFixed(1)} | ${f.ms.grad.toFixed(1)} | ${f.ms.update.toFixed(1)} ms`,
+    });
     targets.push(target('score training / matmul throughput', f.fraction, 'fraction', 'min', 0.5));
     data.training = f;
     if (existsSync(join(embeddedModelDir(), 'model.safetensors'))) {
       const lm = await loadModel(undefined);
       try {
         const s = await fieldCacheSecondsPer1000(lm.model, Math.min(128, lm.model.nPositions), 4096);
-        rows.push({ name: 'field cache, embedded model', value: s, unit: 's/1000 tok', note: `context ${Math.min(128, lm.model.nPositions)}, ${lm.engine} engine` });
+        rows.push({
+          name: 'field cache, embedded model',
+          value: s,
+          unit: 's/1000 tok',
+          note: `context ${Math.min(128, lm.model.nPositions)}, ${lm.engine} engine`,
+        });
         data.field_cache_embedded = s;
       } finally {
         lm.dispose();

@@ -13,4 +13,14 @@ import { ortMemSection } from './ortmem.js';
 import { sampleSection } from './sample.js';
 import { scoreSection } from './score.js';
 
-export const SECTIONS: Section[] = [matmulSection, forwardSection, enginesSection, ortMemSection, headsSection, lmSection, scoreSection, sampleSection, gpuSection];
+export const SECTIONS: Section[] = [
+  matmulSection,
+  forwardSection,
+  enginesSection,
+  ortMemSection,
+  headsSection,
+  lmSection,
+  scoreSection,
+  sampleSection,
+  gpuSection,
+];

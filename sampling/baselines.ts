@@ -77,10 +77,11 @@ export interface BaselineResult {
  */
 export function topicTokenIds(tokenizer: Pick<Tokenizer, 'encode'>, words: readonly string[]): number[] {
   const ids: number[] = [];
-  for (const w of words) for (const form of [` ${w}`, w]) {
-    const t = tokenizer.encode(form)[0];
-    if (t !== undefined && !ids.includes(t)) ids.push(t);
-  }
+  for (const w of words)
+    for (const form of [` ${w}`, w]) {
+      const t = tokenizer.encode(form)[0];
+      if (t !== undefined && !ids.includes(t)) ids.push(t);
+    }
   return ids;
 }
 
@@ -212,18 +213,26 @@ export function preparePromptIds(lm: BaselineLm, prompts: string[], promptIds: n
   const { model, tokenizer } = lm;
   if (!Number.isInteger(tokens) || tokens < 1) throw new UserError('E_ARG', `--tokens must be a positive integer, got ${tokens}`);
   const room = model.nPositions - tokens + 1; // the last new token is never fed back
-  if (room < 1) throw new UserError('E_ARG', `--tokens ${tokens} does not fit the model's context of ${model.nPositions} positions; ask for at most ${model.nPositions}`);
+  if (room < 1)
+    throw new UserError('E_ARG', `--tokens ${tokens} does not fit the model's context of ${model.nPositions} positions; ask for at most ${model.nPositions}`);
   const rows = promptIds ?? prompts.map((p) => tokenizer.encode(p));
   return rows.map((ids0, i) => {
     let ids = ids0.length === 0 ? [tokenizer.eosId] : ids0;
     if (ids.length > room) {
       if (truncate !== 'left') {
-        throw new UserError('E_INPUT', `prompt ${i + 1} is ${ids.length} tokens; with ${tokens} new tokens it exceeds the model's context of ${model.nPositions}; shorten it, ask for fewer tokens or pass --truncate left`);
+        throw new UserError(
+          'E_INPUT',
+          `prompt ${i + 1} is ${ids.length} tokens; with ${tokens} new tokens it exceeds the model's context of ${model.nPositions}; shorten it, ask for fewer tokens or pass --truncate left`,
+        );
       }
       ids = ids.slice(ids.length - room);
     }
     const bad = ids.find((t) => !Number.isInteger(t) || t < 0 || t >= model.vocab);
-    if (bad !== undefined) throw new UserError('E_TOKENIZER', `prompt ${i + 1} has token id ${bad}, outside the model's vocabulary of ${model.vocab}; use the model's own tokenizer`);
+    if (bad !== undefined)
+      throw new UserError(
+        'E_TOKENIZER',
+        `prompt ${i + 1} has token id ${bad}, outside the model's vocabulary of ${model.vocab}; use the model's own tokenizer`,
+      );
     return ids;
   });
 }
@@ -244,7 +253,14 @@ export function rowGroups(lengths: number[], samples: number, batch: number): { 
 
 /** Generate with a baseline decoder; results ordered by prompt, then sample. */
 export async function generateBaseline(lm: BaselineLm, opts: BaselineOptions): Promise<BaselineResult[]> {
-  const parsed = baselineSpecSchema.safeParse({ method: opts.method, temperature: opts.temperature, topK: opts.topK, topP: opts.topP, repetitionPenalty: opts.repetitionPenalty, logitBias: opts.logitBias });
+  const parsed = baselineSpecSchema.safeParse({
+    method: opts.method,
+    temperature: opts.temperature,
+    topK: opts.topK,
+    topP: opts.topP,
+    repetitionPenalty: opts.repetitionPenalty,
+    logitBias: opts.logitBias,
+  });
   if (!parsed.success) {
     const i = parsed.error.issues[0];
     throw new UserError('E_ARG', `baseline ${opts.method}: ${i.path.join('.') || 'method'}: ${i.message}`);
@@ -261,7 +277,11 @@ export async function generateBaseline(lm: BaselineLm, opts: BaselineOptions): P
   const stopAtEos = opts.stopAtEos ?? true;
   const seed = opts.seed ?? 0;
   const results: BaselineResult[] = [];
-  for (const group of rowGroups(prompts.map((p) => p.length), samples, batchSize)) {
+  for (const group of rowGroups(
+    prompts.map((p) => p.length),
+    samples,
+    batchSize,
+  )) {
     const rngs = group.map((r) => makeRng(`${seed}/baseline/${r.prompt}/${r.sample}`));
     const gen: number[][] = group.map(() => []);
     const seen: Set<number>[] = group.map((r) => new Set(opts.penalizePrompt === false ? [] : prompts[r.prompt]));
@@ -269,7 +289,10 @@ export async function generateBaseline(lm: BaselineLm, opts: BaselineOptions): P
     const done = group.map(() => false);
     const cache = model.newCache();
     try {
-      let logits: tf.Tensor | null = await model.lastLogitsAsync(group.map((r) => prompts[r.prompt]), { cache }); // [rows, vocab]
+      let logits: tf.Tensor | null = await model.lastLogitsAsync(
+        group.map((r) => prompts[r.prompt]),
+        { cache },
+      ); // [rows, vocab]
       for (let step = 0; step < opts.tokens && logits; step++) {
         const host = logits.dataSync() as Float32Array; // [rows·vocab]
         const next: number[][] = [];
@@ -296,7 +319,16 @@ export async function generateBaseline(lm: BaselineLm, opts: BaselineOptions): P
     } finally {
       cache.dispose();
     }
-    group.forEach((r, b) => results.push({ prompt: opts.prompts[r.prompt] ?? tokenizer.decode(prompts[r.prompt]), promptIndex: r.prompt, sample: r.sample, text: decodeIds(tokenizer, gen[b]), tokens: gen[b], stop: stop[b] }));
+    group.forEach((r, b) =>
+      results.push({
+        prompt: opts.prompts[r.prompt] ?? tokenizer.decode(prompts[r.prompt]),
+        promptIndex: r.prompt,
+        sample: r.sample,
+        text: decodeIds(tokenizer, gen[b]),
+        tokens: gen[b],
+        stop: stop[b],
+      }),
+    );
   }
   return results.sort((a, b) => a.promptIndex - b.promptIndex || a.sample - b.sample);
 }

@@ -19,8 +19,24 @@ export function frontierSpec(rows: readonly DecisiveRow[], evaluator: string): V
     height: 420,
     data: { values },
     layer: [
-      { mark: { type: 'rule', opacity: 0.4 }, encoding: { x: { field: 'distinct_2', type: 'quantitative' }, y: { field: 'perplexity_lo', type: 'quantitative', scale: { type: 'log' } }, y2: { field: 'perplexity_hi' }, color: { field: 'method', type: 'nominal' } } },
-      { mark: { type: 'rule', opacity: 0.4 }, encoding: { y: { field: 'perplexity', type: 'quantitative', scale: { type: 'log' } }, x: { field: 'distinct_2_lo', type: 'quantitative' }, x2: { field: 'distinct_2_hi' }, color: { field: 'method', type: 'nominal' } } },
+      {
+        mark: { type: 'rule', opacity: 0.4 },
+        encoding: {
+          x: { field: 'distinct_2', type: 'quantitative' },
+          y: { field: 'perplexity_lo', type: 'quantitative', scale: { type: 'log' } },
+          y2: { field: 'perplexity_hi' },
+          color: { field: 'method', type: 'nominal' },
+        },
+      },
+      {
+        mark: { type: 'rule', opacity: 0.4 },
+        encoding: {
+          y: { field: 'perplexity', type: 'quantitative', scale: { type: 'log' } },
+          x: { field: 'distinct_2_lo', type: 'quantitative' },
+          x2: { field: 'distinct_2_hi' },
+          color: { field: 'method', type: 'nominal' },
+        },
+      },
       {
         mark: { type: 'point', size: 60 },
         encoding: {
@@ -37,12 +53,21 @@ export function frontierSpec(rows: readonly DecisiveRow[], evaluator: string): V
 }
 
 /** Rows of the integrator × K block: settings 'guided … K=k [integrator]' with the given η and score. */
-export function kSpec(rows: readonly DecisiveRow[], evaluator: string, match: (r: DecisiveRow) => { integrator: string; K: number } | null): VegaLiteSpec | null {
+export function kSpec(
+  rows: readonly DecisiveRow[],
+  evaluator: string,
+  match: (r: DecisiveRow) => { integrator: string; K: number } | null,
+): VegaLiteSpec | null {
   const values = rows
     .filter((r) => r.evaluator === evaluator)
     .flatMap((r) => {
       const m = match(r);
-      return m ? [{ ...m, metric: `perplexity (${evaluator})`, value: r.perplexity, lo: r.perplexity_lo, hi: r.perplexity_hi }, { ...m, metric: 'distinct-2', value: r.distinct_2, lo: r.distinct_2_lo, hi: r.distinct_2_hi }] : [];
+      return m
+        ? [
+            { ...m, metric: `perplexity (${evaluator})`, value: r.perplexity, lo: r.perplexity_lo, hi: r.perplexity_hi },
+            { ...m, metric: 'distinct-2', value: r.distinct_2, lo: r.distinct_2_lo, hi: r.distinct_2_hi },
+          ]
+        : [];
     });
   if (values.length === 0) return null;
   return {
@@ -54,8 +79,23 @@ export function kSpec(rows: readonly DecisiveRow[], evaluator: string, match: (r
       width: 300,
       height: 240,
       layer: [
-        { mark: { type: 'line', point: true }, encoding: { x: { field: 'K', type: 'quantitative', scale: { type: 'log' } }, y: { field: 'value', type: 'quantitative', scale: { zero: false } }, color: { field: 'integrator', type: 'nominal' } } },
-        { mark: { type: 'rule', opacity: 0.5 }, encoding: { x: { field: 'K', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { field: 'integrator', type: 'nominal' } } },
+        {
+          mark: { type: 'line', point: true },
+          encoding: {
+            x: { field: 'K', type: 'quantitative', scale: { type: 'log' } },
+            y: { field: 'value', type: 'quantitative', scale: { zero: false } },
+            color: { field: 'integrator', type: 'nominal' },
+          },
+        },
+        {
+          mark: { type: 'rule', opacity: 0.5 },
+          encoding: {
+            x: { field: 'K', type: 'quantitative' },
+            y: { field: 'lo', type: 'quantitative' },
+            y2: { field: 'hi' },
+            color: { field: 'integrator', type: 'nominal' },
+          },
+        },
       ],
     },
     resolve: { scale: { y: 'independent' } },
@@ -72,8 +112,25 @@ export function controlSpec(rows: readonly DecisiveRow[], evaluator: string): Ve
     height: 360,
     data: { values },
     layer: [
-      { mark: { type: 'line', point: true }, encoding: { x: { field: 'hit_rate', type: 'quantitative', title: 'topic-word hit rate' }, y: { field: 'perplexity', type: 'quantitative', scale: { type: 'log' }, title: 'perplexity (log)' }, color: { field: 'method', type: 'nominal' }, order: { field: 'hit_rate' }, tooltip: [{ field: 'setting' }] } },
-      { mark: { type: 'rule', opacity: 0.4 }, encoding: { x: { field: 'hit_rate_lo', type: 'quantitative' }, x2: { field: 'hit_rate_hi' }, y: { field: 'perplexity', type: 'quantitative', scale: { type: 'log' } }, color: { field: 'method', type: 'nominal' } } },
+      {
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'hit_rate', type: 'quantitative', title: 'topic-word hit rate' },
+          y: { field: 'perplexity', type: 'quantitative', scale: { type: 'log' }, title: 'perplexity (log)' },
+          color: { field: 'method', type: 'nominal' },
+          order: { field: 'hit_rate' },
+          tooltip: [{ field: 'setting' }],
+        },
+      },
+      {
+        mark: { type: 'rule', opacity: 0.4 },
+        encoding: {
+          x: { field: 'hit_rate_lo', type: 'quantitative' },
+          x2: { field: 'hit_rate_hi' },
+          y: { field: 'perplexity', type: 'quantitative', scale: { type: 'log' } },
+          color: { field: 'method', type: 'nominal' },
+        },
+      },
     ],
   } as VegaLiteSpec;
 }

@@ -81,7 +81,10 @@ export async function perOutputNll(ev: Evaluator, records: readonly GenerationRe
       const logits = await model.forwardAsync(chunk.map((r) => [...r.context, ...r.continuation].slice(0, L))); // [rows, L, vocab]
       const n = tf.tidy(() => {
         const logp = tf.logSoftmax(logits, -1); // [rows, L, vocab]
-        const at = tf.tensor1d(chunk.flatMap((r) => [...r.context, ...r.continuation].slice(1, L + 1)).map((t, j) => j * model.vocab + t), 'int32');
+        const at = tf.tensor1d(
+          chunk.flatMap((r) => [...r.context, ...r.continuation].slice(1, L + 1)).map((t, j) => j * model.vocab + t),
+          'int32',
+        );
         return tf.neg(tf.gather(tf.reshape(logp, [-1]), at)); // [rows·L]
       });
       logits.dispose();
@@ -120,7 +123,9 @@ function quantile(sorted: Float64Array, q: number): number {
 type Stat = (w: Int32Array) => number;
 
 function interval(stat: Stat, draws: Int32Array[]): [number, number] {
-  const v = Float64Array.from(draws, (w) => stat(w)).filter(Number.isFinite).sort();
+  const v = Float64Array.from(draws, (w) => stat(w))
+    .filter(Number.isFinite)
+    .sort();
   return v.length === 0 ? [NaN, NaN] : [quantile(v, 0.025), quantile(v, 0.975)];
 }
 
@@ -153,7 +158,13 @@ export function paretoFlags(ppl: readonly number[], d2: readonly number[]): { on
 }
 
 /** The report rows: every setting × evaluator (see the file comment). */
-export async function decisiveRows(lines: readonly ResultLine[], prompts: { ids: number[][]; texts?: string[] }, evaluators: readonly ReportEvaluator[], tokenizer: Pick<Tokenizer, 'encode'>, o: { bootstrap: number; seed: number; topicWords?: string[] }): Promise<DecisiveRow[]> {
+export async function decisiveRows(
+  lines: readonly ResultLine[],
+  prompts: { ids: number[][]; texts?: string[] },
+  evaluators: readonly ReportEvaluator[],
+  tokenizer: Pick<Tokenizer, 'encode'>,
+  o: { bootstrap: number; seed: number; topicWords?: string[] },
+): Promise<DecisiveRow[]> {
   const P = prompts.ids.length;
   const draws = bootstrapDraws(P, o.bootstrap, o.seed);
   const topic = new Set(o.topicWords ? topicTokenIds(tokenizer, o.topicWords) : []);
@@ -167,7 +178,15 @@ export async function decisiveRows(lines: readonly ResultLine[], prompts: { ids:
     groups.get(key)!.push(l);
   }
   const settings = [...groups.values()].map((g) => {
-    const records: (GenerationRecord & { promptIndex: number })[] = g.flatMap((l) => l.generations.map((x) => ({ prompt: prompts.texts?.[x.promptIndex] ?? '', promptTokens: prompts.ids[x.promptIndex], text: x.text, tokens: x.tokens, promptIndex: x.promptIndex })));
+    const records: (GenerationRecord & { promptIndex: number })[] = g.flatMap((l) =>
+      l.generations.map((x) => ({
+        prompt: prompts.texts?.[x.promptIndex] ?? '',
+        promptTokens: prompts.ids[x.promptIndex],
+        text: x.text,
+        tokens: x.tokens,
+        promptIndex: x.promptIndex,
+      })),
+    );
     // per prompt: bigram keys, token and hit counts
     const bigrams: number[][] = Array.from({ length: P }, () => []);
     const toks = new Int32Array(P);
@@ -230,12 +249,28 @@ export async function decisiveRows(lines: readonly ResultLine[], prompts: { ids:
       const [lo, hi] = interval(ppl, draws);
       const first = s.g[0];
       return {
-        method: methodOf(first.params), setting: runLabel(first.params), prompts: new Set(s.records.map((r) => r.promptIndex)).size, seeds: s.g.length, evaluator: ev.name,
-        perplexity: ppl(new Int32Array(P).fill(1)), perplexity_lo: lo, perplexity_hi: hi,
-        distinct_2: s.d2, distinct_2_lo: s.d2ci[0], distinct_2_hi: s.d2ci[1], hit_rate: s.hr, hit_rate_lo: s.hrci[0], hit_rate_hi: s.hrci[1], pareto: false, dominated_by: '',
+        method: methodOf(first.params),
+        setting: runLabel(first.params),
+        prompts: new Set(s.records.map((r) => r.promptIndex)).size,
+        seeds: s.g.length,
+        evaluator: ev.name,
+        perplexity: ppl(new Int32Array(P).fill(1)),
+        perplexity_lo: lo,
+        perplexity_hi: hi,
+        distinct_2: s.d2,
+        distinct_2_lo: s.d2ci[0],
+        distinct_2_hi: s.d2ci[1],
+        hit_rate: s.hr,
+        hit_rate_lo: s.hrci[0],
+        hit_rate_hi: s.hrci[1],
+        pareto: false,
+        dominated_by: '',
       };
     });
-    const { on, by } = paretoFlags(part.map((r) => r.perplexity), part.map((r) => r.distinct_2));
+    const { on, by } = paretoFlags(
+      part.map((r) => r.perplexity),
+      part.map((r) => r.distinct_2),
+    );
     part.forEach((r, i) => {
       r.pareto = on[i];
       r.dominated_by = by[i] >= 0 ? part[by[i]].setting : '';
@@ -245,7 +280,24 @@ export async function decisiveRows(lines: readonly ResultLine[], prompts: { ids:
   return rows;
 }
 
-export const DECISIVE_COLUMNS = ['method', 'setting', 'prompts', 'seeds', 'evaluator', 'perplexity', 'perplexity_lo', 'perplexity_hi', 'distinct_2', 'distinct_2_lo', 'distinct_2_hi', 'hit_rate', 'hit_rate_lo', 'hit_rate_hi', 'pareto', 'dominated_by'] as const;
+export const DECISIVE_COLUMNS = [
+  'method',
+  'setting',
+  'prompts',
+  'seeds',
+  'evaluator',
+  'perplexity',
+  'perplexity_lo',
+  'perplexity_hi',
+  'distinct_2',
+  'distinct_2_lo',
+  'distinct_2_hi',
+  'hit_rate',
+  'hit_rate_lo',
+  'hit_rate_hi',
+  'pareto',
+  'dominated_by',
+] as const;
 
 /** summary.csv text (numbers to 6 significant digits). */
 export function decisiveCsv(rows: readonly DecisiveRow[]): string {

@@ -47,7 +47,10 @@ export async function runDemo(lm: LoadedModel, o: DemoOptions): Promise<DemoResu
   const summary: Record<string, unknown> = { model: lm.dir, engine: lm.engine, prompts: prompts.length };
   let logits: Float32Array[] = [];
   for (const mode of ['residual', 'embedding'] as const) {
-    const r = await analyzeHeads(lm.model, prompts, mode, { keepLogits: mode === 'residual', onPrompt: (d) => o.onProgress?.(`heads (${mode})`, d, prompts.length) });
+    const r = await analyzeHeads(lm.model, prompts, mode, {
+      keepLogits: mode === 'residual',
+      onPrompt: (d) => o.onProgress?.(`heads (${mode})`, d, prompts.length),
+    });
     if (mode === 'residual') logits = r.logits;
     for (const [name, text] of await analysisFiles(r.analysis, 0)) files.push([join(`heads-${mode}`, name), text]);
     summary[mode] = r.analysis.heads.slice(0, 5).map((h) => ({ head: `L${h.layer}H${h.head}`, r: h.r, p: h.p }));
@@ -55,7 +58,11 @@ export async function runDemo(lm: LoadedModel, o: DemoOptions): Promise<DemoResu
       const top = r.analysis.heads.slice(0, 3);
       const ls = await decisionLandscape(lm.model, prompts[0], top[0].layer, top[0].head, mode);
       files.push([`landscape-L${ls.layer}H${ls.head}-p1.svg`, await renderSvg(landscapePlot(ls, prompts[0].good, prompts[0].bad, prompts[0].prompt))]);
-      const effects = await ablationEffects(lm.model, prompts[0], top.map((h) => [{ layer: h.layer, head: h.head }]));
+      const effects = await ablationEffects(
+        lm.model,
+        prompts[0],
+        top.map((h) => [{ layer: h.layer, head: h.head }]),
+      );
       files.push(['ablation.svg', await renderSvg(ablationPlot(effects, prompts[0].prompt))], ['ablation.json', JSON.stringify(effects, null, 2) + '\n']);
       summary.ablation = effects.map((e) => ({ heads: e.label, actual: e.actual }));
     }
@@ -67,8 +74,22 @@ export async function runDemo(lm: LoadedModel, o: DemoOptions): Promise<DemoResu
   const prompt = prompts[0].prompt;
   const guided = await generateGuided(lm, { prompts: [prompt], tokens: DEMO_TOKENS, steps: DEMO_STEPS, score: o.score, eta: DEMO_ETA, seed: o.seed });
   const greedy = await generateBaseline(lm, { method: 'greedy', prompts: [prompt], tokens: DEMO_TOKENS, seed: o.seed });
-  const generation = { prompt, guided: guided[0].text, greedy: greedy[0].text, guided_tokens: guided[0].tokens, greedy_tokens: greedy[0].tokens, score: o.score ? 'residual score' : 'none', eta: DEMO_ETA, steps: DEMO_STEPS };
+  const generation = {
+    prompt,
+    guided: guided[0].text,
+    greedy: greedy[0].text,
+    guided_tokens: guided[0].tokens,
+    greedy_tokens: greedy[0].tokens,
+    score: o.score ? 'residual score' : 'none',
+    eta: DEMO_ETA,
+    steps: DEMO_STEPS,
+  };
   files.push(['generation.json', JSON.stringify(generation, null, 2) + '\n']);
   summary.generation = { guided: generation.guided, greedy: generation.greedy };
-  return { summary, files, generation: { prompt, guided: generation.guided, greedy: generation.greedy, eta: DEMO_ETA, steps: DEMO_STEPS, score: o.score !== null }, temperature: sweep };
+  return {
+    summary,
+    files,
+    generation: { prompt, guided: generation.guided, greedy: generation.greedy, eta: DEMO_ETA, steps: DEMO_STEPS, score: o.score !== null },
+    temperature: sweep,
+  };
 }

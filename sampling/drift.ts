@@ -66,12 +66,7 @@ export function paramRange(p: ParamSchedule): [number, number] {
   return p.kind === 'constant' ? [p.to, p.to] : [Math.min(p.from, p.to), Math.max(p.from, p.to)];
 }
 
-export type Precession =
-  | { kind: 'none' }
-  | { kind: 'cross' }
-  | { kind: 'orthogonal' }
-  | { kind: 'field' }
-  | { kind: 'matrix'; A: number[][] };
+export type Precession = { kind: 'none' } | { kind: 'cross' } | { kind: 'orthogonal' } | { kind: 'field' } | { kind: 'matrix'; A: number[][] };
 
 /** Full Landau–Lifshitz–Gilbert mode (BL Eq. 9): damping λ, gyromagnetic ratio γ and the precession form. */
 export interface LlgOptions {
@@ -126,7 +121,14 @@ export interface Sde {
 }
 
 /** f = a(S, τ) dτ + g(τ) P_S ΔW̄ from `drift` and `diffusion`, into `out` [n·d]. */
-export function plainIncrement(sde: Pick<Sde, 'drift' | 'diffusion' | 'd'>, S: Float32Array, tau: number, dtau: number, noise: Float32Array | null, out: Float32Array): Float32Array {
+export function plainIncrement(
+  sde: Pick<Sde, 'drift' | 'diffusion' | 'd'>,
+  S: Float32Array,
+  tau: number,
+  dtau: number,
+  noise: Float32Array | null,
+  out: Float32Array,
+): Float32Array {
   sde.drift(S, tau, out);
   const g = noise ? sde.diffusion(tau) : 0;
   const w = g === 0 ? null : tangentProjectRows(S, noise!, new Float32Array(S.length), sde.d);
@@ -207,9 +209,10 @@ export class GuidedDrift implements Sde {
     const A = llg?.precession?.kind === 'matrix' ? llg.precession.A : null;
     if (A) {
       if (A.length !== d || A.some((r) => r.length !== d)) throw new RangeError(`precession matrix must be ${d}×${d}`);
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
-        if (Math.abs(A[i][j] + A[j][i]) > 1e-9 * (1 + Math.abs(A[i][j]))) throw new RangeError('precession matrix must be skew-symmetric (A = −Aᵀ)');
-      }
+      for (let i = 0; i < d; i++)
+        for (let j = 0; j < d; j++) {
+          if (Math.abs(A[i][j] + A[j][i]) > 1e-9 * (1 + Math.abs(A[i][j]))) throw new RangeError('precession matrix must be skew-symmetric (A = −Aᵀ)');
+        }
       this.A = Float64Array.from(A.flat());
     }
     this.G = opts.fieldScale === 'raw' ? Float32Array.from(opts.N) : unitRows(opts.N, d);

@@ -40,7 +40,13 @@ export interface EuclidOptions {
  * The reverse VP SDE by Euler–Maruyama from x_T ~ N(0, I) [n, d] to t_min in `steps` equal steps,
  * then Tweedie's x̂_0 = (x − √(1−ᾱ) ε_θ)/√ᾱ at t_min (see the file comment). `eps(x, t)` is ε_θ.
  */
-export function reverseVp(eps: (x: tf.Tensor, t: number) => tf.Tensor, meta: Pick<EuclidModel['meta'], 'd' | 'schedule' | 'tMin'>, n: number, steps: number, rng: Rng): tf.Tensor {
+export function reverseVp(
+  eps: (x: tf.Tensor, t: number) => tf.Tensor,
+  meta: Pick<EuclidModel['meta'], 'd' | 'schedule' | 'tMin'>,
+  n: number,
+  steps: number,
+  rng: Rng,
+): tf.Tensor {
   const { d, schedule, tMin } = meta;
   const dtau = (schedule.T - tMin) / steps;
   let x: tf.Tensor = tf.tensor2d(normalArray(rng, n * d), [n, d]); // x_T ~ N(0, I)
@@ -103,8 +109,13 @@ export async function generateEuclidean(lm: GuidedLm, opts: EuclidOptions): Prom
   const ddpm = opts.ddpm;
   const meta = ddpm.meta;
   const source = opts.fieldSource ?? DEFAULT_FIELD_SOURCE;
-  if (meta.d !== model.dModel || meta.vocab !== model.vocab) throw new UserError('E_INPUT', `the Euclidean DDPM was trained for d = ${meta.d}, vocabulary ${meta.vocab}; this model has d = ${model.dModel}, vocabulary ${model.vocab}`);
-  if (meta.fieldSource !== fieldSourceId(source)) throw new UserError('E_INPUT', `the Euclidean DDPM is conditioned on the field '${meta.fieldSource}', not '${fieldSourceId(source)}'`);
+  if (meta.d !== model.dModel || meta.vocab !== model.vocab)
+    throw new UserError(
+      'E_INPUT',
+      `the Euclidean DDPM was trained for d = ${meta.d}, vocabulary ${meta.vocab}; this model has d = ${model.dModel}, vocabulary ${model.vocab}`,
+    );
+  if (meta.fieldSource !== fieldSourceId(source))
+    throw new UserError('E_INPUT', `the Euclidean DDPM is conditioned on the field '${meta.fieldSource}', not '${fieldSourceId(source)}'`);
   const steps = opts.steps ?? 50;
   if (!Number.isInteger(steps) || steps < 1) throw new UserError('E_ARG', `--steps must be a positive integer (got ${steps})`);
   const samples = opts.samples ?? 1;
@@ -128,7 +139,15 @@ export async function generateEuclidean(lm: GuidedLm, opts: EuclidOptions): Prom
       const groups: { rows: GuidedResult[]; cache: ModelCache; field: tf.Tensor }[] = [];
       try {
         for (const [j, p] of chunk.entries()) {
-          const rows: GuidedResult[] = Array.from({ length: samples }, (_, sample) => ({ prompt: p.text, promptIndex: c0 + j, sample, promptTokens: p.ids, text: '', tokens: [], trace: [] as TokenTrace[] }));
+          const rows: GuidedResult[] = Array.from({ length: samples }, (_, sample) => ({
+            prompt: p.text,
+            promptIndex: c0 + j,
+            sample,
+            promptTokens: p.ids,
+            text: '',
+            tokens: [],
+            trace: [] as TokenTrace[],
+          }));
           results.push(...rows);
           const { cache, field } = await prefill(model, p.ids, source, samples); // cache of `samples` rows, field [samples, d]
           groups.push({ rows, cache, field });
@@ -144,7 +163,13 @@ export async function generateEuclidean(lm: GuidedLm, opts: EuclidOptions): Prom
       const n = rows.length;
       try {
         for (let k = 0; k < opts.tokens; k++) {
-          const N = groups.length === 1 ? groups[0].field : tf.concat(groups.map((g) => g.field), 0); // [n, d]
+          const N =
+            groups.length === 1
+              ? groups[0].field
+              : tf.concat(
+                  groups.map((g) => g.field),
+                  0,
+                ); // [n, d]
           const normT = tf.norm(N, 'euclidean', 1); // [n]
           const norms = Array.from(normT.dataSync());
           normT.dispose();
@@ -155,11 +180,23 @@ export async function generateEuclidean(lm: GuidedLm, opts: EuclidOptions): Prom
           rows.forEach((r, i) => {
             r.tokens.push(out.ids[i]);
             r.trace.push({ fieldNorm: norms[i], cosChosen: out.cos[i], cosRunnerUp: out.cosRunnerUp[i], runnerUp: out.runnerUp[i], steps });
-            opts.onToken?.({ row: r.promptIndex * samples + r.sample, promptIndex: r.promptIndex, sample: r.sample, index: k, token: out.ids[i], tokens: r.tokens });
+            opts.onToken?.({
+              row: r.promptIndex * samples + r.sample,
+              promptIndex: r.promptIndex,
+              sample: r.sample,
+              index: k,
+              token: out.ids[i],
+              tokens: r.tokens,
+            });
           });
           if (k + 1 < opts.tokens) {
             for (const g of groups) {
-              const next = await contextFields(model, g.rows.map((r) => [r.tokens[k]]), source, g.cache); // [samples, d]
+              const next = await contextFields(
+                model,
+                g.rows.map((r) => [r.tokens[k]]),
+                source,
+                g.cache,
+              ); // [samples, d]
               g.field.dispose();
               g.field = next;
             }

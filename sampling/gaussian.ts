@@ -109,10 +109,20 @@ export class FastNormal {
       // two xoshiro128** words: layer index, then value
       let t = s1 << 9;
       const w1 = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
-      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl(s3, 11);
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
       t = s1 << 9;
       const hz = Math.imul(rotl(Math.imul(s1, 5), 7), 9); // signed 32-bit
-      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl(s3, 11);
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
       const iz = w1 & 127;
       const ahz = hz < 0 ? -hz : hz;
       if (ahz < KN[iz]) {
@@ -120,11 +130,17 @@ export class FastNormal {
         continue;
       }
       // rare slow path (≈ 1.2%): hand the state back and use the general method
-      this.s0 = s0; this.s1 = s1; this.s2 = s2; this.s3 = s3;
+      this.s0 = s0;
+      this.s1 = s1;
+      this.s2 = s2;
+      this.s3 = s3;
       out[i] = this.slow(hz, iz) * std;
       ({ s0, s1, s2, s3 } = this);
     }
-    this.s0 = s0; this.s1 = s1; this.s2 = s2; this.s3 = s3;
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
     return out;
   }
 }

@@ -91,11 +91,20 @@ export function encodePrompts(lm: GuidedLm, o: Pick<GuidedOptions, 'tokens' | 'p
   return raw.map((ids0, i) => {
     const text = o.prompts?.[i] ?? lm.tokenizer.decode(ids0);
     let ids = ids0.length > 0 ? ids0.slice() : [lm.tokenizer.eosId];
-    for (const t of ids) if (!Number.isInteger(t) || t < 0 || t >= lm.model.vocab) throw new UserError('E_INPUT', `prompt ${i + 1}: token id ${t} is outside the vocabulary [0, ${lm.model.vocab})`);
+    for (const t of ids)
+      if (!Number.isInteger(t) || t < 0 || t >= lm.model.vocab)
+        throw new UserError('E_INPUT', `prompt ${i + 1}: token id ${t} is outside the vocabulary [0, ${lm.model.vocab})`);
     if (ids.length > room) {
       if (o.truncate !== 'left') {
-        if (ids.length > nPos) throw new UserError('E_INPUT', `prompt ${i + 1} is longer than the model's context (${ids.length} > ${nPos} tokens); shorten it, or use --truncate left to keep its last tokens`);
-        throw new UserError('E_INPUT', `prompt ${i + 1} (${ids.length} tokens) + ${o.tokens} new tokens exceed the model's context of ${nPos} positions; use fewer --tokens, or --truncate left to keep the prompt's last tokens`);
+        if (ids.length > nPos)
+          throw new UserError(
+            'E_INPUT',
+            `prompt ${i + 1} is longer than the model's context (${ids.length} > ${nPos} tokens); shorten it, or use --truncate left to keep its last tokens`,
+          );
+        throw new UserError(
+          'E_INPUT',
+          `prompt ${i + 1} (${ids.length} tokens) + ${o.tokens} new tokens exceed the model's context of ${nPos} positions; use fewer --tokens, or --truncate left to keep the prompt's last tokens`,
+        );
       }
       ids = ids.slice(ids.length - room);
     }
@@ -113,7 +122,10 @@ export function checkModelCompat(model: LanguageModel, source: FieldSource, meta
   if (meta.vocab !== model.vocab) mismatch.push(`vocabulary ${meta.vocab}, the model has ${model.vocab}`);
   if (meta.fieldSource !== fieldSourceId(source)) mismatch.push(`field source ${meta.fieldSource}, sampling uses ${fieldSourceId(source)}`);
   if (mismatch.length) {
-    throw new UserError('E_CHECKPOINT', `the score checkpoint was made for another model or field (${mismatch.join('; ')}); pass a matching --score (and --field-source), or --score none`);
+    throw new UserError(
+      'E_CHECKPOINT',
+      `the score checkpoint was made for another model or field (${mismatch.join('; ')}); pass a matching --score (and --field-source), or --score none`,
+    );
   }
 }
 
@@ -126,7 +138,15 @@ export async function prefill(model: LanguageModel, ids: number[], source: Field
   let cache = model.newCache();
   try {
     if (n > 1 && typeof (cache as Partial<ModelCache>).tile !== 'function') {
-      return { cache, field: await contextFields(model, Array.from({ length: n }, () => ids), source, cache) }; // [n, d]
+      return {
+        cache,
+        field: await contextFields(
+          model,
+          Array.from({ length: n }, () => ids),
+          source,
+          cache,
+        ),
+      }; // [n, d]
     }
     const f = await contextFields(model, [ids], source, cache); // [1, d]
     if (n > 1) {
@@ -171,7 +191,15 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
   const prompts = encodePrompts(lm, opts);
   const results: GuidedResult[] = [];
   const groups: Group[] = prompts.map((p, promptIndex) => {
-    const rows = Array.from({ length: samples }, (_, sample) => ({ prompt: p.text, promptIndex, sample, promptTokens: p.ids, text: '', tokens: [] as number[], trace: [] as TokenTrace[] }));
+    const rows = Array.from({ length: samples }, (_, sample) => ({
+      prompt: p.text,
+      promptIndex,
+      sample,
+      promptTokens: p.ids,
+      text: '',
+      tokens: [] as number[],
+      trace: [] as TokenTrace[],
+    }));
     results.push(...rows);
     return { promptIndex, prompt: p.text, ids: p.ids, rows, cache: null, field: null };
   });
@@ -209,7 +237,13 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
         if (prof) prof.lmMs += clock() - t0;
         for (let k = 0; k < opts.tokens; k++) {
           t0 = clock();
-          const Nt = chunk.length === 1 ? chunk[0].field! : tf.concat(chunk.map((g) => g.field!), 0); // [rows, d]
+          const Nt =
+            chunk.length === 1
+              ? chunk[0].field!
+              : tf.concat(
+                  chunk.map((g) => g.field!),
+                  0,
+                ); // [rows, d]
           const N = Float32Array.from(Nt.dataSync()); // host rows [rows·d]
           if (chunk.length > 1) Nt.dispose();
           const norms = rows.map((_, i) => Math.hypot(...N.subarray(i * d, (i + 1) * d)));
@@ -244,12 +278,24 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
           rows.forEach((r, i) => {
             r.tokens.push(out.ids[i]);
             r.trace.push({ fieldNorm: norms[i], cosChosen: out.cosChosen[i], cosRunnerUp: out.cosRunnerUp[i], runnerUp: out.runnerUp[i], steps });
-            opts.onToken?.({ row: r.promptIndex * samples + r.sample, promptIndex: r.promptIndex, sample: r.sample, index: k, token: out.ids[i], tokens: r.tokens });
+            opts.onToken?.({
+              row: r.promptIndex * samples + r.sample,
+              promptIndex: r.promptIndex,
+              sample: r.sample,
+              index: k,
+              token: out.ids[i],
+              tokens: r.tokens,
+            });
           });
           if (k + 1 < opts.tokens) {
             t0 = clock();
             for (const g of chunk) {
-              const next = await contextFields(model, g.rows.map((r) => [r.tokens[k]]), source, g.cache!); // [samples, d]
+              const next = await contextFields(
+                model,
+                g.rows.map((r) => [r.tokens[k]]),
+                source,
+                g.cache!,
+              ); // [samples, d]
               g.field!.dispose();
               g.field = next;
             }

@@ -148,9 +148,15 @@ export interface Evaluator {
 /** Per-output ids for the evaluator: context and continuation (see the file comment). */
 export function evaluatorIds(ev: Evaluator, r: GenerationRecord): { context: number[]; continuation: number[] } {
   const tok = ev.tokenizer;
-  const own = r.tokens !== undefined && r.tokens.every((t) => Number.isInteger(t) && t >= 0 && t < tok.vocabSize) && (r.tokens.length === 0 ? '' : tok.decode(r.tokens)) === r.text;
+  const own =
+    r.tokens !== undefined &&
+    r.tokens.every((t) => Number.isInteger(t) && t >= 0 && t < tok.vocabSize) &&
+    (r.tokens.length === 0 ? '' : tok.decode(r.tokens)) === r.text;
   const continuation = own ? r.tokens! : tok.encode(r.text);
-  const ownPrompt = r.promptTokens !== undefined && r.promptTokens.every((t) => Number.isInteger(t) && t >= 0 && t < tok.vocabSize) && (r.promptTokens.length === 0 ? '' : tok.decode(r.promptTokens)) === r.prompt;
+  const ownPrompt =
+    r.promptTokens !== undefined &&
+    r.promptTokens.every((t) => Number.isInteger(t) && t >= 0 && t < tok.vocabSize) &&
+    (r.promptTokens.length === 0 ? '' : tok.decode(r.promptTokens)) === r.prompt;
   let context = ownPrompt ? r.promptTokens! : tok.encode(r.prompt);
   if (context.length === 0) context = [tok.eosId];
   const room = ev.model.nPositions - continuation.length;
@@ -165,7 +171,13 @@ export function evaluatorIds(ev: Evaluator, r: GenerationRecord): { context: num
 export async function evaluatorScores(ev: Evaluator, records: readonly GenerationRecord[]): Promise<{ nll: number; entropyBits: number; tokens: number }> {
   const { model } = ev;
   const rows = records.map((r) => evaluatorIds(ev, r)).filter((r) => r.continuation.length > 0);
-  for (const r of rows) for (const t of [...r.context, ...r.continuation]) if (t >= model.vocab) throw new UserError('E_INPUT', `token id ${t} is outside the evaluator's vocabulary of ${model.vocab}; evaluate with a model that shares the tokenizer`);
+  for (const r of rows)
+    for (const t of [...r.context, ...r.continuation])
+      if (t >= model.vocab)
+        throw new UserError(
+          'E_INPUT',
+          `token id ${t} is outside the evaluator's vocabulary of ${model.vocab}; evaluate with a model that shares the tokenizer`,
+        );
   const byLen = new Map<number, typeof rows>();
   for (const r of rows) {
     const L = r.context.length + r.continuation.length - 1; // input length (last token is never an input)
@@ -187,7 +199,10 @@ export async function evaluatorScores(ev: Evaluator, records: readonly Generatio
         [n, e] = tf.tidy(() => {
           const logp = tf.logSoftmax(logits, -1); // [rows, L, vocab]
           const targets = chunk.flatMap((r) => [...r.context, ...r.continuation].slice(1, L + 1)); // [rows·L]
-          const at = tf.tensor1d(targets.map((t, j) => j * model.vocab + t), 'int32'); // flat index of each target
+          const at = tf.tensor1d(
+            targets.map((t, j) => j * model.vocab + t),
+            'int32',
+          ); // flat index of each target
           const nllT = tf.reshape(tf.neg(tf.gather(tf.reshape(logp, [-1]), at)), [chunk.length, L]); // [rows, L]
           const entT = tf.div(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)), Math.LN2); // [rows, L] bits
           return [nllT, entT];
@@ -216,7 +231,12 @@ export async function computeMetrics(records: readonly GenerationRecord[], ev?: 
   if (!ev && records.some((r) => r.tokens === undefined)) throw new Error('records without tokens need an evaluator tokenizer');
   const stats = textStats(outputs);
   const s = ev ? await evaluatorScores(ev, records) : { nll: NaN, entropyBits: NaN, tokens: 0 };
-  return { ...stats, perplexity: s.tokens > 0 ? Math.exp(s.nll / s.tokens) : NaN, entropy_bits: s.tokens > 0 ? s.entropyBits / s.tokens : NaN, scored_tokens: s.tokens };
+  return {
+    ...stats,
+    perplexity: s.tokens > 0 ? Math.exp(s.nll / s.tokens) : NaN,
+    entropy_bits: s.tokens > 0 ? s.entropyBits / s.tokens : NaN,
+    scored_tokens: s.tokens,
+  };
 }
 
 /** Metrics with NaN as null, keys in the reported order (for JSON). */

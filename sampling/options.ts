@@ -18,7 +18,20 @@ import type { FieldSource } from '../src/field/source.js';
 import type { ScoreModel } from '../src/score/contract.js';
 import type { ParamSchedule, Precession } from './drift.js';
 
-export { BASELINE_METHODS, FIELD_SCALES, INTEGRATOR_NAMES, PRECESSIONS, READOUTS, SPACES, DEFAULT_STEPS, MAX_SEED, type BaselineMethod, type IntegratorName, type ReadoutKind, type Space } from './choices.js';
+export {
+  BASELINE_METHODS,
+  FIELD_SCALES,
+  INTEGRATOR_NAMES,
+  PRECESSIONS,
+  READOUTS,
+  SPACES,
+  DEFAULT_STEPS,
+  MAX_SEED,
+  type BaselineMethod,
+  type IntegratorName,
+  type ReadoutKind,
+  type Space,
+} from './choices.js';
 import { BASELINE_METHODS, FIELD_SCALES, INTEGRATOR_NAMES, MAX_SEED, PRECESSIONS, READOUTS, SPACES, type IntegratorName, type ReadoutKind } from './choices.js';
 
 /**
@@ -40,7 +53,11 @@ const finiteNum = (msg: string) => z.number({ invalid_type_error: msg }).finite(
 /** A prompt: a non-empty, non-blank string (an empty prompt is refused everywhere). */
 export const promptTextSchema = z.string().refine((s) => s.trim() !== '', { message: 'is empty; give some text' });
 /** A seed: an integer in [0, 2^31 − 1] (strings are not hashed). */
-export const seedSchema = z.number({ invalid_type_error: 'must be a number' }).int(`must be an integer in [0, ${MAX_SEED}]`).min(0, `must be an integer in [0, ${MAX_SEED}]`).max(MAX_SEED, `must be an integer in [0, ${MAX_SEED}]`);
+export const seedSchema = z
+  .number({ invalid_type_error: 'must be a number' })
+  .int(`must be an integer in [0, ${MAX_SEED}]`)
+  .min(0, `must be an integer in [0, ${MAX_SEED}]`)
+  .max(MAX_SEED, `must be an integer in [0, ${MAX_SEED}]`);
 
 /** A parameter that is a number or a schedule {kind, from, to} over reverse time, bounded below by `min` (strictly when `strict`). */
 function paramSchedule(min: number, strict = false) {
@@ -58,12 +75,24 @@ export const noiseScheduleSchema = z
 
 /** The field schemas of guided sampling, one per option (the sweep's grids are arrays of these). */
 export const guidedFields = {
-  tokens: z.number({ invalid_type_error: 'must be a number' }).int('must be an integer ≥ 1').min(1, 'must be an integer ≥ 1').max(MAX_TOKENS, `must be an integer in [1, ${MAX_TOKENS}]`),
-  samples: z.number({ invalid_type_error: 'must be a number' }).int('must be an integer ≥ 1').min(1, 'must be an integer ≥ 1').max(10_000, 'must be an integer in [1, 10000]'),
+  tokens: z
+    .number({ invalid_type_error: 'must be a number' })
+    .int('must be an integer ≥ 1')
+    .min(1, 'must be an integer ≥ 1')
+    .max(MAX_TOKENS, `must be an integer in [1, ${MAX_TOKENS}]`),
+  samples: z
+    .number({ invalid_type_error: 'must be a number' })
+    .int('must be an integer ≥ 1')
+    .min(1, 'must be an integer ≥ 1')
+    .max(10_000, 'must be an integer in [1, 10000]'),
   eta: paramSchedule(0),
   lambda: paramSchedule(0),
   gamma: paramSchedule(0, true),
-  steps: z.number({ invalid_type_error: 'must be a number' }).int(`must be an integer in [1, ${MAX_STEPS}]`).min(1, `must be an integer in [1, ${MAX_STEPS}]`).max(MAX_STEPS, `must be an integer in [1, ${MAX_STEPS}]`),
+  steps: z
+    .number({ invalid_type_error: 'must be a number' })
+    .int(`must be an integer in [1, ${MAX_STEPS}]`)
+    .min(1, `must be an integer in [1, ${MAX_STEPS}]`)
+    .max(MAX_STEPS, `must be an integer in [1, ${MAX_STEPS}]`),
   integrator: z.enum(INTEGRATOR_NAMES),
   readout: z.enum(READOUTS),
   readoutTemperature: finiteNum('must be a finite number > 0').positive('must be a finite number > 0'),
@@ -99,10 +128,12 @@ export const guidedOptionsSchema = z
   .passthrough()
   .superRefine((o, ctx) => {
     if (!o.prompts?.length && !o.promptIds?.length) ctx.addIssue({ code: 'custom', path: ['prompts'], message: 'give at least one prompt' });
-    if (o.prompts && o.promptIds && o.prompts.length !== o.promptIds.length) ctx.addIssue({ code: 'custom', path: ['prompts'], message: `${o.prompts.length} prompt labels for ${o.promptIds.length} encoded prompts` });
+    if (o.prompts && o.promptIds && o.prompts.length !== o.promptIds.length)
+      ctx.addIssue({ code: 'custom', path: ['prompts'], message: `${o.prompts.length} prompt labels for ${o.promptIds.length} encoded prompts` });
     if (o.precession && o.lambda === undefined) ctx.addIssue({ code: 'custom', path: ['precession'], message: 'needs lambda (LLG mode)' });
     if (o.gamma !== undefined && o.lambda === undefined) ctx.addIssue({ code: 'custom', path: ['gamma'], message: 'needs lambda (LLG mode)' });
-    if (o.tMin !== undefined && o.tMin >= (o.schedule?.T ?? 1)) ctx.addIssue({ code: 'custom', path: ['tMin'], message: `must be below the schedule's end time T = ${o.schedule?.T ?? 1}` });
+    if (o.tMin !== undefined && o.tMin >= (o.schedule?.T ?? 1))
+      ctx.addIssue({ code: 'custom', path: ['tMin'], message: `must be below the schedule's end time T = ${o.schedule?.T ?? 1}` });
   });
 
 /** `--space`: spin diffusion on the sphere or the Euclidean VP-DDPM baseline. */
@@ -125,7 +156,10 @@ export const baselineSpecSchema = z
     topP: z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]').optional(),
     repetitionPenalty: finiteNum('must be a finite number > 0 (1 = off)').positive('must be a finite number > 0 (1 = off)').optional(),
     /** Additive logit bias on the first token of each word (issue 14: the autoregressive equivalent of steering). */
-    logitBias: z.object({ words: z.array(z.string().min(1, 'must be a non-empty word')).min(1, 'needs at least one word'), bias: finiteNum('must be a finite number') }).strict().optional(),
+    logitBias: z
+      .object({ words: z.array(z.string().min(1, 'must be a non-empty word')).min(1, 'needs at least one word'), bias: finiteNum('must be a finite number') })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -133,7 +167,8 @@ export const baselineSpecSchema = z
     if (s.method === 'top-p' && s.topP === undefined) ctx.addIssue({ code: 'custom', path: ['topP'], message: 'method top-p needs topP in (0, 1]' });
     if (s.method !== 'top-k' && s.topK !== undefined) ctx.addIssue({ code: 'custom', path: ['topK'], message: `applies to method top-k, not ${s.method}` });
     if (s.method !== 'top-p' && s.topP !== undefined) ctx.addIssue({ code: 'custom', path: ['topP'], message: `applies to method top-p, not ${s.method}` });
-    if (s.method === 'greedy' && s.temperature !== undefined) ctx.addIssue({ code: 'custom', path: ['temperature'], message: 'does not apply to greedy decoding' });
+    if (s.method === 'greedy' && s.temperature !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['temperature'], message: 'does not apply to greedy decoding' });
   });
 /** A baseline method with its parameters, as validated by `baselineSpecSchema`. */
 export type BaselineSpec = z.infer<typeof baselineSpecSchema>;

@@ -38,7 +38,10 @@ export function resolveScoreDir(dir: string): string {
   if (existsSync(join(dir, SCORE_META_FILE))) return dir;
   const latest = latestCheckpoint(dir);
   if (latest && existsSync(join(latest.dir, SCORE_META_FILE))) return latest.dir;
-  throw new UserError('E_FILE', `--score ${dir} has no ${SCORE_META_FILE} and no checkpoint (checkpoints/latest.json); give a run directory of \`spinbath train\` or one of its checkpoints`);
+  throw new UserError(
+    'E_FILE',
+    `--score ${dir} has no ${SCORE_META_FILE} and no checkpoint (checkpoints/latest.json); give a run directory of \`spinbath train\` or one of its checkpoints`,
+  );
 }
 
 /** Resolve --score: null for 'none' (or no default checkpoint), else the loaded model. */

@@ -56,14 +56,22 @@ const numberOf = (f: z.ZodTypeAny) =>
     if (!r.success) ctx.addIssue({ code: 'custom', message: r.error.issues[0].message });
   });
 
-const fieldSourceText = z.string().refine((s) => parseFieldSource(s) !== null, { message: 'not a field source; write final, layer:L, head:L.H or heads:L.H+L.H' });
+const fieldSourceText = z
+  .string()
+  .refine((s) => parseFieldSource(s) !== null, { message: 'not a field source; write final, layer:L, head:L.H or heads:L.H+L.H' });
 
 const guidedShape = {
   /** η: a constant, or an annealed schedule {kind, from, to} from the noisy start (τ = 0) to the end (sampling/drift.ts ParamSchedule). */
   eta: z.array(guidedFields.eta).min(1),
-  lambda: z.array(z.union([z.literal('off'), numberOf(guidedFields.lambda)])).min(1).default(['off']),
+  lambda: z
+    .array(z.union([z.literal('off'), numberOf(guidedFields.lambda)]))
+    .min(1)
+    .default(['off']),
   steps: z.array(guidedFields.steps).min(1).default([DEFAULT_STEPS]),
-  schedules: z.array(z.union([z.literal('default'), scheduleSchema])).min(1).default(['default']),
+  schedules: z
+    .array(z.union([z.literal('default'), scheduleSchema]))
+    .min(1)
+    .default(['default']),
   fieldSources: z.array(fieldSourceText).min(1).default(['final']),
   scores: z.array(z.string().min(1)).min(1).default(['none']),
   gamma: numberOf(guidedFields.gamma).default(1),
@@ -75,14 +83,15 @@ const guidedShape = {
   /** The method this block stands for in reports (issue 14): guided (default), learned-score, steered. */
   method: z.enum(['guided', 'learned-score', 'steered']).optional(),
   /** External steering field: the mean spin of `words` with each strength α (a grid axis). */
-  steer: z.object({ words: z.array(z.string().min(1)).min(1), alpha: z.array(z.number().finite()).min(1) }).strict().optional(),
+  steer: z
+    .object({ words: z.array(z.string().min(1)).min(1), alpha: z.array(z.number().finite()).min(1) })
+    .strict()
+    .optional(),
 };
 const guidedSchema = z.object(guidedShape).strict();
 
 /** The Brownian DDPM baseline (training/euclidean.ts, sampling/euclidean.ts): model directories × step counts. */
-const euclideanSchema = z
-  .object({ models: z.array(z.string().min(1)).min(1), steps: z.array(guidedFields.steps).min(1).default([DEFAULT_STEPS]) })
-  .strict();
+const euclideanSchema = z.object({ models: z.array(z.string().min(1)).min(1), steps: z.array(guidedFields.steps).min(1).default([DEFAULT_STEPS]) }).strict();
 
 /** The decisive report (sampling/decisive.ts): evaluators, bootstrap and the topic words of the hit rate. */
 const reportSchema = z
@@ -107,18 +116,26 @@ const promptsSchema = z
   .superRefine((p, ctx) => {
     if (p.source === 'texts' || p.texts !== undefined) {
       if (p.texts === undefined) ctx.addIssue({ code: 'custom', path: ['texts'], message: 'source texts needs "texts": ["…", …]' });
-      for (const k of ['count', 'length', 'seed'] as const) if (p[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `applies to source brown-test, not to "texts"` });
+      for (const k of ['count', 'length', 'seed'] as const)
+        if (p[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `applies to source brown-test, not to "texts"` });
     } else {
       if (p.count === undefined) ctx.addIssue({ code: 'custom', path: ['count'], message: 'source brown-test needs "count" (number of prompts)' });
       if (p.length === undefined) ctx.addIssue({ code: 'custom', path: ['length'], message: 'source brown-test needs "length" (tokens per prompt)' });
     }
   })
-  .transform((p) => (p.texts !== undefined ? { source: 'texts' as const, texts: p.texts } : { source: 'brown-test' as const, count: p.count!, length: p.length!, seed: p.seed ?? 0 }));
+  .transform((p) =>
+    p.texts !== undefined
+      ? { source: 'texts' as const, texts: p.texts }
+      : { source: 'brown-test' as const, count: p.count!, length: p.length!, seed: p.seed ?? 0 },
+  );
 
 /** The zod schema of a sweep config: prompts, guided grid (η, λ, schedule, source, seeds), baselines, evaluator. */
 export const sweepConfigSchema = z
   .object({
-    name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, _ . - only').optional(),
+    name: z
+      .string()
+      .regex(/^[\w.-]+$/, 'use letters, digits, _ . - only')
+      .optional(),
     description: z.string().optional(),
     model: z.string().min(1).optional(),
     evaluator: z.string().min(1).optional(),
@@ -135,7 +152,10 @@ export const sweepConfigSchema = z
     report: reportSchema.optional(),
   })
   .strict()
-  .refine((c) => c.guided !== undefined || c.baselines.length > 0 || (c.grids?.length ?? 0) > 0 || c.euclidean !== undefined, { message: 'the grid is empty: give "guided" and/or "baselines"', path: ['guided'] });
+  .refine((c) => c.guided !== undefined || c.baselines.length > 0 || (c.grids?.length ?? 0) > 0 || c.euclidean !== undefined, {
+    message: 'the grid is empty: give "guided" and/or "baselines"',
+    path: ['guided'],
+  });
 
 /** A validated sweep config (configs/sweeps/NAME.json). */
 export type SweepConfig = z.infer<typeof sweepConfigSchema>;
@@ -202,17 +222,36 @@ export function expandGrid(c: SweepConfig): RunParams[] {
     for (const fieldSource of g.fieldSources)
       for (const score of g.scores)
         for (const schedule of g.schedules)
-        for (const steps of g.steps)
-          for (const integrator of g.integrators ?? [g.integrator])
-          for (const lambda of g.lambda)
-            for (const alpha of alphas)
-            for (const eta of g.eta)
-              for (const seed of c.seeds) {
-                const extra = { ...(g.method ? { method: g.method } : {}), ...(g.steer && alpha !== null ? { steer: { words: g.steer.words, alpha } } : {}) };
-                runs.push({ kind: 'guided', fieldSource, score, schedule, steps, lambda, eta, gamma: g.gamma, integrator, readout: g.readout, readoutTemperature: g.readoutTemperature ?? null, seed, ...extra });
-              }
+          for (const steps of g.steps)
+            for (const integrator of g.integrators ?? [g.integrator])
+              for (const lambda of g.lambda)
+                for (const alpha of alphas)
+                  for (const eta of g.eta)
+                    for (const seed of c.seeds) {
+                      const extra = {
+                        ...(g.method ? { method: g.method } : {}),
+                        ...(g.steer && alpha !== null ? { steer: { words: g.steer.words, alpha } } : {}),
+                      };
+                      runs.push({
+                        kind: 'guided',
+                        fieldSource,
+                        score,
+                        schedule,
+                        steps,
+                        lambda,
+                        eta,
+                        gamma: g.gamma,
+                        integrator,
+                        readout: g.readout,
+                        readoutTemperature: g.readoutTemperature ?? null,
+                        seed,
+                        ...extra,
+                      });
+                    }
   }
-  if (c.euclidean) for (const model of c.euclidean.models) for (const steps of c.euclidean.steps) for (const seed of c.seeds) runs.push({ kind: 'euclidean', model, steps, seed });
+  if (c.euclidean)
+    for (const model of c.euclidean.models)
+      for (const steps of c.euclidean.steps) for (const seed of c.seeds) runs.push({ kind: 'euclidean', model, steps, seed });
   for (const b of c.baselines) {
     for (const seed of b.method === 'greedy' ? [null] : c.seeds) runs.push({ kind: 'baseline', ...b, seed });
   }
@@ -224,7 +263,11 @@ export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v !== null && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }
@@ -242,7 +285,14 @@ export function runLabel(p: RunParams): string {
   if (p.kind === 'baseline') return baselineLabel(p);
   if (p.kind === 'euclidean') return `euclidean-ddpm ${p.model} K=${p.steps}`;
   const eta = typeof p.eta === 'number' ? String(p.eta) : `${p.eta.kind} ${p.eta.from}→${p.eta.to}`;
-  const extra = [p.fieldSource !== 'final' ? p.fieldSource : '', p.score !== 'none' ? `score ${p.score}` : '', p.schedule !== 'default' ? `${p.schedule.kind} ${p.schedule.betaMin}→${p.schedule.betaMax}` : '', p.integrator !== 'heun' ? p.integrator : '', p.readout !== 'nearest' ? p.readout : '', p.steer ? `steer α=${p.steer.alpha}` : ''].filter(Boolean);
+  const extra = [
+    p.fieldSource !== 'final' ? p.fieldSource : '',
+    p.score !== 'none' ? `score ${p.score}` : '',
+    p.schedule !== 'default' ? `${p.schedule.kind} ${p.schedule.betaMin}→${p.schedule.betaMax}` : '',
+    p.integrator !== 'heun' ? p.integrator : '',
+    p.readout !== 'nearest' ? p.readout : '',
+    p.steer ? `steer α=${p.steer.alpha}` : '',
+  ].filter(Boolean);
   return [`${p.method && p.method !== 'guided' ? `${p.method} ` : 'guided '}η=${eta} λ=${p.lambda} K=${p.steps}`, ...extra].join(' ');
 }
 
@@ -251,7 +301,8 @@ export function parseShard(text: string): { index: number; count: number } {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index >= count) throw new UserError('E_ARG', `--shard '${text}' is not i/n with 0 ≤ i < n (0-based, e.g. 0/4 … 3/4; Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)`);
+  if (!m || count < 1 || index >= count)
+    throw new UserError('E_ARG', `--shard '${text}' is not i/n with 0 ≤ i < n (0-based, e.g. 0/4 … 3/4; Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)`);
   return { index, count };
 }
 

@@ -28,7 +28,11 @@ export function brownTestPrompts(tokenizer: Tokenizer, count: number, length: nu
   const docs = brownSplit('test');
   const paragraphs = new Map<number, number[][]>(); // doc index → encoded paragraphs (lazily)
   const encoded = (d: number) => {
-    if (!paragraphs.has(d)) paragraphs.set(d, docs[d].text.split('\n').map((p) => tokenizer.encode(p)));
+    if (!paragraphs.has(d))
+      paragraphs.set(
+        d,
+        docs[d].text.split('\n').map((p) => tokenizer.encode(p)),
+      );
     return paragraphs.get(d)!;
   };
   const used = new Set<string>();
@@ -38,7 +42,9 @@ export function brownTestPrompts(tokenizer: Tokenizer, count: number, length: nu
     let found = false;
     for (let k = 0; k < docs.length && !found; k++) {
       const d = (Math.floor((i * docs.length) / count) + k) % docs.length;
-      const cands = encoded(d).map((p, j) => ({ p, j })).filter(({ p, j }) => p.length >= length && !used.has(`${d}/${j}`));
+      const cands = encoded(d)
+        .map((p, j) => ({ p, j }))
+        .filter(({ p, j }) => p.length >= length && !used.has(`${d}/${j}`));
       if (cands.length === 0) continue;
       const { p, j } = cands[rng.int(cands.length)];
       used.add(`${d}/${j}`);
@@ -48,7 +54,8 @@ export function brownTestPrompts(tokenizer: Tokenizer, count: number, length: nu
       out.origins.push(`${docs[d].id} ¶${j}`);
       found = true;
     }
-    if (!found) throw new UserError('E_CONFIG', `prompts: the Brown test split has only ${i} paragraphs of ≥ ${length} tokens; ask for fewer or shorter prompts`);
+    if (!found)
+      throw new UserError('E_CONFIG', `prompts: the Brown test split has only ${i} paragraphs of ≥ ${length} tokens; ask for fewer or shorter prompts`);
   }
   out.hash = sha16(canonicalJson(out.ids));
   return out;

@@ -54,11 +54,20 @@ const csvCell = (v: unknown) => {
 
 export function summaryMarkdown(rows: readonly SummaryRow[]): string {
   const head = `| setting | seeds | ${METRIC_KEYS.join(' | ')} |\n|---|---:|${METRIC_KEYS.map(() => '---:').join('|')}|\n`;
-  return head + rows.map((r) => `| ${r.label} | ${r.seeds} | ${METRIC_KEYS.map((k) => fmt(r.metrics[k], k === 'perplexity' ? 2 : 3)).join(' | ')} |`).join('\n') + '\n';
+  return (
+    head +
+    rows.map((r) => `| ${r.label} | ${r.seeds} | ${METRIC_KEYS.map((k) => fmt(r.metrics[k], k === 'perplexity' ? 2 : 3)).join(' | ')} |`).join('\n') +
+    '\n'
+  );
 }
 
 export function summaryCsv(rows: readonly SummaryRow[]): string {
-  return [['setting', 'kind', 'seeds', ...METRIC_KEYS].join(','), ...rows.map((r) => [r.label, r.kind, r.seeds, ...METRIC_KEYS.map((k) => r.metrics[k])].map(csvCell).join(','))].join('\n') + '\n';
+  return (
+    [
+      ['setting', 'kind', 'seeds', ...METRIC_KEYS].join(','),
+      ...rows.map((r) => [r.label, r.kind, r.seeds, ...METRIC_KEYS.map((k) => r.metrics[k])].map(csvCell).join(',')),
+    ].join('\n') + '\n'
+  );
 }
 
 export function runsCsv(lines: readonly ResultLine[]): string {
@@ -108,17 +117,41 @@ export function qualityDiversitySpec(lines: readonly ResultLine[]): VegaLiteSpec
 export function metricsAgainstSpec(lines: readonly ResultLine[], axis: 'eta' | 'lambda'): VegaLiteSpec | null {
   const guided = lines.filter((l) => l.params.kind === 'guided' && typeof l.params.eta === 'number' && !l.params.steer); // constant η only
   if (guided.length === 0) return null;
-  const lamOrder = ['off', ...[...new Set(guided.map((l) => (l.params.kind === 'guided' ? l.params.lambda : 'off')).filter((x): x is number => x !== 'off'))].sort((a, b) => a - b).map(String)];
+  const lamOrder = [
+    'off',
+    ...[...new Set(guided.map((l) => (l.params.kind === 'guided' ? l.params.lambda : 'off')).filter((x): x is number => x !== 'off'))]
+      .sort((a, b) => a - b)
+      .map(String),
+  ];
   type G = Extract<ResultLine['params'], { kind: 'guided' }>;
-  const describe = (p: G) => [p.fieldSource, p.score === 'none' ? 'no score' : `score ${p.score}`, `K=${p.steps}`, p.schedule === 'default' ? 'β default' : `β ${p.schedule.kind} ${p.schedule.betaMin}→${p.schedule.betaMax}`, p.integrator, p.readout];
+  const describe = (p: G) => [
+    p.fieldSource,
+    p.score === 'none' ? 'no score' : `score ${p.score}`,
+    `K=${p.steps}`,
+    p.schedule === 'default' ? 'β default' : `β ${p.schedule.kind} ${p.schedule.betaMin}→${p.schedule.betaMax}`,
+    p.integrator,
+    p.readout,
+  ];
   const parts = guided.map((l) => describe(l.params as G));
   const varies = parts[0].map((_, j) => new Set(parts.map((d) => d[j])).size > 1); // show only settings that vary
   const values = guided.flatMap((l, i) => {
     const p = l.params as G;
-    const other = parts[i].filter((_, j) => varies[j]).map((x) => ' ' + x).join('');
-    return METRIC_KEYS.filter((k) => l.metrics[k] !== null).map((k) => ({ metric: k, value: l.metrics[k], eta: p.eta, lambda: String(p.lambda), series: axis === 'eta' ? `λ=${p.lambda}${other}` : `η=${p.eta}${other}` }));
+    const other = parts[i]
+      .filter((_, j) => varies[j])
+      .map((x) => ' ' + x)
+      .join('');
+    return METRIC_KEYS.filter((k) => l.metrics[k] !== null).map((k) => ({
+      metric: k,
+      value: l.metrics[k],
+      eta: p.eta,
+      lambda: String(p.lambda),
+      series: axis === 'eta' ? `λ=${p.lambda}${other}` : `η=${p.eta}${other}`,
+    }));
   });
-  const x = axis === 'eta' ? { field: 'eta', type: 'quantitative', title: 'η (guidance)' } : { field: 'lambda', type: 'ordinal', title: 'λ (LLG damping; off = plain drift)', sort: lamOrder };
+  const x =
+    axis === 'eta'
+      ? { field: 'eta', type: 'quantitative', title: 'η (guidance)' }
+      : { field: 'lambda', type: 'ordinal', title: 'λ (LLG damping; off = plain drift)', sort: lamOrder };
   // one panel per metric, each with its own y axis: logarithmic where the metric spans decades (perplexity)
   const panels = METRIC_KEYS.filter((k) => values.some((v) => v.metric === k)).map((k) => {
     const log = spansDecades(values.filter((v) => v.metric === k).map((v) => v.value as number));

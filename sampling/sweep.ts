@@ -52,7 +52,13 @@ export interface ResultLine {
 export type GuidedFn = (lm: BaselineLm, opts: GuidedOptions) => Promise<Generation[]>;
 
 export const defaultGuided: GuidedFn = async (lm, opts) =>
-  (await generateGuided(lm, opts)).map((r) => ({ promptIndex: r.promptIndex, sample: r.sample, text: r.text, tokens: r.tokens, ...(r.error ? { error: r.error } : {}) }));
+  (await generateGuided(lm, opts)).map((r) => ({
+    promptIndex: r.promptIndex,
+    sample: r.sample,
+    text: r.text,
+    tokens: r.tokens,
+    ...(r.error ? { error: r.error } : {}),
+  }));
 
 const defaultOpenScore = async (dir: string): Promise<ScoreModel> => (await openScore(dir, { embedded: false }))!;
 
@@ -92,7 +98,9 @@ export interface SweepOutcome {
 
 function isResultLine(v: unknown): v is ResultLine {
   const o = v as ResultLine;
-  return !!o && typeof o === 'object' && typeof o.runId === 'string' && typeof o.params === 'object' && Array.isArray(o.generations) && typeof o.metrics === 'object';
+  return (
+    !!o && typeof o === 'object' && typeof o.runId === 'string' && typeof o.params === 'object' && Array.isArray(o.generations) && typeof o.metrics === 'object'
+  );
 }
 
 /**
@@ -153,17 +161,32 @@ export function topicDirection(lm: BaselineLm, words: readonly string[]): Float3
   return Float32Array.from(m, (x) => x / norm);
 }
 
-async function generateRun(p: RunParams, cfg: SweepConfig, deps: SweepDeps, prompts: PromptSet, scores: Map<string, ScoreModel | null>, ddpms: Map<string, EuclidModel>): Promise<Generation[]> {
+async function generateRun(
+  p: RunParams,
+  cfg: SweepConfig,
+  deps: SweepDeps,
+  prompts: PromptSet,
+  scores: Map<string, ScoreModel | null>,
+  ddpms: Map<string, EuclidModel>,
+): Promise<Generation[]> {
   const common = { prompts: prompts.texts, promptIds: prompts.ids, samples: cfg.samples, tokens: cfg.tokens };
   if (p.kind === 'euclidean') {
     if (!ddpms.has(p.model)) ddpms.set(p.model, loadEuclidModel(p.model));
     const res = await generateEuclidean(deps.lm, { ...common, steps: p.steps, ddpm: ddpms.get(p.model)!, seed: p.seed, maxBatch: cfg.batchSize });
-    return res.map((r) => ({ promptIndex: r.promptIndex, sample: r.sample, text: r.text, tokens: r.tokens })).sort((a, b) => a.promptIndex - b.promptIndex || a.sample - b.sample);
+    return res
+      .map((r) => ({ promptIndex: r.promptIndex, sample: r.sample, text: r.text, tokens: r.tokens }))
+      .sort((a, b) => a.promptIndex - b.promptIndex || a.sample - b.sample);
   }
   if (p.kind === 'baseline') {
     const { kind: _k, seed, ...spec } = p;
     void _k;
-    return (await generateBaseline(deps.lm, { ...spec, ...common, seed: seed ?? 0, batchSize: cfg.batchSize })).map((r) => ({ promptIndex: r.promptIndex, sample: r.sample, text: r.text, tokens: r.tokens, stop: r.stop }));
+    return (await generateBaseline(deps.lm, { ...spec, ...common, seed: seed ?? 0, batchSize: cfg.batchSize })).map((r) => ({
+      promptIndex: r.promptIndex,
+      sample: r.sample,
+      text: r.text,
+      tokens: r.tokens,
+      stop: r.stop,
+    }));
   }
   const res = await (deps.guided ?? defaultGuided)(deps.lm, {
     ...common,
@@ -188,7 +211,14 @@ async function generateRun(p: RunParams, cfg: SweepConfig, deps: SweepDeps, prom
 /** Run (or resume) this shard of the grid into opts.outDir. */
 export async function runSweep(cfg: SweepConfig, deps: SweepDeps, opts: SweepRunOptions): Promise<SweepOutcome> {
   const prompts = buildPromptSet(cfg.prompts, deps.lm.tokenizer);
-  const setup: SweepSetup = { model: deps.modelId, evaluator: deps.evaluatorId, prompts: cfg.prompts, promptHash: prompts.hash, tokens: cfg.tokens, samples: cfg.samples };
+  const setup: SweepSetup = {
+    model: deps.modelId,
+    evaluator: deps.evaluatorId,
+    prompts: cfg.prompts,
+    promptHash: prompts.hash,
+    tokens: cfg.tokens,
+    samples: cfg.samples,
+  };
   const grid = expandGrid(cfg);
   const ids = grid.map((p) => runId(p, setup));
   const mine = opts.shard ? shardIndices(grid.length, opts.shard) : grid.map((_, i) => i);
@@ -196,7 +226,11 @@ export async function runSweep(cfg: SweepConfig, deps: SweepDeps, opts: SweepRun
   const prev = readResults(file);
   if (prev.partial) opts.onWarn?.(`${file}: dropped a half-written last line (its run is redone)`);
   if (!prev.clean) atomicWrite(file, prev.lines.map((l) => JSON.stringify(l) + '\n').join(''));
-  atomicWriteJson(join(opts.outDir, 'prompts.json'), { spec: cfg.prompts, hash: prompts.hash, prompts: prompts.texts.map((text, i) => ({ text, ids: prompts.ids[i], origin: prompts.origins[i] })) });
+  atomicWriteJson(join(opts.outDir, 'prompts.json'), {
+    spec: cfg.prompts,
+    hash: prompts.hash,
+    prompts: prompts.texts.map((text, i) => ({ text, ids: prompts.ids[i], origin: prompts.origins[i] })),
+  });
   const have = new Map(prev.lines.map((l) => [l.runId, l]));
   const inGrid = new Set(ids);
   const foreign = prev.lines.filter((l) => !inGrid.has(l.runId)).length;
@@ -218,7 +252,12 @@ export async function runSweep(cfg: SweepConfig, deps: SweepDeps, opts: SweepRun
       const t0 = performance.now();
       const generations = await generateRun(p, cfg, deps, prompts, scores, ddpms);
       const seconds = (performance.now() - t0) / 1000;
-      const records = generations.map((g) => ({ prompt: prompts.texts[g.promptIndex], promptTokens: prompts.ids[g.promptIndex], text: g.text, tokens: g.tokens }));
+      const records = generations.map((g) => ({
+        prompt: prompts.texts[g.promptIndex],
+        promptTokens: prompts.ids[g.promptIndex],
+        text: g.text,
+        tokens: g.tokens,
+      }));
       const metrics = metricsJson(await computeMetrics(records, deps.evaluator));
       const line: ResultLine = { runId: ids[k], index: k, label: runLabel(grid[k]), params: grid[k], setup, generations, metrics };
       appendLine(file, line);
@@ -243,7 +282,8 @@ function metricsAgree(a: Record<string, number | null>, b: Record<string, number
     const x = a[k];
     const y = b[k];
     if (x === y) continue;
-    if (x === null || y === null || x === undefined || y === undefined || Math.abs(x - y) > 1e-6 * Math.max(Math.abs(x), Math.abs(y))) return `metric ${k}: ${x} vs ${y}`;
+    if (x === null || y === null || x === undefined || y === undefined || Math.abs(x - y) > 1e-6 * Math.max(Math.abs(x), Math.abs(y)))
+      return `metric ${k}: ${x} vs ${y}`;
   }
   return null;
 }
@@ -264,7 +304,11 @@ export function mergeResults(sources: string[], onWarn?: (m: string) => void): R
         continue;
       }
       const why = conflictFree(seen.line) !== conflictFree(line) ? 'parameters or generations differ' : metricsAgree(seen.line.metrics, line.metrics);
-      if (why) throw new UserError('E_INPUT', `run ${line.runId} (${line.label}) appears in ${seen.from} and ${file} with different results (${why}); keep one of them and merge again`);
+      if (why)
+        throw new UserError(
+          'E_INPUT',
+          `run ${line.runId} (${line.label}) appears in ${seen.from} and ${file} with different results (${why}); keep one of them and merge again`,
+        );
     }
   }
   return [...byId.values()].map((v) => v.line).sort((a, b) => a.index - b.index || (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));

@@ -42,7 +42,11 @@ export function weakError(name: IntegratorName, d: number, kappa: number, dtau: 
   const sums = new Float64Array(o.n);
   let count = 0;
   integrateReverse(uniformSpinRows(o.n, d, rng), sde, {
-    integrator: INTEGRATORS[name], steps: Kb + Kc, T: (Kb + Kc) * dtau, tMin: 0, rng,
+    integrator: INTEGRATORS[name],
+    steps: Kb + Kc,
+    T: (Kb + Kc) * dtau,
+    tMin: 0,
+    rng,
     onStep: (k, _t, S) => {
       if (k <= Kb || k % o.every !== 0) return;
       for (let i = 0; i < o.n; i++) sums[i] += S[i * d];
@@ -61,7 +65,10 @@ if (process.argv[1]?.endsWith('weak-error.ts')) {
   const i = process.argv.indexOf('--out');
   const out = i > 0 ? process.argv[i + 1] : 'docs/results/decisive';
   const rows: WeakErrorRow[] = [];
-  for (const [d, kappa] of [[3, 2], [16, 10]] as const) {
+  for (const [d, kappa] of [
+    [3, 2],
+    [16, 10],
+  ] as const) {
     for (const name of INTEGRATOR_NAMES) {
       for (const dtau of [0.4, 0.2, 0.1, 0.05]) {
         const r = weakError(name, d, kappa, dtau);
@@ -72,8 +79,18 @@ if (process.argv[1]?.endsWith('weak-error.ts')) {
   }
   mkdirSync(out, { recursive: true });
   const cols = ['integrator', 'd', 'kappa', 'dtau', 'mean', 'exact', 'error', 'se'] as const;
-  writeFileSync(join(out, 'weak-error.csv'), [cols.join(','), ...rows.map((r) => cols.map((c) => (typeof r[c] === 'number' ? +(r[c] as number).toPrecision(6) : r[c])).join(','))].join('\n') + '\n');
-  const md = ['| integrator | d | κ | dτ | E[S·N̂] | A_d(κ) | weak error | s.e. |', '|---|---:|---:|---:|---:|---:|---:|---:|', ...rows.map((r) => `| ${r.integrator} | ${r.d} | ${r.kappa} | ${r.dtau} | ${r.mean.toFixed(5)} | ${r.exact.toFixed(5)} | ${r.error >= 0 ? '+' : ''}${r.error.toExponential(2)} | ${r.se.toExponential(1)} |`)];
+  writeFileSync(
+    join(out, 'weak-error.csv'),
+    [cols.join(','), ...rows.map((r) => cols.map((c) => (typeof r[c] === 'number' ? +(r[c] as number).toPrecision(6) : r[c])).join(','))].join('\n') + '\n',
+  );
+  const md = [
+    '| integrator | d | κ | dτ | E[S·N̂] | A_d(κ) | weak error | s.e. |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.integrator} | ${r.d} | ${r.kappa} | ${r.dtau} | ${r.mean.toFixed(5)} | ${r.exact.toFixed(5)} | ${r.error >= 0 ? '+' : ''}${r.error.toExponential(2)} | ${r.se.toExponential(1)} |`,
+    ),
+  ];
   writeFileSync(join(out, 'weak-error.md'), md.join('\n') + '\n');
   console.error(`wrote ${join(out, 'weak-error.csv')} and weak-error.md`);
 }

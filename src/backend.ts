@@ -66,8 +66,14 @@ interface GpuState {
 let gpu: GpuState | null = null;
 
 const KEY_LIMITS = [
-  'maxStorageBuffersPerShaderStage', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupsPerDimension', 'maxUniformBuffersPerShaderStage',
+  'maxStorageBuffersPerShaderStage',
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
+  'maxUniformBuffersPerShaderStage',
 ] as const;
 
 type Dawn = { create?: (o: string[]) => GpuLike; globals?: object };
@@ -105,7 +111,10 @@ async function requestWebgpuAdapter(): Promise<AdapterLike | null> {
 async function setupWebgpu(): Promise<void> {
   const adapter = await requestWebgpuAdapter();
   if (!adapter) {
-    throw new UserError('E_BACKEND', "backend 'webgpu': no GPU adapter found on this machine (no Vulkan/Metal/D3D12 driver; `sudo bash scripts/setup-webgpu.sh` installs a software one); use --backend wasm");
+    throw new UserError(
+      'E_BACKEND',
+      "backend 'webgpu': no GPU adapter found on this machine (no Vulkan/Metal/D3D12 driver; `sudo bash scripts/setup-webgpu.sh` installs a software one); use --backend wasm",
+    );
   }
   const be = (await optionalImport('@tensorflow/tfjs-backend-webgpu')) as { WebGPUBackend: new (device: unknown, info?: unknown) => tf.KernelBackend } | null;
   if (!be) throw new UserError('E_BACKEND', "backend 'webgpu' needs @tensorflow/tfjs-backend-webgpu; run `npm install @tensorflow/tfjs-backend-webgpu@4.22.0`");
@@ -121,7 +130,10 @@ async function setupWebgpu(): Promise<void> {
   const info = adapter.info ?? {};
   const state: GpuState = {
     adapter: {
-      vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '',
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      device: info.device ?? '',
+      description: info.description ?? '',
       fallback: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
       limits: Object.fromEntries(KEY_LIMITS.map((k) => [k, device.limits[k]])),
     },
@@ -135,24 +147,28 @@ async function setupWebgpu(): Promise<void> {
   });
   gpu = state;
   tf.removeBackend('webgpu'); // the package's own registration asks for default limits
-  tf.registerBackend('webgpu', async () => {
-    const backend = new be.WebGPUBackend(device, adapter.info) as tf.KernelBackend;
-    // tfjs-webgpu reads data still on the GPU synchronously through an OffscreenCanvas, which Node
-    // lacks: say so in one line instead of "OffscreenCanvas is not defined"
-    const readSync = backend.readSync.bind(backend);
-    backend.readSync = (dataId: object) => {
-      try {
-        return readSync(dataId);
-      } catch (e) {
-        if (!String((e as Error).message).includes('OffscreenCanvas')) throw e;
-        throw new UserError(
-          'E_BACKEND',
-          "backend 'webgpu' cannot read GPU data synchronously under Node, and this command still does; train, lm train and logits run on webgpu, for the rest use --backend wasm",
-        );
-      }
-    };
-    return backend;
-  }, 3);
+  tf.registerBackend(
+    'webgpu',
+    async () => {
+      const backend = new be.WebGPUBackend(device, adapter.info) as tf.KernelBackend;
+      // tfjs-webgpu reads data still on the GPU synchronously through an OffscreenCanvas, which Node
+      // lacks: say so in one line instead of "OffscreenCanvas is not defined"
+      const readSync = backend.readSync.bind(backend);
+      backend.readSync = (dataId: object) => {
+        try {
+          return readSync(dataId);
+        } catch (e) {
+          if (!String((e as Error).message).includes('OffscreenCanvas')) throw e;
+          throw new UserError(
+            'E_BACKEND',
+            "backend 'webgpu' cannot read GPU data synchronously under Node, and this command still does; train, lm train and logits run on webgpu, for the rest use --backend wasm",
+          );
+        }
+      };
+      return backend;
+    },
+    3,
+  );
 }
 
 /** The active WebGPU adapter (after useBackend('webgpu')), else null. */

@@ -50,7 +50,16 @@ export {
   type OrtStatus,
 } from './model/load.js';
 export { Gpt2Model, KVCache, truncateLeft, type ForwardOptions } from './model/gpt2.js';
-export { ENGINE_CHOICES, EngineHookError, type EngineChoice, type EngineForwardOptions, type EngineName, type LanguageModel, type ModelCache, type RunWithCacheOptions } from './model/engine.js';
+export {
+  ENGINE_CHOICES,
+  EngineHookError,
+  type EngineChoice,
+  type EngineForwardOptions,
+  type EngineName,
+  type LanguageModel,
+  type ModelCache,
+  type RunWithCacheOptions,
+} from './model/engine.js';
 export { disposeActivations, hookNames, HookPoints, type Hook, type HookFn, type Intervention, type NameFilter } from './model/hooks.js';
 export { meanAblateHeads, patchHeadResults, zeroAblateHeads, type HeadPatch, type HeadRef, type MeanAblation } from './model/interventions.js';
 export { defaultHubCacheDir, isHubId, resolveModelDir, type ResolveOptions } from './model/hub.js';

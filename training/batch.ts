@@ -95,7 +95,18 @@ export async function makeBatch(spec: BatchSpec, pairs: PairSet, idx: Int32Array
   const inputs: NetInputs = { S: St, logSigma2, invSigma, ...(Nhat && logN ? { Nhat, logN } : {}) };
   const all = [S0, St, Nhat, logN, coeff, lambda, etaOverBeta, target, logSigma2, invSigma, probe, step];
   return {
-    n, times, inputs, S0, coeff, lambda, etaOverBeta, target, probe, step, u: noised.u, c: noised.coeff,
+    n,
+    times,
+    inputs,
+    S0,
+    coeff,
+    lambda,
+    etaOverBeta,
+    target,
+    probe,
+    step,
+    u: noised.u,
+    c: noised.coeff,
     dispose: () => tf.dispose(all.filter((x): x is tf.Tensor => x !== null)),
   };
 }

@@ -65,13 +65,18 @@ export interface CheckpointPayload {
 /** Write, publish, and prune (see the file comment). Returns the checkpoint directory. */
 export function saveCheckpoint(runDir: string, p: CheckpointPayload): string {
   // an already published step is kept (e.g. stop-after at a checkpoint step)
-  return publishCheckpoint(runDir, p.state.step, (tmp) => {
-    saveScoreModel(tmp, p.meta, p.ema, 'F32');
-    writeSafetensors(join(tmp, 'params.safetensors'), p.params, { dtype: 'F32' });
-    writeSafetensors(join(tmp, 'ema.safetensors'), p.ema, { dtype: 'F32' });
-    p.writeOptimizer(join(tmp, 'optimizer.safetensors'));
-    atomicWriteJson(join(tmp, 'state.json'), p.state);
-  }, 'keep');
+  return publishCheckpoint(
+    runDir,
+    p.state.step,
+    (tmp) => {
+      saveScoreModel(tmp, p.meta, p.ema, 'F32');
+      writeSafetensors(join(tmp, 'params.safetensors'), p.params, { dtype: 'F32' });
+      writeSafetensors(join(tmp, 'ema.safetensors'), p.ema, { dtype: 'F32' });
+      p.writeOptimizer(join(tmp, 'optimizer.safetensors'));
+      atomicWriteJson(join(tmp, 'state.json'), p.state);
+    },
+    'keep',
+  );
 }
 
 export interface LoadedCheckpoint {
@@ -87,13 +92,21 @@ const corrupt = (dir: string, what: string): UserError => corruptCheckpoint(dir,
 /** Refuse a model that does not match the run (different d, vocabulary, field source or weights). */
 export function checkIdentity(saved: RunIdentity, given: RunIdentity, runDir: string): void {
   const fix = `pass the model the run was trained against (--model), or start a new run in another --out directory`;
-  if (saved.d !== given.d) throw new UserError('E_CHECKPOINT', `--resume: the model has d = ${given.d} but the run in ${runDir} was trained with d = ${saved.d}; ${fix}`);
-  if (saved.vocab !== given.vocab) throw new UserError('E_CHECKPOINT', `--resume: the model has a vocabulary of ${given.vocab} but the run in ${runDir} used ${saved.vocab}; ${fix}`);
+  if (saved.d !== given.d)
+    throw new UserError('E_CHECKPOINT', `--resume: the model has d = ${given.d} but the run in ${runDir} was trained with d = ${saved.d}; ${fix}`);
+  if (saved.vocab !== given.vocab)
+    throw new UserError('E_CHECKPOINT', `--resume: the model has a vocabulary of ${given.vocab} but the run in ${runDir} used ${saved.vocab}; ${fix}`);
   if (saved.fieldSource !== given.fieldSource) {
-    throw new UserError('E_CHECKPOINT', `--resume: field source ${given.fieldSource} differs from the run's ${saved.fieldSource} (${runDir}); use the run's config or start a new run`);
+    throw new UserError(
+      'E_CHECKPOINT',
+      `--resume: field source ${given.fieldSource} differs from the run's ${saved.fieldSource} (${runDir}); use the run's config or start a new run`,
+    );
   }
   if (saved.modelHash !== given.modelHash) {
-    throw new UserError('E_CHECKPOINT', `--resume: the model (hash ${given.modelHash.slice(0, 12)}) is not the one the run in ${runDir} was trained against (${saved.modelHash.slice(0, 12)}); ${fix}`);
+    throw new UserError(
+      'E_CHECKPOINT',
+      `--resume: the model (hash ${given.modelHash.slice(0, 12)}) is not the one the run in ${runDir} was trained against (${saved.modelHash.slice(0, 12)}); ${fix}`,
+    );
   }
 }
 

@@ -36,7 +36,6 @@ import { FORWARD_SAMPLERS } from './forward.js';
 import { ACTIVATIONS } from '../src/score/network.js';
 import { WEIGHTINGS } from './objectives.js';
 
-
 const fieldSchema = z
   .object({
     source: z.union([z.string(), fieldSourceSchema]).default('final'),

@@ -58,7 +58,10 @@ export async function prepareScoreData(config: ScoreConfig, model: LanguageModel
   const identity = runIdentity(config, model, dir);
   const log = opts.log ?? (() => {});
   if (!existsSync(join(dir, 'tokenizer.json'))) {
-    throw new UserError('E_FILE', `model directory ${dir} has no tokenizer.json; score training tokenises Brown with the model's own tokenizer (export the model with \`spinbath lm train\` or copy its tokenizer files there)`);
+    throw new UserError(
+      'E_FILE',
+      `model directory ${dir} has no tokenizer.json; score training tokenises Brown with the model's own tokenizer (export the model with \`spinbath lm train\` or copy its tokenizer files there)`,
+    );
   }
   const tok = await loadTokenizerDir(dir);
   if (tok.vocabSize > model.vocab) {
@@ -70,13 +73,23 @@ export async function prepareScoreData(config: ScoreConfig, model: LanguageModel
   for (const split of ['train', 'validation'] as const) {
     const ids = loadOrBuildTokenCache(split, tok, { cacheDir: opts.cacheDir }).ids;
     const maxPairs = split === 'train' ? config.data.train_tokens : config.data.val_tokens;
-    const r = await loadOrBuildFieldCache(model, identity.modelHash, ids, { split, source, context: config.field.context, stride, maxPairs }, {
-      cacheDir: opts.cacheDir, rebuildStale: config.data.rebuild_stale_cache, onProgress: (a, b) => opts.onProgress?.(split, a, b),
-    });
+    const r = await loadOrBuildFieldCache(
+      model,
+      identity.modelHash,
+      ids,
+      { split, source, context: config.field.context, stride, maxPairs },
+      {
+        cacheDir: opts.cacheDir,
+        rebuildStale: config.data.rebuild_stale_cache,
+        onProgress: (a, b) => opts.onProgress?.(split, a, b),
+      },
+    );
     if (r.status === 'hit') log(`field cache (${split}): ${r.pairs.n} pairs from ${r.manifestPath}`);
     else {
       const why = r.status === 'rebuilt' ? ` (stale: ${r.reason})` : '';
-      log(`field cache (${split}) ${r.status}${why}: ${r.pairs.n} pairs, ${r.tokensForwarded} tokens through the model in ${r.buildSeconds.toFixed(1)} s (${((1000 * r.buildSeconds) / Math.max(1, r.tokensForwarded)).toFixed(3)} s per 1000 tokens)`);
+      log(
+        `field cache (${split}) ${r.status}${why}: ${r.pairs.n} pairs, ${r.tokensForwarded} tokens through the model in ${r.buildSeconds.toFixed(1)} s (${((1000 * r.buildSeconds) / Math.max(1, r.tokensForwarded)).toFixed(3)} s per 1000 tokens)`,
+      );
     }
     caches[split] = r;
   }

@@ -37,8 +37,18 @@ import { absoluteSchedule, type ScoreConfig } from './config.js';
 import { fieldTensor, gatherFields, type PairSet } from './fieldCache.js';
 
 // The runtime (metadata, ε-network forward, the frozen model) lives in src/score/euclid.ts.
-export { EUCLID_FORMAT, EUCLID_META_FILE, EUCLID_WEIGHTS_FILE, EuclidModel, embedScaleOf, epsForward, isEuclidDir, loadEuclidModel, vpVariance, type EuclidMeta } from '../src/score/euclid.js';
-
+export {
+  EUCLID_FORMAT,
+  EUCLID_META_FILE,
+  EUCLID_WEIGHTS_FILE,
+  EuclidModel,
+  embedScaleOf,
+  epsForward,
+  isEuclidDir,
+  loadEuclidModel,
+  vpVariance,
+  type EuclidMeta,
+} from '../src/score/euclid.js';
 
 export interface EuclidBatch {
   x: tf.Tensor;
@@ -50,7 +60,14 @@ export interface EuclidBatch {
 }
 
 /** A batch for pair rows idx: x_t = √ᾱ x_0 + √(1−ᾱ) ε at t ~ U[t_min, T] (or the given t). */
-export function euclidBatch(meta: Pick<EuclidMeta, 'd' | 'schedule' | 'tMin' | 'embedScale' | 'network'>, embed: Float32Array, pairs: PairSet, idx: Int32Array, rng: Rng, times?: Float64Array): EuclidBatch {
+export function euclidBatch(
+  meta: Pick<EuclidMeta, 'd' | 'schedule' | 'tMin' | 'embedScale' | 'network'>,
+  embed: Float32Array,
+  pairs: PairSet,
+  idx: Int32Array,
+  rng: Rng,
+  times?: Float64Array,
+): EuclidBatch {
   const { d, schedule, tMin, embedScale } = meta;
   const n = idx.length;
   const eps = normalArray(rng, n * d);
@@ -76,7 +93,9 @@ export function euclidBatch(meta: Pick<EuclidMeta, 'd' | 'schedule' | 'tMin' | '
 }
 
 function epsLoss(meta: EuclidMeta, p: Params, b: EuclidBatch): tf.Scalar {
-  return tf.tidy(() => tf.div(tf.mean(tf.sum(tf.square(tf.sub(epsForward(meta.network, meta.norm, p, b.x, b.logVar, b.Nhat, b.logN), b.eps)), 1)), meta.d) as tf.Scalar);
+  return tf.tidy(
+    () => tf.div(tf.mean(tf.sum(tf.square(tf.sub(epsForward(meta.network, meta.norm, p, b.x, b.logVar, b.Nhat, b.logN), b.eps)), 1)), meta.d) as tf.Scalar,
+  );
 }
 
 export interface EuclidTrainData {
@@ -104,30 +123,56 @@ export interface EuclidTrainReport {
 }
 
 /** Train the conditional ε-network on (field, next token) pairs and export it (see the file comment). */
-export async function trainEuclidean(opts: { config: ScoreConfig; data: EuclidTrainData; outDir: string; log?: (l: string) => void; configName?: string; onStep?: (step: number, loss: number, val: number | null) => void }): Promise<EuclidTrainReport> {
+export async function trainEuclidean(opts: {
+  config: ScoreConfig;
+  data: EuclidTrainData;
+  outDir: string;
+  log?: (l: string) => void;
+  configName?: string;
+  onStep?: (step: number, loss: number, val: number | null) => void;
+}): Promise<EuclidTrainReport> {
   const cfg = opts.config;
   const tc = cfg.training;
   const log = opts.log ?? (() => {});
   const { train, validation, embed, identity } = opts.data;
   const d = identity.d;
-  if (existsSync(join(opts.outDir, EUCLID_META_FILE))) throw new UserError('E_ARG', `${opts.outDir} already holds a trained Euclidean DDPM; choose another --out`);
-  if (cfg.network.condition && (!train.fields || !validation.fields)) throw new UserError('E_INPUT', 'network.condition is true but the data have no context fields');
+  if (existsSync(join(opts.outDir, EUCLID_META_FILE)))
+    throw new UserError('E_ARG', `${opts.outDir} already holds a trained Euclidean DDPM; choose another --out`);
+  if (cfg.network.condition && (!train.fields || !validation.fields))
+    throw new UserError('E_INPUT', 'network.condition is true but the data have no context fields');
   await ensureGradients();
   const schedule = absoluteSchedule(cfg, d);
   const tMin = cfg.schedule.t_min;
-  const net: NetworkConfig = { d, width: cfg.network.width, depth: cfg.network.depth, activation: 'silu', timeEmbedding: cfg.network.time_embedding, condition: cfg.network.condition };
+  const net: NetworkConfig = {
+    d,
+    width: cfg.network.width,
+    depth: cfg.network.depth,
+    activation: 'silu',
+    timeEmbedding: cfg.network.time_embedding,
+    condition: cfg.network.condition,
+  };
   let logNMean = 0;
   let logNStd = 1;
   if (net.condition) {
     const m = Math.min(train.n, 20000);
-    const f = gatherFields(train, Int32Array.from({ length: m }, (_, i) => Math.floor(((i + 0.5) * train.n) / m)));
+    const f = gatherFields(
+      train,
+      Int32Array.from({ length: m }, (_, i) => Math.floor(((i + 0.5) * train.n) / m)),
+    );
     const logs = Array.from({ length: m }, (_, i) => Math.log(Math.max(1e-12, Math.hypot(...f.subarray(i * d, (i + 1) * d)))));
     logNMean = logs.reduce((a, b) => a + b, 0) / m;
     logNStd = Math.max(1e-3, Math.sqrt(logs.reduce((a, b) => a + (b - logNMean) ** 2, 0) / m));
   }
   const meta: EuclidMeta = {
-    format: EUCLID_FORMAT, d, vocab: identity.vocab, fieldSource: identity.fieldSource, modelHash: identity.modelHash, schedule, tMin,
-    embedScale: embedScaleOf(embed, d), network: net,
+    format: EUCLID_FORMAT,
+    d,
+    vocab: identity.vocab,
+    fieldSource: identity.fieldSource,
+    modelHash: identity.modelHash,
+    schedule,
+    tMin,
+    embedScale: embedScaleOf(embed, d),
+    network: net,
     norm: { logS2Min: Math.log(vpVariance(schedule, tMin)), logS2Max: Math.log(vpVariance(schedule, schedule.T)), logNMean, logNStd },
     training: { steps: tc.steps, config: opts.configName },
   };
@@ -174,14 +219,19 @@ export async function trainEuclidean(opts: { config: ScoreConfig; data: EuclidTr
       if (opt.step % tc.eval_every === 0 || opt.step === tc.steps) {
         v = valLoss(ema);
         lossLog.val.push({ step: opt.step, loss: v });
-        log(`step ${opt.step}/${tc.steps}  loss ${lossLog.train.at(-1)!.loss.toPrecision(4)}  val ${v.toPrecision(4)}  ${((tc.batch_size * opt.step) / ((performance.now() - start) / 1000)).toFixed(0)} samples/s`);
+        log(
+          `step ${opt.step}/${tc.steps}  loss ${lossLog.train.at(-1)!.loss.toPrecision(4)}  val ${v.toPrecision(4)}  ${((tc.batch_size * opt.step) / ((performance.now() - start) / 1000)).toFixed(0)} samples/s`,
+        );
       }
       opts.onStep?.(opt.step, lossLog.train.at(-1)!.loss, v);
       if (opt.step % 50 === 0) await new Promise<void>((r) => setImmediate(r));
     }
     mkdirSync(opts.outDir, { recursive: true });
     const host = await downloadParams(ema);
-    writeSafetensors(join(opts.outDir, EUCLID_WEIGHTS_FILE), host, { dtype: cfg.export.dtype === 'float16' ? 'F16' : 'F32', metadata: { format: EUCLID_FORMAT } });
+    writeSafetensors(join(opts.outDir, EUCLID_WEIGHTS_FILE), host, {
+      dtype: cfg.export.dtype === 'float16' ? 'F16' : 'F32',
+      metadata: { format: EUCLID_FORMAT },
+    });
     atomicWriteJson(join(opts.outDir, EUCLID_META_FILE), meta);
     atomicWriteJson(join(opts.outDir, 'loss-log.json'), lossLog);
     const wall = (performance.now() - start) / 1000;
@@ -190,8 +240,18 @@ export async function trainEuclidean(opts: { config: ScoreConfig; data: EuclidTr
     const last = lossLog.train.slice(-20);
     const files = [EUCLID_META_FILE, EUCLID_WEIGHTS_FILE, 'loss-log.json', 'report.json'].map((f) => join(opts.outDir, f));
     const report: EuclidTrainReport = {
-      out: opts.outDir, space: 'euclidean', steps: opt.step, params: nParams, d, initial_val_loss: lossLog.val[0].loss, final_val_loss: lossLog.val.at(-1)!.loss, val_loss_zero: 1,
-      final_train_loss_mean20: last.reduce((a, e) => a + e.loss, 0) / last.length, wall_s: wall, samples_per_s: (tc.batch_size * opt.step) / wall, files,
+      out: opts.outDir,
+      space: 'euclidean',
+      steps: opt.step,
+      params: nParams,
+      d,
+      initial_val_loss: lossLog.val[0].loss,
+      final_val_loss: lossLog.val.at(-1)!.loss,
+      val_loss_zero: 1,
+      final_train_loss_mean20: last.reduce((a, e) => a + e.loss, 0) / last.length,
+      wall_s: wall,
+      samples_per_s: (tc.batch_size * opt.step) / wall,
+      files,
     };
     atomicWriteJson(join(opts.outDir, 'report.json'), { ...report, config: cfg });
     log(`exported ${opts.outDir} (${EUCLID_META_FILE}, ${EUCLID_WEIGHTS_FILE})`);
@@ -202,4 +262,3 @@ export async function trainEuclidean(opts: { config: ScoreConfig; data: EuclidTr
     for (const t of [...params.values(), ...ema.values()]) t.dispose();
   }
 }
-

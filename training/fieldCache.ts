@@ -100,7 +100,12 @@ export function corpusHash(ids: Uint16Array | Uint32Array | Int32Array): string 
 }
 
 /** Window starts and the kept position range [from, to) of each window (see the file comment). */
-export function pairWindows(nTokens: number, context: number, stride: number, maxPairs: number | null): { start: number; len: number; from: number; to: number }[] {
+export function pairWindows(
+  nTokens: number,
+  context: number,
+  stride: number,
+  maxPairs: number | null,
+): { start: number; len: number; from: number; to: number }[] {
   const out: { start: number; len: number; from: number; to: number }[] = [];
   const usable = nTokens - 1; // the last token has no next token
   if (usable < 1) return out;
@@ -127,7 +132,10 @@ function bytesOf(a: Uint16Array | Uint32Array): Uint8Array {
 }
 
 /** Why a cache cannot serve the request, or its pairs. */
-function validate(paths: ReturnType<typeof cachePaths>, want: Omit<FieldCacheManifest, 'count' | 'fieldsSha256' | 'tokensSha256'>): { reason: string } | { pairs: PairSet } {
+function validate(
+  paths: ReturnType<typeof cachePaths>,
+  want: Omit<FieldCacheManifest, 'count' | 'fieldsSha256' | 'tokensSha256'>,
+): { reason: string } | { pairs: PairSet } {
   if (!existsSync(paths.manifest)) return { reason: 'no manifest' };
   let m: FieldCacheManifest;
   try {
@@ -139,7 +147,8 @@ function validate(paths: ReturnType<typeof cachePaths>, want: Omit<FieldCacheMan
   if (m.modelHash !== want.modelHash) return { reason: 'the language model changed' };
   if (m.fieldSource !== want.fieldSource) return { reason: `field source differs (${m.fieldSource} vs ${want.fieldSource})` };
   if (m.corpusHash !== want.corpusHash) return { reason: 'the corpus tokens changed' };
-  if (m.split !== want.split || m.context !== want.context || m.stride !== want.stride || m.maxPairs !== want.maxPairs) return { reason: 'window settings differ' };
+  if (m.split !== want.split || m.context !== want.context || m.stride !== want.stride || m.maxPairs !== want.maxPairs)
+    return { reason: 'window settings differ' };
   if (m.d !== want.d || m.vocab !== want.vocab) return { reason: 'model shape differs' };
   if (!existsSync(paths.fields) || !existsSync(paths.tokens)) return { reason: 'a data file is missing' };
   const fb = readFileSync(paths.fields);
@@ -157,23 +166,47 @@ function validate(paths: ReturnType<typeof cachePaths>, want: Omit<FieldCacheMan
  * Fields of every pair of `ids` under `model` and `spec`, from the cache when valid, else built
  * (one forward per window) and written. `hash` is modelHash(dir) of the model.
  */
-export async function loadOrBuildFieldCache(model: LanguageModel, hash: string, ids: Uint16Array | Uint32Array, spec: FieldCacheSpec, opts: FieldCacheOptions = {}): Promise<FieldCacheResult> {
+export async function loadOrBuildFieldCache(
+  model: LanguageModel,
+  hash: string,
+  ids: Uint16Array | Uint32Array,
+  spec: FieldCacheSpec,
+  opts: FieldCacheOptions = {},
+): Promise<FieldCacheResult> {
   // imported here, not at the top: the token cache pulls in the BPE trainer (@huggingface/transformers, ~130 MB)
   const dir = resolve(opts.cacheDir ?? (await import('../src/data/tokenCache.js')).defaultCacheDir());
   const paths = cachePaths(dir, hash, spec);
   const want = {
-    format: FIELD_CACHE_FORMAT as typeof FIELD_CACHE_FORMAT, version: FIELD_CACHE_VERSION, modelHash: hash, fieldSource: fieldSourceId(spec.source), corpusHash: corpusHash(ids),
-    split: spec.split, context: spec.context, stride: spec.stride, maxPairs: spec.maxPairs, d: model.dModel, vocab: model.vocab, dtype: 'F16' as const,
-    fieldsFile: basename(paths.fields), tokensFile: basename(paths.tokens),
+    format: FIELD_CACHE_FORMAT as typeof FIELD_CACHE_FORMAT,
+    version: FIELD_CACHE_VERSION,
+    modelHash: hash,
+    fieldSource: fieldSourceId(spec.source),
+    corpusHash: corpusHash(ids),
+    split: spec.split,
+    context: spec.context,
+    stride: spec.stride,
+    maxPairs: spec.maxPairs,
+    d: model.dModel,
+    vocab: model.vocab,
+    dtype: 'F16' as const,
+    fieldsFile: basename(paths.fields),
+    tokensFile: basename(paths.tokens),
   };
   const found = validate(paths, want);
   if ('pairs' in found) return { pairs: found.pairs, status: 'hit', reason: '', manifestPath: paths.manifest, buildSeconds: 0, tokensForwarded: 0 };
   const stale = existsSync(paths.manifest);
   if (stale && opts.rebuildStale === false) {
-    throw new UserError('E_FILE', `the field cache ${paths.manifest} is stale (${found.reason}); delete it, or set data.rebuild_stale_cache to true to rebuild it`);
+    throw new UserError(
+      'E_FILE',
+      `the field cache ${paths.manifest} is stale (${found.reason}); delete it, or set data.rebuild_stale_cache to true to rebuild it`,
+    );
   }
   for (let i = 0; i < ids.length; i++) {
-    if (ids[i] >= model.vocab) throw new UserError('E_INPUT', `corpus token id ${ids[i]} (position ${i}) is outside the model's vocabulary of ${model.vocab}; the tokenizer does not match the model`);
+    if (ids[i] >= model.vocab)
+      throw new UserError(
+        'E_INPUT',
+        `corpus token id ${ids[i]} (position ${i}) is outside the model's vocabulary of ${model.vocab}; the tokenizer does not match the model`,
+      );
   }
   const t0 = performance.now();
   const { pairs, forwarded } = await buildPairs(model, ids, spec, opts);
@@ -183,11 +216,23 @@ export async function loadOrBuildFieldCache(model: LanguageModel, hash: string, 
   try {
     atomicWrite(paths.fields, fieldsBytes);
     atomicWrite(paths.tokens, tokensBytes);
-    atomicWriteJson(paths.manifest, { ...want, count: pairs.n, fieldsSha256: sha256(fieldsBytes), tokensSha256: sha256(tokensBytes) } satisfies FieldCacheManifest);
+    atomicWriteJson(paths.manifest, {
+      ...want,
+      count: pairs.n,
+      fieldsSha256: sha256(fieldsBytes),
+      tokensSha256: sha256(tokensBytes),
+    } satisfies FieldCacheManifest);
   } catch (e) {
     throw new UserError('E_FILE', `cannot write the field cache in ${dir} (${(e as Error).message}); give a writable --cache-dir or set SPINBATH_CACHE_DIR`);
   }
-  return { pairs, status: stale ? 'rebuilt' : 'built', reason: stale ? found.reason : '', manifestPath: paths.manifest, buildSeconds, tokensForwarded: forwarded };
+  return {
+    pairs,
+    status: stale ? 'rebuilt' : 'built',
+    reason: stale ? found.reason : '',
+    manifestPath: paths.manifest,
+    buildSeconds,
+    tokensForwarded: forwarded,
+  };
 }
 
 /**
@@ -202,7 +247,12 @@ export function forwardPlan(model: LanguageModel, W: number, budgetBytes = 512 *
 }
 
 /** Run the windows through the model (batched, chunked: forwardPlan) and collect fp16 fields and next tokens. */
-export async function buildPairs(model: LanguageModel, ids: ArrayLike<number>, spec: FieldCacheSpec, opts: Pick<FieldCacheOptions, 'batchTokens' | 'onProgress'> = {}): Promise<{ pairs: PairSet; forwarded: number }> {
+export async function buildPairs(
+  model: LanguageModel,
+  ids: ArrayLike<number>,
+  spec: FieldCacheSpec,
+  opts: Pick<FieldCacheOptions, 'batchTokens' | 'onProgress'> = {},
+): Promise<{ pairs: PairSet; forwarded: number }> {
   if (spec.context > model.nPositions) {
     throw new UserError('E_CONFIG', `field.context ${spec.context} exceeds the model's context of ${model.nPositions} positions; lower it`);
   }
@@ -223,7 +273,12 @@ export async function buildPairs(model: LanguageModel, ids: ArrayLike<number>, s
     try {
       for (let c0 = 0; c0 < W; c0 += plan.chunk) {
         const c1 = Math.min(W, c0 + plan.chunk);
-        const part = await contextFieldsAll(model, batch.map((r) => r.slice(c0, c1)), spec.source, cache); // [group, c1 − c0, d]
+        const part = await contextFieldsAll(
+          model,
+          batch.map((r) => r.slice(c0, c1)),
+          spec.source,
+          cache,
+        ); // [group, c1 − c0, d]
         let vals: Float32Array;
         try {
           vals = (await readData(part)) as Float32Array;
@@ -240,7 +295,11 @@ export async function buildPairs(model: LanguageModel, ids: ArrayLike<number>, s
       const slice = host.subarray((b * W + w.from) * d, (b * W + w.to) * d);
       const half = f32ArrayToF16(slice);
       for (let k = 0; k < half.length; k++) {
-        if ((half[k] & 0x7c00) === 0x7c00) throw new UserError('E_NUMERIC', `a context field value (${slice[k]}) is not finite in fp16 (window at token ${w.start}); the field source is out of fp16 range`);
+        if ((half[k] & 0x7c00) === 0x7c00)
+          throw new UserError(
+            'E_NUMERIC',
+            `a context field value (${slice[k]}) is not finite in fp16 (window at token ${w.start}); the field source is out of fp16 range`,
+          );
       }
       fields.set(half, row * d);
       for (let p = w.from; p < w.to; p++) tokens[row + p - w.from] = ids[w.start + p + 1];

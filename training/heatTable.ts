@@ -169,7 +169,11 @@ function solveTilt(z: Float64Array, logF: Float64Array): [number, number] {
   for (let it = 0; it < 50; it++) {
     let mx = -Infinity;
     for (let j = 0; j < G; j++) mx = Math.max(mx, logF[j] + a * z[j] + b * z[j] * z[j]);
-    let m0 = 0, m1 = 0, m2 = 0, m3 = 0, m4 = 0;
+    let m0 = 0,
+      m1 = 0,
+      m2 = 0,
+      m3 = 0,
+      m4 = 0;
     for (let j = 0; j < G; j++) {
       const zj = z[j];
       const wj = Math.exp(logF[j] + a * zj + b * zj * zj - mx) * (j === 0 || j === G - 1 ? 0.5 : 1);
@@ -299,7 +303,12 @@ export class HeatKernelTable {
   private readonly logS2Min: number;
   private readonly step: number;
 
-  constructor(readonly d: number, readonly sigma2Min: number, readonly sigma2Max: number, opts: HeatTableOptions = {}) {
+  constructor(
+    readonly d: number,
+    readonly sigma2Min: number,
+    readonly sigma2Max: number,
+    opts: HeatTableOptions = {},
+  ) {
     if (!(d >= 3)) throw new RangeError('the heat-kernel table needs d ≥ 3');
     if (!(sigma2Min > 0 && sigma2Max > sigma2Min)) throw new RangeError(`need 0 < σ²_min < σ²_max, got ${sigma2Min}, ${sigma2Max}`);
     const n = Math.max(2, opts.levels ?? 160);

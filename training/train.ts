@@ -27,11 +27,28 @@ import { meanRecentLoss, runTrainingLoop, type DeviceStep, type Tally } from '..
 import { AdamW, lrAt, writeAdamwState } from '../src/lm/optim.js';
 import { renderSvg } from '../src/plot/render.js';
 import { drawIndices, makeBatch, stepRng, validationDraw, type Batch, type BatchSpec } from './batch.js';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, SCORE_CHECKPOINT_FORMAT, type LossLog, type RunIdentity, type ScoreCheckpointState } from './checkpoint.js';
+import {
+  latestCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+  SCORE_CHECKPOINT_FORMAT,
+  type LossLog,
+  type RunIdentity,
+  type ScoreCheckpointState,
+} from './checkpoint.js';
 import { absoluteSchedule, type ScoreConfig } from './config.js';
 import { gatherFields, type PairSet } from './fieldCache.js';
 import { tableForSchedule } from './forward.js';
-import { downloadParams, forwardFlopsPerRow, initParams, scoreForward, uploadParams, type FeatureNorm, type NetworkConfig, type Params } from '../src/score/network.js';
+import {
+  downloadParams,
+  forwardFlopsPerRow,
+  initParams,
+  scoreForward,
+  uploadParams,
+  type FeatureNorm,
+  type NetworkConfig,
+  type Params,
+} from '../src/score/network.js';
 import { dsmLoss, ssmLoss } from './objectives.js';
 import { scoreLossCurveSpec } from './plot.js';
 import { saveScoreModel, type ScoreNetMeta } from '../src/score/scoreNet.js';
@@ -143,7 +160,10 @@ export async function trainScore(opts: ScoreTrainOptions): Promise<ScoreTrainRep
   const d = identity.d;
   const latest = latestCheckpoint(out);
   if (!opts.resume && latest) {
-    throw new UserError('E_ARG', `${out} already holds a score-training run (checkpoint at step ${latest.step}); pass --resume to continue it or choose another --out`);
+    throw new UserError(
+      'E_ARG',
+      `${out} already holds a score-training run (checkpoint at step ${latest.step}); pass --resume to continue it or choose another --out`,
+    );
   }
   const loaded = opts.resume ? loadCheckpoint(out, cfg, identity) : null;
   const condition = cfg.network.condition;
@@ -151,8 +171,10 @@ export async function trainScore(opts: ScoreTrainOptions): Promise<ScoreTrainRep
   if (condition && (!train.fields || !validation.fields)) throw new UserError('E_INPUT', 'network.condition is true but the data have no context fields');
   // the guidance term −(η/β) P_S N̂ depends on N, so only a conditioned network can learn it
   const eta = condition ? cfg.target.eta : 0;
-  if (!condition && cfg.target.eta > 0) log(`note: network.condition is false, so the residual is the full score (η = 0 in the exported metadata, not ${cfg.target.eta})`);
-  if (train.n < 1 || validation.n < 1) throw new UserError('E_INPUT', `need at least one training and one validation pair (have ${train.n} and ${validation.n})`);
+  if (!condition && cfg.target.eta > 0)
+    log(`note: network.condition is false, so the residual is the full score (η = 0 in the exported metadata, not ${cfg.target.eta})`);
+  if (train.n < 1 || validation.n < 1)
+    throw new UserError('E_INPUT', `need at least one training and one validation pair (have ${train.n} and ${validation.n})`);
 
   await ensureGradients();
   const schedule = absoluteSchedule(cfg, d);
@@ -161,9 +183,15 @@ export async function trainScore(opts: ScoreTrainOptions): Promise<ScoreTrainRep
   const table = tableForSchedule(d, schedule, tMin, { levels: cfg.forward.levels, grid: cfg.forward.grid });
   const tableS = (performance.now() - tTable) / 1000;
   const xT = (d - 1) * sigma2At(schedule, schedule.T);
-  if (xT < 6) log(`note: E[S_T·S_0] = ${Math.exp(-xT / 2).toFixed(3)} at t = T: the forward process does not reach the uniform prior; raise schedule.beta_max or T`);
+  if (xT < 6)
+    log(`note: E[S_T·S_0] = ${Math.exp(-xT / 2).toFixed(3)} at t = T: the forward process does not reach the uniform prior; raise schedule.beta_max or T`);
   const net: NetworkConfig = {
-    d, width: cfg.network.width, depth: cfg.network.depth, activation: cfg.network.activation, timeEmbedding: cfg.network.time_embedding, condition,
+    d,
+    width: cfg.network.width,
+    depth: cfg.network.depth,
+    activation: cfg.network.activation,
+    timeEmbedding: cfg.network.time_embedding,
+    condition,
   };
   const norm = loaded ? loaded.state.norm : featureNorm(cfg, d, train, condition);
   const init = loaded ? null : initParams(net, tc.seed);
@@ -171,7 +199,12 @@ export async function trainScore(opts: ScoreTrainOptions): Promise<ScoreTrainRep
   const ema = uploadParams(loaded ? loaded.ema : init!, 'state') as Map<string, tf.Variable>;
   const opt = new AdamW(params, { beta1: tc.beta1, beta2: tc.beta2, eps: tc.eps, weightDecay: tc.weight_decay, gradClip: tc.grad_clip });
   const spec: BatchSpec = {
-    spins, schedule, tMin, eta, weighting: cfg.target.weighting, condition,
+    spins,
+    schedule,
+    tMin,
+    eta,
+    weighting: cfg.target.weighting,
+    condition,
     noise: { sampler: cfg.forward.sampler, table, substeps: cfg.forward.substeps },
     hutchinsonStep: cfg.target.objective === 'ssm' ? cfg.target.hutchinson_step : undefined,
   };
@@ -183,8 +216,18 @@ export async function trainScore(opts: ScoreTrainOptions): Promise<ScoreTrainRep
       log(`resuming from ${loaded.dir} (step ${loaded.state.step} of ${tc.steps})`);
     }
     const meta = (steps: number): ScoreNetMeta => ({
-      format: 'spinbath-score/1', d, vocab: identity.vocab, fieldSource: identity.fieldSource, schedule, eta, modelHash: identity.modelHash,
-      tMin, fieldScaling: 'unit', network: net, norm, training: { steps, objective: cfg.target.objective, weighting: cfg.target.weighting, config: opts.configName },
+      format: 'spinbath-score/1',
+      d,
+      vocab: identity.vocab,
+      fieldSource: identity.fieldSource,
+      schedule,
+      eta,
+      modelHash: identity.modelHash,
+      tMin,
+      fieldScaling: 'unit',
+      network: net,
+      norm,
+      training: { steps, objective: cfg.target.objective, weighting: cfg.target.weighting, config: opts.configName },
     });
     const ctx = { cfg, net, norm, params, ema, opt, spec, valBatch, meta, tableS, table };
     return await loop(opts, ctx, loaded?.state ?? null);
@@ -225,7 +268,15 @@ async function loop(opts: ScoreTrainOptions, c: LoopContext, prev: ScoreCheckpoi
   const valZero = await validationLoss(net, norm, null, valBatch);
   let lastCheckpoint = latestCheckpoint(out);
   const state = (): ScoreCheckpointState => ({
-    format: SCORE_CHECKPOINT_FORMAT, version: 1, step: opt.step, config: cfg, identity, norm, log: lossLog, samples_seen: tally.units, train_s: tally.trainS,
+    format: SCORE_CHECKPOINT_FORMAT,
+    version: 1,
+    step: opt.step,
+    config: cfg,
+    identity,
+    norm,
+    log: lossLog,
+    samples_seen: tally.units,
+    train_s: tally.trainS,
     wall_s: wallBefore + (performance.now() - wallStart) / 1000,
   });
   /** One Adam update and the EMA of the weights; loss and gradient norm stay on the device. */
@@ -250,8 +301,13 @@ async function loop(opts: ScoreTrainOptions, c: LoopContext, prev: ScoreCheckpoi
     }
   };
   const run = await runTrainingLoop<ProgressInfo>({
-    startStep: opt.step, steps: tc.steps, stopAfter: opts.stopAfter, evalEvery: tc.eval_every, checkpointEvery: tc.checkpoint_every,
-    lr: (s) => lrAt(s, sched), update,
+    startStep: opt.step,
+    steps: tc.steps,
+    stopAfter: opts.stopAfter,
+    evalEvery: tc.eval_every,
+    checkpointEvery: tc.checkpoint_every,
+    lr: (s) => lrAt(s, sched),
+    update,
     evaluate: () => validationLoss(net, norm, ema, valBatch),
     checkpoint: async (step) => {
       const [p, e, o] = [await downloadParams(params), await downloadParams(ema), await opt.state()];
@@ -259,9 +315,13 @@ async function loop(opts: ScoreTrainOptions, c: LoopContext, prev: ScoreCheckpoi
       lastCheckpoint = { step, dir };
       atomicWriteJson(join(out, 'loss-log.json'), lossLog);
     },
-    log: lossLog, tally, unitsPerStep: tc.batch_size,
+    log: lossLog,
+    tally,
+    unitsPerStep: tc.batch_size,
     numericError: (what, step) => {
-      const kept = lastCheckpoint ? `the last good checkpoint (step ${lastCheckpoint.step}) is kept in ${lastCheckpoint.dir}; fix the config and continue with --resume` : 'no checkpoint had been written yet';
+      const kept = lastCheckpoint
+        ? `the last good checkpoint (step ${lastCheckpoint.step}) is kept in ${lastCheckpoint.dir}; fix the config and continue with --resume`
+        : 'no checkpoint had been written yet';
       return new UserError('E_NUMERIC', `${what} at step ${step}; training stopped — ${kept} (lower training.lr or training.grad_clip)`);
     },
     progress: opts.progress,
@@ -272,13 +332,30 @@ async function loop(opts: ScoreTrainOptions, c: LoopContext, prev: ScoreCheckpoi
   for (const p of params.values()) nParams += p.size;
   const samplesPerS = tally.trainS > 0 ? tally.units / tally.trainS : 0;
   const report: ScoreTrainReport = {
-    out, stopped: opt.step < tc.steps, steps: opt.step, params: nParams, d: identity.d, vocab: identity.vocab, field_source: identity.fieldSource,
-    eta: c.meta(0).eta, train_pairs: train.n, val_pairs: opts.data.validation.n, samples_seen: tally.units, wall_s: state().wall_s, train_s: tally.trainS,
-    samples_per_s: samplesPerS, model_gflops: (samplesPerS * 3 * forwardFlopsPerRow(net) * (cfg.target.objective === 'ssm' ? 3 : 1)) / 1e9,
+    out,
+    stopped: opt.step < tc.steps,
+    steps: opt.step,
+    params: nParams,
+    d: identity.d,
+    vocab: identity.vocab,
+    field_source: identity.fieldSource,
+    eta: c.meta(0).eta,
+    train_pairs: train.n,
+    val_pairs: opts.data.validation.n,
+    samples_seen: tally.units,
+    wall_s: state().wall_s,
+    train_s: tally.trainS,
+    samples_per_s: samplesPerS,
+    model_gflops: (samplesPerS * 3 * forwardFlopsPerRow(net) * (cfg.target.objective === 'ssm' ? 3 : 1)) / 1e9,
     final_train_loss_mean20: meanRecentLoss(lossLog),
-    initial_val_loss: lossLog.val[0]?.loss ?? null, final_val_loss: run.valLoss, val_loss_zero: valZero,
+    initial_val_loss: lossLog.val[0]?.loss ?? null,
+    final_val_loss: run.valLoss,
+    val_loss_zero: valZero,
     heat_table: { levels: c.table.levels.length, ...c.table.methods(), build_s: c.tableS },
-    tensors_after_first_step: run.tensorsAfterFirst, tensors_at_end: tf.memory().numTensors, backend: tf.getBackend(), files: [],
+    tensors_after_first_step: run.tensorsAfterFirst,
+    tensors_at_end: tf.memory().numTensors,
+    backend: tf.getBackend(),
+    files: [],
   };
   if (report.stopped) {
     log(`stopped after step ${opt.step} of ${tc.steps}; continue with --resume`);

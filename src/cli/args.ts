@@ -44,7 +44,12 @@ export function intFlag(flag: string, v: unknown, min: number, max = Number.MAX_
 /** A finite number flag; `gt`/`min`/`max` bound it. */
 export function numFlag(flag: string, v: unknown, b: { gt?: number; min?: number; max?: number } = {}): number {
   const x = single(flag, v as number);
-  const ok = typeof x === 'number' && Number.isFinite(x) && (b.gt === undefined || x > b.gt) && (b.min === undefined || x >= b.min) && (b.max === undefined || x <= b.max);
+  const ok =
+    typeof x === 'number' &&
+    Number.isFinite(x) &&
+    (b.gt === undefined || x > b.gt) &&
+    (b.min === undefined || x >= b.min) &&
+    (b.max === undefined || x <= b.max);
   if (!ok) {
     const parts = [b.gt !== undefined ? `> ${b.gt}` : '', b.min !== undefined ? `≥ ${b.min}` : '', b.max !== undefined ? `≤ ${b.max}` : ''].filter(Boolean);
     throw new UserError('E_ARG', `--${flag} must be a finite number${parts.length ? ' ' + parts.join(' and ') : ''} (got ${String(v)})`);
@@ -62,7 +67,10 @@ export function zodFlagError(err: ZodError, flagOf: Record<string, string>, valu
   for (const k of field.split('.')) got = (got as Record<string, unknown> | undefined)?.[k];
   const kindOnly = typeof got === 'object' && got !== null && Object.keys(got).length === 1 && 'kind' in got; // e.g. {kind: 'cross'} from --precession cross
   const shown = kindOnly ? String((got as { kind: unknown }).kind) : typeof got === 'object' && got !== null ? JSON.stringify(got) : String(got);
-  return new UserError('E_ARG', `--${flag} ${issue.message.replace(/^Number must be /, 'must be ').replace(/^Expected number, received nan$/, 'must be a number')} (got ${shown})`);
+  return new UserError(
+    'E_ARG',
+    `--${flag} ${issue.message.replace(/^Number must be /, 'must be ').replace(/^Expected number, received nan$/, 'must be a number')} (got ${shown})`,
+  );
 }
 
 /** Parse `value` (fields named as in the library) with `schema`; errors name the flag (`flagOf`). */
@@ -73,8 +81,17 @@ export function parseFlags<O, I>(schema: ZodType<O, ZodTypeDef, I>, value: Recor
 }
 
 /** A yargs `coerce` for an integer flag in [min, max]. */
-export const intOpt = (flag: string, min: number, max?: number) => (v: unknown): number => intFlag(flag, v, min, max);
+export const intOpt =
+  (flag: string, min: number, max?: number) =>
+  (v: unknown): number =>
+    intFlag(flag, v, min, max);
 /** A yargs `coerce` for a finite number flag. */
-export const numOpt = (flag: string, b: { gt?: number; min?: number; max?: number } = {}) => (v: unknown): number => numFlag(flag, v, b);
+export const numOpt =
+  (flag: string, b: { gt?: number; min?: number; max?: number } = {}) =>
+  (v: unknown): number =>
+    numFlag(flag, v, b);
 /** A yargs `coerce` for a string flag given at most once. */
-export const strOpt = (flag: string) => (v: unknown): string => single(flag, v as string) as string;
+export const strOpt =
+  (flag: string) =>
+  (v: unknown): string =>
+    single(flag, v as string) as string;

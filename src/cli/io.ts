@@ -25,7 +25,7 @@ export interface GlobalArgs {
 
 export const globalOptions = {
   json: { type: 'boolean', default: false, describe: 'print machine-readable JSON on stdout' },
-  seed: { type: 'string', coerce: parseSeed, describe: 'seed of every random draw, an integer in [0, 2^31−1] (default 0; training: the config\'s seed)' },
+  seed: { type: 'string', coerce: parseSeed, describe: "seed of every random draw, an integer in [0, 2^31−1] (default 0; training: the config's seed)" },
   backend: { type: 'string', describe: 'tensor backend: wasm (default), cpu, tensorflow, webgpu; or SPINBATH_BACKEND' },
   debug: { type: 'boolean', default: false, describe: 'print stack traces for errors' },
   quiet: { type: 'boolean', default: false, describe: 'no progress bars or human-readable summaries on stderr' },

@@ -22,7 +22,7 @@ class ArgError extends Error {}
 function version(): string {
   for (const rel of ['../../package.json', '../../../package.json']) {
     try {
-      const v = (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string });
+      const v = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
       if (v.name === 'spinbath' && v.version) return v.version;
     } catch {
       // try the next location
@@ -42,7 +42,7 @@ export function buildParser(io: Io, argv: string[]): Argv {
     .scriptName('spinbath')
     .usage(
       "$0 <command> [options]\n\nRead a transformer's attention as a physical spin bath.\n\n" +
-        'Conventions: --out is a FILE or a DIR as each command\'s help says, checked before any work; prompts must be non-empty and are numbered from 1; --seed is an integer in [0, 2^31−1].',
+        "Conventions: --out is a FILE or a DIR as each command's help says, checked before any work; prompts must be non-empty and are numbered from 1; --seed is an integer in [0, 2^31−1].",
     )
     .parserConfiguration({ 'camel-case-expansion': false })
     .options(globalOptions);
@@ -65,7 +65,12 @@ export function buildParser(io: Io, argv: string[]): Argv {
 }
 
 /** A yargs message on one line: "Invalid values:\n  Argument: x, Given: …" → "Invalid values: Argument: x, Given: …". */
-const oneLine = (msg: string) => msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+const oneLine = (msg: string) =>
+  msg
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
 
 /** Run the CLI on `argv`; resolves to the exit code. Never calls process.exit. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {

@@ -14,7 +14,12 @@ const NONE: Progress = { update: () => {}, stop: () => {} };
 export function progressBar(label: string, total: number, opts: { quiet?: boolean; json?: boolean; fields?: string } = {}): Progress {
   if (opts.quiet || opts.json || !process.stderr.isTTY) return NONE;
   const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {value}/{total} {percentage}% | ETA {eta_formatted}${opts.fields ? ' | ' + opts.fields : ''}`, hideCursor: true, clearOnComplete: false, stream: process.stderr },
+    {
+      format: `${label} [{bar}] {value}/{total} {percentage}% | ETA {eta_formatted}${opts.fields ? ' | ' + opts.fields : ''}`,
+      hideCursor: true,
+      clearOnComplete: false,
+      stream: process.stderr,
+    },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0);

@@ -39,7 +39,11 @@ export interface ProgressFormat<I> {
  * A bar when `tty`, otherwise a line at the first step, at each evaluation and at most once a
  * minute in between; undefined when `quiet`.
  */
-export function trainingProgress<I extends StepInfo>(err: (text: string) => void, o: { quiet: boolean; tty: boolean }, f: ProgressFormat<I>): TrainProgress<I> | undefined {
+export function trainingProgress<I extends StepInfo>(
+  err: (text: string) => void,
+  o: { quiet: boolean; tty: boolean },
+  f: ProgressFormat<I>,
+): TrainProgress<I> | undefined {
   if (o.quiet) return undefined;
   if (o.tty) {
     const bar = new SingleBar({ stream: process.stderr, format: f.bar, hideCursor: true, barsize: 24 });
@@ -77,15 +81,27 @@ export interface BegunRun<C> {
  * at once) and are the temporary files of killed runs in it removed. Nothing is written before
  * every check passed. Release `lock` when the run ends.
  */
-export function beginTrainRun<C>(a: TrainRunArgs, command: string, example: string, exported: string, load: (path: string) => C, say: (line: string) => void): BegunRun<C> {
+export function beginTrainRun<C>(
+  a: TrainRunArgs,
+  command: string,
+  example: string,
+  exported: string,
+  load: (path: string) => C,
+  say: (line: string) => void,
+): BegunRun<C> {
   if (!a.config) throw new UserError('E_ARG', `${command} needs --config FILE (e.g. ${example})`);
   if (!a.out) throw new UserError('E_ARG', `${command} needs --out DIR for checkpoints and the exported ${exported}`);
   const out = a.out;
   checkOutDir(out);
   const config = load(a.config);
   const existing = latestCheckpoint(out);
-  if (a.resume && !existing) throw new UserError('E_CHECKPOINT', `--resume: ${out} has no checkpoint (no checkpoints/latest.json); run without --resume to start training`);
-  if (!a.resume && existing) throw new UserError('E_ARG', `${out} already holds a ${command === 'train' ? 'score-training' : 'training'} run (checkpoint at step ${existing.step}); pass --resume to continue it or choose another --out`);
+  if (a.resume && !existing)
+    throw new UserError('E_CHECKPOINT', `--resume: ${out} has no checkpoint (no checkpoints/latest.json); run without --resume to start training`);
+  if (!a.resume && existing)
+    throw new UserError(
+      'E_ARG',
+      `${out} already holds a ${command === 'train' ? 'score-training' : 'training'} run (checkpoint at step ${existing.step}); pass --resume to continue it or choose another --out`,
+    );
   const lock = acquireRunLock(out, `spinbath ${command}`);
   try {
     const removed = removeStaleTemps(out);

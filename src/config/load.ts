@@ -19,10 +19,13 @@ export function readJsonFile(path: string, what = 'file'): unknown {
 
 /** Parse a comma-separated list of finite numbers given to flag `flag`. */
 export function parseNumberList(value: string, flag: string): number[] {
-  const parts = String(value).split(',').map((s) => s.trim());
+  const parts = String(value)
+    .split(',')
+    .map((s) => s.trim());
   return parts.map((p) => {
     const x = Number(p);
-    if (p === '' || !Number.isFinite(x)) throw new UserError('E_ARG', `--${flag}: '${p}' is not a finite number; give a comma-separated list such as 0,0.025,0.05`);
+    if (p === '' || !Number.isFinite(x))
+      throw new UserError('E_ARG', `--${flag}: '${p}' is not a finite number; give a comma-separated list such as 0,0.025,0.05`);
     return x;
   });
 }

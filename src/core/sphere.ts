@@ -109,7 +109,17 @@ function simd(S: Float32Array, a: Float32Array, b: Float32Array, d: number): boo
  * g·ξ_i (a, b, g scalars). The guided drift's increment in one pass (sampling/drift.ts). `out` may
  * alias G, s or ξ, not S.
  */
-export function projectCombineRows(S: Float32Array, G: Float32Array, s: Float32Array, xi: Float32Array, a: number, b: number, g: number, out: Float32Array, d: number): Float32Array {
+export function projectCombineRows(
+  S: Float32Array,
+  G: Float32Array,
+  s: Float32Array,
+  xi: Float32Array,
+  a: number,
+  b: number,
+  g: number,
+  out: Float32Array,
+  d: number,
+): Float32Array {
   if (simd(S, G, out, d) && onArena(s) && onArena(xi) && s.length >= S.length && xi.length >= S.length) {
     arenaKernelsFor(S)!.projectCombine(S.byteOffset, G.byteOffset, s.byteOffset, xi.byteOffset, out.byteOffset, a, b, g, S.length / d, d);
     return out;

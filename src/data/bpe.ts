@@ -107,9 +107,13 @@ function mergePair(m: [string, string] | string): [string, string] {
  */
 export function gpt2Invariants(json: TokenizerJson, where = 'tokenizer.json'): number {
   const fail = (what: string): never => {
-    throw new UserError('E_FILE', `${where}: ${what}; it is not GPT-2's byte-level BPE or a truncation of it: rewrite it with writeTruncatedTokenizer(dir, K), or restore assets/gpt2 from the gpt2 checkpoint`);
+    throw new UserError(
+      'E_FILE',
+      `${where}: ${what}; it is not GPT-2's byte-level BPE or a truncation of it: rewrite it with writeTruncatedTokenizer(dir, K), or restore assets/gpt2 from the gpt2 checkpoint`,
+    );
   };
-  if (json?.model?.type !== 'BPE' || typeof json.model.vocab !== 'object' || !Array.isArray(json.model.merges)) fail('model is not a BPE with vocab and merges');
+  if (json?.model?.type !== 'BPE' || typeof json.model.vocab !== 'object' || !Array.isArray(json.model.merges))
+    fail('model is not a BPE with vocab and merges');
   if (!Array.isArray(json.added_tokens)) fail('added_tokens is missing');
   const pre = json.pre_tokenizer as { type?: string; add_prefix_space?: boolean; use_regex?: boolean } | null;
   if (pre?.type !== 'ByteLevel' || pre.add_prefix_space !== false || pre.use_regex !== true || json.normalizer != null) {
@@ -178,7 +182,14 @@ export function truncatedTokenizerConfig(K: number): Record<string, unknown> {
   checkMerges(K);
   const src = gpt2Files().config;
   const decoder = (src.added_tokens_decoder ?? {}) as Record<string, unknown>;
-  const eotEntry = decoder[String(256 + GPT2_MERGES)] ?? { content: EOT_TOKEN, lstrip: false, normalized: true, rstrip: false, single_word: false, special: true };
+  const eotEntry = decoder[String(256 + GPT2_MERGES)] ?? {
+    content: EOT_TOKEN,
+    lstrip: false,
+    normalized: true,
+    rstrip: false,
+    single_word: false,
+    special: true,
+  };
   return { ...src, added_tokens_decoder: { [String(256 + K)]: eotEntry } };
 }
 
@@ -213,7 +224,10 @@ export function writeTruncatedTokenizer(dir: string, K: number): string {
 function wrap(hf: PreTrainedTokenizer, merges: number, hash: string): BpeTokenizer {
   const eotId = 256 + merges;
   if (hf.convert_tokens_to_ids(EOT_TOKEN) !== eotId) {
-    throw new UserError('E_FILE', `tokenizer with ${merges} merges has ${EOT_TOKEN} at id ${hf.convert_tokens_to_ids(EOT_TOKEN)}, expected ${eotId}: rewrite it with writeTruncatedTokenizer`);
+    throw new UserError(
+      'E_FILE',
+      `tokenizer with ${merges} merges has ${EOT_TOKEN} at id ${hf.convert_tokens_to_ids(EOT_TOKEN)}, expected ${eotId}: rewrite it with writeTruncatedTokenizer`,
+    );
   }
   return {
     merges,

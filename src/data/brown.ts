@@ -156,7 +156,11 @@ export function parseBrownTagged(raw: string): string[] {
       words = [];
     };
     for (const line of block.split(/\r?\n/)) {
-      const tokens = line.trim().split(/\s+/).filter((t) => t.length > 0).map(splitTagged);
+      const tokens = line
+        .trim()
+        .split(/\s+/)
+        .filter((t) => t.length > 0)
+        .map(splitTagged);
       if (tokens.length === 0) continue;
       if (isHeadline(tokens)) {
         flush();
@@ -214,7 +218,9 @@ export function brownDocuments(): readonly BrownDocument[] {
 
 /** sha256 of the salted id as hex: the sort key of the split. */
 export function splitKey(id: string): string {
-  return createHash('sha256').update(SPLIT_SALT + id, 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(SPLIT_SALT + id, 'utf8')
+    .digest('hex');
 }
 
 /**

@@ -176,7 +176,10 @@ export function loadOrBuildTokenCache(split: SplitName, tok: BpeTokenizer, opts:
     atomicWrite(paths.bin, bytes);
     atomicWriteJson(paths.manifest, manifest);
   } catch (e) {
-    throw new UserError('E_FILE', `cannot write the token cache in ${cacheDir} (${(e as Error).message}): give a writable --cache-dir or set SPINBATH_CACHE_DIR`);
+    throw new UserError(
+      'E_FILE',
+      `cannot write the token cache in ${cacheDir} (${(e as Error).message}): give a writable --cache-dir or set SPINBATH_CACHE_DIR`,
+    );
   }
   return { manifest, ids, status: hadManifest ? 'rebuilt' : 'built', reason: hadManifest ? reason : '', manifestPath: paths.manifest };
 }

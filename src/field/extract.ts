@@ -127,11 +127,7 @@ export async function extractPromptFields(model: LanguageModel, ids: number[], g
               const z = activations.get(`blocks.${l}.attn.hook_z`)!; // [1, k, head, d_head]
               const zLast = tf.reshape(tf.slice(z, [0, k - 1, 0, 0], [1, 1, nH, dh]), [nH, 1, dh]); // [head, 1, d_head]
               const Nproj = matmul(zLast, headOutputs(model, l)); // [head, 1, d_model]: hook_result at the last position
-              return [
-                tf.reshape(tf.slice(pat, [0, 0, k - 1, 0], [1, nH, 1, k]), [nH, k]),
-                tf.reshape(zLast, [nH, dh]),
-                tf.reshape(Nproj, [nH, d]),
-              ];
+              return [tf.reshape(tf.slice(pat, [0, 0, k - 1, 0], [1, nH, 1, k]), [nH, k]), tf.reshape(zLast, [nH, dh]), tf.reshape(Nproj, [nH, d])];
             });
       const [gap, gapLn] = tf.tidy(() => {
         const centred = tf.sub(Nproj, tf.mean(Nproj, 1, true)); // [head, d_model]

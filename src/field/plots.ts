@@ -14,7 +14,10 @@ const spec = (s: object) => ({ $schema: SCHEMA, ...s }) as unknown as VegaLiteSp
 export function scatterPlot(a: HeadAnalysis, h: HeadResult, ln = false): VegaLiteSpec {
   const theory = ln ? h.theory_ln : h.theory;
   const pts = a.prompts.map((p, i) => ({ theory: theory[i], actual: p.actual, label: `${p.good}/${p.bad}` }));
-  const fit = leastSquares(theory, pts.map((p) => p.actual));
+  const fit = leastSquares(
+    theory,
+    pts.map((p) => p.actual),
+  );
   const xs = [Math.min(...theory), Math.max(...theory)];
   const r = ln ? h.r_ln : h.r;
   const p = ln ? h.p_ln : h.p;
@@ -23,8 +26,16 @@ export function scatterPlot(a: HeadAnalysis, h: HeadResult, ln = false): VegaLit
     width: 420,
     height: 320,
     layer: [
-      { data: { values: pts }, mark: { type: 'point', filled: true, size: 60 }, encoding: { x: q('theory', 'ΔL_theory (head)'), y: q('actual', 'ΔL_actual (model)'), tooltip: [{ field: 'label' }] } },
-      { data: { values: xs.map((x) => ({ theory: x, actual: fit.intercept + fit.slope * x })) }, mark: { type: 'line', color: '#d62728' }, encoding: { x: q('theory'), y: q('actual') } },
+      {
+        data: { values: pts },
+        mark: { type: 'point', filled: true, size: 60 },
+        encoding: { x: q('theory', 'ΔL_theory (head)'), y: q('actual', 'ΔL_actual (model)'), tooltip: [{ field: 'label' }] },
+      },
+      {
+        data: { values: xs.map((x) => ({ theory: x, actual: fit.intercept + fit.slope * x })) },
+        mark: { type: 'line', color: '#d62728' },
+        encoding: { x: q('theory'), y: q('actual') },
+      },
     ],
   });
 }
@@ -48,14 +59,38 @@ export function landscapePlot(ls: Landscape, goodName: string, badName: string, 
     { x: ls.bad[0], y: ls.bad[1], name: `bad: ${badName}` },
   ];
   return spec({
-    title: { text: `Decision landscape of L${ls.layer}H${ls.head}: ΔL_theory = ${ls.gap.toFixed(4)}`, subtitle: prompt.length > 70 ? prompt.slice(0, 67) + '…' : prompt },
+    title: {
+      text: `Decision landscape of L${ls.layer}H${ls.head}: ΔL_theory = ${ls.gap.toFixed(4)}`,
+      subtitle: prompt.length > 70 ? prompt.slice(0, 67) + '…' : prompt,
+    },
     width: 380,
     height: 380,
     layer: [
-      { data: { values: grid }, mark: 'rect', encoding: { x: q('x', '⊥ ΔS (towards N₀)'), x2: { field: 'x2' }, y: q('y', 'ΔS = S_good − S_bad'), y2: { field: 'y2' }, color: { field: 'field', type: 'quantitative', title: 'N₀·s', scale: { scheme: 'redblue', reverse: true, domainMid: 0 } } } },
-      { data: { values: [{ x: 0, y: 0, x2: ls.N0[0], y2: ls.N0[1] }] }, mark: { type: 'rule', color: 'black', strokeWidth: 2.5 }, encoding: { x: q('x'), y: q('y'), x2: { field: 'x2' }, y2: { field: 'y2' } } },
-      { data: { values: [{ x: ls.N0[0], y: ls.N0[1], name: 'N₀' }] }, mark: { type: 'text', dx: 10, dy: -8, fontWeight: 'bold' }, encoding: { x: q('x'), y: q('y'), text: { field: 'name' } } },
-      { data: { values: marks }, mark: { type: 'point', filled: true, size: 120, stroke: 'black' }, encoding: {
+      {
+        data: { values: grid },
+        mark: 'rect',
+        encoding: {
+          x: q('x', '⊥ ΔS (towards N₀)'),
+          x2: { field: 'x2' },
+          y: q('y', 'ΔS = S_good − S_bad'),
+          y2: { field: 'y2' },
+          color: { field: 'field', type: 'quantitative', title: 'N₀·s', scale: { scheme: 'redblue', reverse: true, domainMid: 0 } },
+        },
+      },
+      {
+        data: { values: [{ x: 0, y: 0, x2: ls.N0[0], y2: ls.N0[1] }] },
+        mark: { type: 'rule', color: 'black', strokeWidth: 2.5 },
+        encoding: { x: q('x'), y: q('y'), x2: { field: 'x2' }, y2: { field: 'y2' } },
+      },
+      {
+        data: { values: [{ x: ls.N0[0], y: ls.N0[1], name: 'N₀' }] },
+        mark: { type: 'text', dx: 10, dy: -8, fontWeight: 'bold' },
+        encoding: { x: q('x'), y: q('y'), text: { field: 'name' } },
+      },
+      {
+        data: { values: marks },
+        mark: { type: 'point', filled: true, size: 120, stroke: 'black' },
+        encoding: {
           x: q('x'),
           y: q('y'),
           shape: { field: 'name', type: 'nominal', title: 'token', scale: { domain: marks.map((m) => m.name), range: ['circle', 'square'] } },
@@ -74,7 +109,11 @@ export function ablationPlot(effects: AblationEffect[], prompt: string): VegaLit
     height: 280,
     data: { values: effects.map((e) => ({ ablated: e.label, actual: e.actual })) },
     mark: 'bar',
-    encoding: { x: { field: 'ablated', type: 'nominal', sort: null, title: 'heads ablated' }, y: q('actual', 'ΔL_actual'), color: { condition: { test: 'datum.actual < 0', value: '#d62728' }, value: '#1f77b4' } },
+    encoding: {
+      x: { field: 'ablated', type: 'nominal', sort: null, title: 'heads ablated' },
+      y: q('actual', 'ΔL_actual'),
+      color: { condition: { test: 'datum.actual < 0', value: '#d62728' }, value: '#1f77b4' },
+    },
   });
 }
 

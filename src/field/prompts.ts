@@ -45,7 +45,8 @@ function candidateId(tok: Tokenizer, prompt: string, word: string, which: string
     throw new UserError('E_TOKENIZER', `prompt ${index + 1}: the tokenizer cannot encode the ${which} word '${word}': ${(e as Error).message}`);
   }
   if (ids.length === 0) throw new UserError('E_TOKENIZER', `prompt ${index + 1}: the tokenizer encodes the ${which} word '${word}' to no tokens`);
-  if (ids[0] >= vocab) throw new UserError('E_TOKENIZER', `prompt ${index + 1}: the ${which} word '${word}' has token id ${ids[0]}, outside the model's vocabulary of ${vocab}`);
+  if (ids[0] >= vocab)
+    throw new UserError('E_TOKENIZER', `prompt ${index + 1}: the ${which} word '${word}' has token id ${ids[0]}, outside the model's vocabulary of ${vocab}`);
   if (ids.length > 1) {
     warnings.push(`prompt ${index + 1}: ${which} word '${word}' is ${ids.length} tokens; using its first token '${tok.tokenString(ids[0])}'`);
   }
@@ -70,13 +71,17 @@ export function encodePrompts(tok: Tokenizer, pairs: PromptPair[], opts: EncodeO
     let ids = tok.encode(p.prompt);
     if (ids.length > opts.nPositions) {
       if (!opts.truncateLeft) {
-        throw new UserError('E_INPUT', `prompt ${i + 1} is ${ids.length} tokens, longer than the model's context of ${opts.nPositions}; shorten it or pass --truncate left`);
+        throw new UserError(
+          'E_INPUT',
+          `prompt ${i + 1} is ${ids.length} tokens, longer than the model's context of ${opts.nPositions}; shorten it or pass --truncate left`,
+        );
       }
       warnings.push(`prompt ${i + 1}: truncated from ${ids.length} to its last ${opts.nPositions} tokens`);
       ids = ids.slice(ids.length - opts.nPositions);
     }
     const bad = ids.find((id) => id >= opts.vocab);
-    if (bad !== undefined) throw new UserError('E_TOKENIZER', `prompt ${i + 1} has token id ${bad}, outside the model's vocabulary of ${opts.vocab}; use the model's own tokenizer`);
+    if (bad !== undefined)
+      throw new UserError('E_TOKENIZER', `prompt ${i + 1} has token id ${bad}, outside the model's vocabulary of ${opts.vocab}; use the model's own tokenizer`);
     const goodId = candidateId(tok, p.prompt, p.good, 'good', i, opts.vocab, warnings);
     const badId = candidateId(tok, p.prompt, p.bad, 'bad', i, opts.vocab, warnings);
     if (goodId === badId) warnings.push(`prompt ${i + 1}: good and bad words share their first token '${tok.tokenString(goodId)}'; their gap is 0`);

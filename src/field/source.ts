@@ -65,7 +65,8 @@ export function parseFieldSource(text: string): FieldSource | null {
 export function checkFieldSource(s: FieldSource, nLayer: number, nHead: number): string | null {
   const heads = s.kind === 'head' ? [s] : s.kind === 'heads' ? s.heads : [];
   if (s.kind === 'layer' && s.layer >= nLayer) return `layer ${s.layer} does not exist (the model has ${nLayer})`;
-  for (const h of heads) if (h.layer >= nLayer || h.head >= nHead) return `head ${h.layer}.${h.head} does not exist (the model has ${nLayer} layers × ${nHead} heads)`;
+  for (const h of heads)
+    if (h.layer >= nLayer || h.head >= nHead) return `head ${h.layer}.${h.head} does not exist (the model has ${nLayer} layers × ${nHead} heads)`;
   return null;
 }
 

@@ -56,7 +56,10 @@ export function latestCheckpoint(runDir: string): PublishedCheckpoint | null {
     throw new UserError('E_CHECKPOINT', `${path} is corrupt (${(e as Error).message}); restore it or start a new run in another --out directory`);
   }
   if (typeof raw?.dir !== 'string' || !STEP_DIR_RE.test(raw.dir) || !Number.isInteger(raw.step)) {
-    throw new UserError('E_CHECKPOINT', `${path} is corrupt (expected {"step": N, "dir": "step-NNNNNN"}); restore it or start a new run in another --out directory`);
+    throw new UserError(
+      'E_CHECKPOINT',
+      `${path} is corrupt (expected {"step": N, "dir": "step-NNNNNN"}); restore it or start a new run in another --out directory`,
+    );
   }
   return { step: raw.step as number, dir: join(checkpointRoot(runDir), raw.dir) };
 }
@@ -105,7 +108,8 @@ export function corruptCheckpoint(dir: string, what: string, restore = 'restore 
  */
 export function readPublishedState(runDir: string, corrupt: (dir: string, what: string) => UserError): PublishedCheckpoint & { state: unknown } {
   const latest = latestCheckpoint(runDir);
-  if (!latest) throw new UserError('E_CHECKPOINT', `--resume: ${runDir} has no checkpoint (no checkpoints/latest.json); run without --resume to start training`);
+  if (!latest)
+    throw new UserError('E_CHECKPOINT', `--resume: ${runDir} has no checkpoint (no checkpoints/latest.json); run without --resume to start training`);
   const { dir } = latest;
   if (!existsSync(dir)) throw corrupt(dir, 'the directory named by latest.json is missing');
   let state: unknown;
@@ -176,11 +180,15 @@ export function configMismatchError(diff: ConfigDifference): UserError {
  * Restore an optimizer (AdamW of src/lm/optim.ts) from a loaded checkpoint and check that its
  * step agrees with the checkpoint's state; a one-line UserError otherwise.
  */
-export function restoreOptimizer(opt: { load(path: string): void; readonly step: number }, loaded: { dir: string; optimizerPath: string; state: { step: number } }): void {
+export function restoreOptimizer(
+  opt: { load(path: string): void; readonly step: number },
+  loaded: { dir: string; optimizerPath: string; state: { step: number } },
+): void {
   try {
     opt.load(loaded.optimizerPath);
   } catch (e) {
     throw corruptCheckpoint(loaded.dir, (e as Error).message.split('\n')[0]);
   }
-  if (opt.step !== loaded.state.step) throw new UserError('E_CHECKPOINT', `checkpoint ${loaded.dir} is corrupt (optimizer step ${opt.step}, state step ${loaded.state.step})`);
+  if (opt.step !== loaded.state.step)
+    throw new UserError('E_CHECKPOINT', `checkpoint ${loaded.dir} is corrupt (optimizer step ${opt.step}, state step ${loaded.state.step})`);
 }

@@ -36,7 +36,8 @@ function alive(pid: number): boolean {
 function readLock(path: string): LockInfo | null {
   try {
     const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockInfo>;
-    if (typeof v.pid === 'number' && typeof v.host === 'string') return { pid: v.pid, host: v.host, command: String(v.command ?? '?'), since: String(v.since ?? '?') };
+    if (typeof v.pid === 'number' && typeof v.host === 'string')
+      return { pid: v.pid, host: v.host, command: String(v.command ?? '?'), since: String(v.since ?? '?') };
   } catch {
     // unreadable or half-written: treated below
   }
@@ -61,7 +62,10 @@ export function acquireRunLock(dir: string, command: string): RunLock {
         continue;
       }
       const who = held ? `${held.command} (pid ${held.pid} on ${held.host}, since ${held.since})` : 'another process (its lock file is being written)';
-      throw new UserError('E_ARG', `--out ${dir} is in use by ${who}; wait for it to finish or choose another --out (a lock of a dead process on another host: delete ${path})`);
+      throw new UserError(
+        'E_ARG',
+        `--out ${dir} is in use by ${who}; wait for it to finish or choose another --out (a lock of a dead process on another host: delete ${path})`,
+      );
     }
     try {
       writeSync(fd, JSON.stringify(info) + '\n');

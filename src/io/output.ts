@@ -51,7 +51,8 @@ export function checkOutFile(file: string, flag = 'out'): void {
   if (file === '') throw new UserError('E_ARG', `--${flag} is empty; give a file path`);
   if (file.endsWith('/')) throw new UserError('E_ARG', `--${flag} ${file} names a directory; this command writes one file: give a file path`);
   if (existsSync(file)) {
-    if (statSync(file).isDirectory()) throw new UserError('E_ARG', `--${flag} ${file} is a directory; this command writes one file: give a file path such as ${join(file, 'out.json')}`);
+    if (statSync(file).isDirectory())
+      throw new UserError('E_ARG', `--${flag} ${file} is a directory; this command writes one file: give a file path such as ${join(file, 'out.json')}`);
     try {
       accessSync(file, constants.W_OK);
     } catch {

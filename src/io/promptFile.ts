@@ -74,7 +74,11 @@ export function readPromptRecords<K extends string = never>(path: string, opts: 
   if (items.length === 0) throw new UserError('E_INPUT', `${flag} ${path} has no prompts`);
   return items.map(({ value, where }, n) => {
     const rec: Record<string, unknown> = typeof value === 'string' && extra.length === 0 ? { prompt: value } : (value as Record<string, unknown>);
-    if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) throw new UserError('E_INPUT', `${flag} ${path} ${where}: expected ${extra.length ? `an object with ${fields.join(', ')}` : 'a string or an object with "prompt"'}`);
+    if (typeof rec !== 'object' || rec === null || Array.isArray(rec))
+      throw new UserError(
+        'E_INPUT',
+        `${flag} ${path} ${where}: expected ${extra.length ? `an object with ${fields.join(', ')}` : 'a string or an object with "prompt"'}`,
+      );
     for (const f of fields) {
       if (typeof rec[f] !== 'string') throw new UserError('E_INPUT', `${flag} ${path} ${where}: "${f}" must be a string`);
     }

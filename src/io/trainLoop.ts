@@ -137,8 +137,13 @@ export async function runTrainingLoop<I extends StepInfo>(spec: LoopSpec<I>): Pr
     batch.forEach((p, i) => {
       const last = i === batch.length - 1;
       const base: StepInfo = {
-        step: p.step, steps: spec.steps, loss: log.train[log.train.length - batch.length + i].loss, lr: p.lr, valLoss: last ? valLoss : valBefore,
-        evaluated: last && evaluated, etaS: recent.length > 0 ? secPerStep * (spec.steps - p.step) : NaN,
+        step: p.step,
+        steps: spec.steps,
+        loss: log.train[log.train.length - batch.length + i].loss,
+        lr: p.lr,
+        valLoss: last ? valLoss : valBefore,
+        evaluated: last && evaluated,
+        etaS: recent.length > 0 ? secPerStep * (spec.steps - p.step) : NaN,
       };
       spec.progress?.step(spec.info(base, secPerStep));
     });

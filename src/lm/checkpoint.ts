@@ -49,11 +49,16 @@ export interface CheckpointState {
  * `state`, then publish it and delete older ones. Returns the checkpoint directory.
  */
 export function saveCheckpoint(runDir: string, weights: Gpt2Weights, writeOptimizer: (path: string) => void, state: CheckpointState): string {
-  return publishCheckpoint(runDir, state.step, (tmp) => {
-    saveGpt2Checkpoint(tmp, weights, { dtype: 'F32' });
-    writeOptimizer(join(tmp, OPTIMIZER_FILE));
-    atomicWriteJson(join(tmp, 'state.json'), state);
-  }, 'throw');
+  return publishCheckpoint(
+    runDir,
+    state.step,
+    (tmp) => {
+      saveGpt2Checkpoint(tmp, weights, { dtype: 'F32' });
+      writeOptimizer(join(tmp, OPTIMIZER_FILE));
+      atomicWriteJson(join(tmp, 'state.json'), state);
+    },
+    'throw',
+  );
 }
 
 const corrupt = (dir: string, what: string): UserError => corruptCheckpoint(dir, what, 'restore it from a backup');
@@ -74,7 +79,13 @@ export async function loadCheckpoint(runDir: string, config: LmConfig, tokenizer
   const published = readPublishedState(runDir, corrupt);
   const { dir } = published;
   const state = published.state as CheckpointState;
-  if (state?.format !== CHECKPOINT_FORMAT || state.version !== 1 || state.step !== published.step || !Array.isArray(state.log?.train) || !Array.isArray(state.log?.val)) {
+  if (
+    state?.format !== CHECKPOINT_FORMAT ||
+    state.version !== 1 ||
+    state.step !== published.step ||
+    !Array.isArray(state.log?.train) ||
+    !Array.isArray(state.log?.val)
+  ) {
     throw corrupt(dir, 'state.json is not a spinbath LM checkpoint state for this step');
   }
   checkResumeConfig(dir, state, config, parseLmConfig, configDifference, corrupt);
@@ -85,7 +96,8 @@ export async function loadCheckpoint(runDir: string, config: LmConfig, tokenizer
   } catch (e) {
     throw corrupt(dir, (e as Error).message.split('\n')[0]);
   }
-  if (weights.config.vocab_size !== state.vocab_size) throw corrupt(dir, `config.json has vocab_size ${weights.config.vocab_size}, state.json ${state.vocab_size}`);
+  if (weights.config.vocab_size !== state.vocab_size)
+    throw corrupt(dir, `config.json has vocab_size ${weights.config.vocab_size}, state.json ${state.vocab_size}`);
   const optimizerPath = join(dir, OPTIMIZER_FILE);
   if (!existsSync(optimizerPath)) throw corrupt(dir, `${OPTIMIZER_FILE} is missing`);
   return { dir, state, weights, optimizerPath };

@@ -23,7 +23,6 @@ import { zodToUserError } from '../config/zodError.js';
 import { GPT2_MERGES } from '../data/bpe.js';
 import { UserError } from '../errors.js';
 
-
 const modelSchema = z
   .object({
     n_layer: int(1, 48),

@@ -32,7 +32,10 @@ export function writeLmTokenizer(dir: string, merges: number | null): void {
 /** The tokenizer stored in a model directory, with its hash (for the token cache). */
 export async function modelDirTokenizer(dir: string): Promise<BpeTokenizer> {
   if (!existsSync(join(dir, 'tokenizer.json'))) {
-    throw new UserError('E_FILE', `model directory ${dir} has no tokenizer.json; export the model with \`spinbath lm train\` or copy its tokenizer files there`);
+    throw new UserError(
+      'E_FILE',
+      `model directory ${dir} has no tokenizer.json; export the model with \`spinbath lm train\` or copy its tokenizer files there`,
+    );
   }
   return loadTokenizerDir(dir);
 }

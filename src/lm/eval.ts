@@ -49,11 +49,17 @@ export function windowPlan(T: number, context: number, stride: number): EvalWind
 export type NllFn = (x: number[][], y: Int32Array) => ArrayLike<number> | Promise<ArrayLike<number>>;
 
 /** Total nll and token count of `ids` under `nll`, windows grouped `batchSize` at a time. */
-export async function scoreWindows(ids: ArrayLike<number>, plan: EvalWindow[], nll: NllFn, batchSize: number, onBatch?: (done: number, total: number) => void): Promise<{ tokens: number; nll: number }> {
+export async function scoreWindows(
+  ids: ArrayLike<number>,
+  plan: EvalWindow[],
+  nll: NllFn,
+  batchSize: number,
+  onBatch?: (done: number, total: number) => void,
+): Promise<{ tokens: number; nll: number }> {
   let total = 0;
   let tokens = 0;
   let done = 0;
-  for (let i = 0; i < plan.length; ) {
+  for (let i = 0; i < plan.length;) {
     const len = plan[i].len;
     const group: EvalWindow[] = [];
     while (i < plan.length && plan[i].len === len && group.length < batchSize) group.push(plan[i++]);
@@ -135,7 +141,10 @@ export async function evaluateModelDir(dir: string, opts: EvalOptions): Promise<
   const weights = await loadGpt2Weights(dir);
   const tok = await modelDirTokenizer(dir);
   if (tok.vocabSize !== weights.config.vocab_size) {
-    throw new UserError('E_CHECKPOINT', `${dir}: the tokenizer has ${tok.vocabSize} tokens but config.json says vocab_size ${weights.config.vocab_size}; they belong to different models`);
+    throw new UserError(
+      'E_CHECKPOINT',
+      `${dir}: the tokenizer has ${tok.vocabSize} tokens but config.json says vocab_size ${weights.config.vocab_size}; they belong to different models`,
+    );
   }
   const all: TokenIds = brownSplitIds(opts.split, tok, { cacheDir: opts.cacheDir });
   const ids = opts.maxTokens !== undefined ? all.subarray(0, opts.maxTokens + 1) : all;
@@ -156,11 +165,28 @@ export async function evaluateModelDir(dir: string, opts: EvalOptions): Promise<
   const uni = scoreNgram(new UnigramModel(train, tok.vocabSize), ids);
   const kn = new KneserNeyBigram(train, tok.vocabSize);
   const bi = scoreNgram(kn, ids);
-  if (uni.tokens !== lm.tokens || bi.tokens !== lm.tokens) throw new Error(`internal: scored ${lm.tokens} tokens with the model but ${uni.tokens} with the baselines`);
+  if (uni.tokens !== lm.tokens || bi.tokens !== lm.tokens)
+    throw new Error(`internal: scored ${lm.tokens} tokens with the model but ${uni.tokens} with the baselines`);
   return {
-    split: opts.split, tokens: lm.tokens, perplexity: Math.exp(lm.nll / lm.tokens), unigram_perplexity: uni.perplexity, bigram_perplexity: bi.perplexity,
-    nll_per_token: lm.nll / lm.tokens, model: dir, vocab_size: tok.vocabSize, context, stride, windows: plan.length, train_tokens: train.length,
-    unigram: 'add-one smoothed, train-split counts', bigram: 'interpolated Kneser-Ney (D = n1/(n1+2 n2)), train-split counts',
-    bigram_discounts: { d1: kn.d1, d2: kn.d2 }, wall_s: wall, tokens_per_s: lm.tokens / wall, engine: model.engine, threads: model.engine === 'ort' ? resolveThreads(opts.threads) : null, backend: tf.getBackend(),
+    split: opts.split,
+    tokens: lm.tokens,
+    perplexity: Math.exp(lm.nll / lm.tokens),
+    unigram_perplexity: uni.perplexity,
+    bigram_perplexity: bi.perplexity,
+    nll_per_token: lm.nll / lm.tokens,
+    model: dir,
+    vocab_size: tok.vocabSize,
+    context,
+    stride,
+    windows: plan.length,
+    train_tokens: train.length,
+    unigram: 'add-one smoothed, train-split counts',
+    bigram: 'interpolated Kneser-Ney (D = n1/(n1+2 n2)), train-split counts',
+    bigram_discounts: { d1: kn.d1, d2: kn.d2 },
+    wall_s: wall,
+    tokens_per_s: lm.tokens / wall,
+    engine: model.engine,
+    threads: model.engine === 'ort' ? resolveThreads(opts.threads) : null,
+    backend: tf.getBackend(),
   };
 }

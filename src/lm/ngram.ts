@@ -42,7 +42,10 @@ function checkIds(ids: ArrayLike<number>, vocab: number): void {
 
 export class UnigramModel implements TokenModel {
   private readonly logP: Float64Array;
-  constructor(train: ArrayLike<number>, readonly vocab: number) {
+  constructor(
+    train: ArrayLike<number>,
+    readonly vocab: number,
+  ) {
     checkIds(train, vocab);
     const counts = new Float64Array(vocab);
     for (let i = 0; i < train.length; i++) counts[train[i]]++;
@@ -73,7 +76,10 @@ export class KneserNeyBigram implements TokenModel {
   private readonly histTypes: Float64Array; // N1+(v•)
   private readonly pCont: Float64Array; // p_cont(w)
 
-  constructor(train: ArrayLike<number>, readonly vocab: number) {
+  constructor(
+    train: ArrayLike<number>,
+    readonly vocab: number,
+  ) {
     checkIds(train, vocab);
     const V = vocab;
     for (let i = 1; i < train.length; i++) {

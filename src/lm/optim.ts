@@ -81,7 +81,10 @@ export class AdamW {
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
 
-  constructor(params: Map<string, tf.Variable>, readonly opts: AdamWOptions) {
+  constructor(
+    params: Map<string, tf.Variable>,
+    readonly opts: AdamWOptions,
+  ) {
     this.params = params;
     for (const [name, p] of params) {
       this.m.set(name, tf.variable(tf.zerosLike(p), false));
@@ -134,7 +137,10 @@ export class AdamW {
   async state(): Promise<AdamwState> {
     const tensors = new Map<string, HostTensor>();
     const step = this.step;
-    for (const [kind, map] of [['m', this.m], ['v', this.v]] as const) {
+    for (const [kind, map] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
       for (const [name, t] of map) tensors.set(`${kind}.${name}`, { shape: [...t.shape], data: Float32Array.from(await readData(t)) });
     }
     return { step, tensors };
@@ -153,7 +159,10 @@ export class AdamW {
       throw new UserError('E_CHECKPOINT', `${path} is not an AdamW state file (metadata format/step missing); the checkpoint is corrupt`);
     }
     const loaded: [tf.Variable, Float32Array][] = [];
-    for (const [kind, map] of [['m', this.m], ['v', this.v]] as const) {
+    for (const [kind, map] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
       for (const [name, t] of map) {
         const key = `${kind}.${name}`;
         const e = f.entries.get(key);

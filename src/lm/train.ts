@@ -42,8 +42,18 @@ import { lossCurveSpec } from './plot.js';
 export function gpt2ConfigFor(c: LmConfig, vocabSize: number, eotId: number): Gpt2Config {
   const m = c.model;
   return {
-    model_type: 'gpt2', vocab_size: vocabSize, n_positions: m.n_positions, n_embd: m.n_embd, n_layer: m.n_layer, n_head: m.n_head,
-    n_inner: null, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new', tie_word_embeddings: true, bos_token_id: eotId, eos_token_id: eotId,
+    model_type: 'gpt2',
+    vocab_size: vocabSize,
+    n_positions: m.n_positions,
+    n_embd: m.n_embd,
+    n_layer: m.n_layer,
+    n_head: m.n_head,
+    n_inner: null,
+    layer_norm_epsilon: 1e-5,
+    activation_function: 'gelu_new',
+    tie_word_embeddings: true,
+    bos_token_id: eotId,
+    eos_token_id: eotId,
   };
 }
 
@@ -106,10 +116,12 @@ export async function windowLoss(model: Gpt2Model, ids: TokenIds, offsets: numbe
   try {
     for (let i = 0; i < offsets.length; i += batchSize) {
       const b = windowsAt(ids, offsets.slice(i, i + batchSize), seqLen);
-      sums.push(tf.tidy(() => {
-        const logits = tf.reshape(model.forward(b.x), [-1, model.vocab]); // [rows·seq, vocab]
-        return tf.sum(tokenNll(logits, tf.tensor1d(b.y, 'int32'))); // scalar
-      }));
+      sums.push(
+        tf.tidy(() => {
+          const logits = tf.reshape(model.forward(b.x), [-1, model.vocab]); // [rows·seq, vocab]
+          return tf.sum(tokenNll(logits, tf.tensor1d(b.y, 'int32'))); // scalar
+        }),
+      );
       count += b.y.length;
     }
     const v = await readScalars(sums);
@@ -191,7 +203,10 @@ export async function trainLm(opts: TrainOptions): Promise<TrainReport> {
   const out = opts.outDir;
   const latest = latestCheckpoint(out);
   if (!opts.resume && latest) {
-    throw new UserError('E_ARG', `${out} already holds a training run (checkpoint at step ${latest.step}); pass --resume to continue it or choose another --out`);
+    throw new UserError(
+      'E_ARG',
+      `${out} already holds a training run (checkpoint at step ${latest.step}); pass --resume to continue it or choose another --out`,
+    );
   }
   const tok: BpeTokenizer = lmTokenizer(cfg.model.merges);
   checkWasmHeap(cfg, tok.vocabSize);
@@ -214,7 +229,11 @@ export async function trainLm(opts: TrainOptions): Promise<TrainReport> {
   const gcfg = gpt2ConfigFor(cfg, tok.vocabSize, tok.eotId);
   const model = Gpt2Model.fromWeights(loaded ? loaded.weights : initWeights(gcfg, t.seed), { trainable: true });
   const opt = new AdamW(model.storedParams() as Map<string, tf.Variable>, {
-    beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weight_decay, gradClip: t.grad_clip,
+    beta1: t.beta1,
+    beta2: t.beta2,
+    eps: t.eps,
+    weightDecay: t.weight_decay,
+    gradClip: t.grad_clip,
   });
   try {
     if (loaded) {
@@ -231,7 +250,13 @@ export async function trainLm(opts: TrainOptions): Promise<TrainReport> {
 }
 
 async function loop(
-  opts: TrainOptions, model: Gpt2Model, opt: AdamW, tok: BpeTokenizer, trainIds: TokenIds, valIds: TokenIds, prev: CheckpointState | null,
+  opts: TrainOptions,
+  model: Gpt2Model,
+  opt: AdamW,
+  tok: BpeTokenizer,
+  trainIds: TokenIds,
+  valIds: TokenIds,
+  prev: CheckpointState | null,
 ): Promise<TrainReport> {
   const cfg = opts.config;
   const t = cfg.training;
@@ -246,11 +271,23 @@ async function loop(
   const wallBefore = prev?.wall_s ?? 0;
   let lastCheckpoint: number | null = prev?.step ?? null;
   const state = (): CheckpointState => ({
-    format: CHECKPOINT_FORMAT, version: 1, step: opt.step, config: cfg, tokenizer_hash: tok.hash, vocab_size: tok.vocabSize,
-    tokens_seen: tally.units, train_s: tally.trainS, wall_s: wallBefore + (performance.now() - wallStart) / 1000, log: lossLog,
+    format: CHECKPOINT_FORMAT,
+    version: 1,
+    step: opt.step,
+    config: cfg,
+    tokenizer_hash: tok.hash,
+    vocab_size: tok.vocabSize,
+    tokens_seen: tally.units,
+    train_s: tally.trainS,
+    wall_s: wallBefore + (performance.now() - wallStart) / 1000,
+    log: lossLog,
   });
   const run = await runTrainingLoop<ProgressInfo>({
-    startStep: opt.step, steps: t.steps, stopAfter: opts.stopAfter, evalEvery: t.eval_every, checkpointEvery: t.checkpoint_every,
+    startStep: opt.step,
+    steps: t.steps,
+    stopAfter: opts.stopAfter,
+    evalEvery: t.eval_every,
+    checkpointEvery: t.checkpoint_every,
     lr: (s) => lrAt(s, sched),
     update: (s, lr) => trainStep(model, opt, trainBatch(trainIds, t.batch_size, t.seq_len, t.seed, s), lr),
     evaluate: () => windowLoss(model, valIds, valOffsets, t.seq_len, t.batch_size),
@@ -260,9 +297,14 @@ async function loop(
       atomicWriteJson(join(out, 'loss-log.json'), lossLog);
       lastCheckpoint = step;
     },
-    log: lossLog, tally, unitsPerStep: tokensPerStep,
+    log: lossLog,
+    tally,
+    unitsPerStep: tokensPerStep,
     numericError: (what, step) => {
-      const kept = lastCheckpoint !== null ? `the last good checkpoint (step ${lastCheckpoint}) is kept; continue with --resume after lowering training.lr` : 'lower training.lr';
+      const kept =
+        lastCheckpoint !== null
+          ? `the last good checkpoint (step ${lastCheckpoint}) is kept; continue with --resume after lowering training.lr`
+          : 'lower training.lr';
       return new UserError('E_NUMERIC', `${what} at step ${step}; training stopped — ${kept}`);
     },
     progress: opts.progress,
@@ -270,12 +312,22 @@ async function loop(
   });
 
   const report: TrainReport = {
-    out, stopped: opt.step < t.steps, steps: opt.step, params: countParams(model), vocab_size: tok.vocabSize, tokens_seen: tally.units,
-    wall_s: state().wall_s, train_s: tally.trainS, tokens_per_s: tally.trainS > 0 ? tally.units / tally.trainS : 0,
+    out,
+    stopped: opt.step < t.steps,
+    steps: opt.step,
+    params: countParams(model),
+    vocab_size: tok.vocabSize,
+    tokens_seen: tally.units,
+    wall_s: state().wall_s,
+    train_s: tally.trainS,
+    tokens_per_s: tally.trainS > 0 ? tally.units / tally.trainS : 0,
     final_train_loss: lossLog.train.at(-1)?.loss ?? null,
     final_train_loss_mean20: meanRecentLoss(lossLog),
-    final_val_loss: run.valLoss, tensors_after_first_step: run.tensorsAfterFirst, tensors_at_end: tf.memory().numTensors,
-    backend: tf.getBackend(), files: [],
+    final_val_loss: run.valLoss,
+    tensors_after_first_step: run.tensorsAfterFirst,
+    tensors_at_end: tf.memory().numTensors,
+    backend: tf.getBackend(),
+    files: [],
   };
   if (report.stopped) {
     log(`stopped after step ${opt.step} of ${t.steps}; continue with --resume`);
@@ -292,8 +344,18 @@ async function exportRun(opts: TrainOptions, model: Gpt2Model, lossLog: LossLog,
   atomicWriteJson(join(out, 'loss-log.json'), lossLog);
   const title = `${opts.config.description ?? 'GPT-2'} on Brown: ${report.params.toLocaleString('en-US')} parameters, vocabulary ${report.vocab_size}`;
   atomicWrite(join(out, 'loss-curve.svg'), await renderSvg(lossCurveSpec(lossLog, title)));
-  const files = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json',
-    'loss-log.json', 'loss-curve.svg', 'report.json'].filter((f) => f === 'report.json' || existsSync(join(out, f)));
+  const files = [
+    'config.json',
+    'model.safetensors',
+    'tokenizer.json',
+    'tokenizer_config.json',
+    'vocab.json',
+    'merges.txt',
+    'special_tokens_map.json',
+    'loss-log.json',
+    'loss-curve.svg',
+    'report.json',
+  ].filter((f) => f === 'report.json' || existsSync(join(out, f)));
   const final = { ...report, files: files.map((f) => join(out, f)) };
   atomicWriteJson(join(out, 'report.json'), { ...final, config: opts.config });
   (opts.log ?? (() => {}))(`exported ${out} (${dtype === 'F16' ? 'fp16' : 'fp32'} weights, tokenizer, loss-curve.svg, report.json)`);

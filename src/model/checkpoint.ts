@@ -162,11 +162,17 @@ export async function loadGpt2Weights(dir: string, opts: LoadOptions = {}): Prom
   for (const [name, shape] of want) {
     const loc = found.get(name);
     if (!loc) {
-      throw new UserError('E_CHECKPOINT', `${where} is missing tensor '${name}' (expected by config.json in ${dir}: n_layer=${config.n_layer}, n_embd=${config.n_embd}); the checkpoint and config.json disagree`);
+      throw new UserError(
+        'E_CHECKPOINT',
+        `${where} is missing tensor '${name}' (expected by config.json in ${dir}: n_layer=${config.n_layer}, n_embd=${config.n_embd}); the checkpoint and config.json disagree`,
+      );
     }
     const got = loc.file.entries.get(loc.stored)!.shape;
     if (!shapesEqual(got, shape)) {
-      throw new UserError('E_CHECKPOINT', `tensor '${loc.stored}' in ${loc.file.path} has shape ${fmtShape(got)} but config.json in ${dir} implies ${fmtShape(shape)}; the checkpoint and config.json disagree`);
+      throw new UserError(
+        'E_CHECKPOINT',
+        `tensor '${loc.stored}' in ${loc.file.path} has shape ${fmtShape(got)} but config.json in ${dir} implies ${fmtShape(shape)}; the checkpoint and config.json disagree`,
+      );
     }
   }
   if (config.tie_word_embeddings === false && !found.has('lm_head.weight')) {
@@ -251,7 +257,10 @@ export function saveGpt2Checkpoint(dir: string, weights: Gpt2Weights, opts: Save
     const t = weights.tensors.get(name);
     if (!t) throw new UserError('E_CHECKPOINT', `cannot save to ${dir}: weights lack tensor '${name}'`);
     if (!shapesEqual(t.shape, shape) || t.data.length !== shape.reduce((a, b) => a * b, 1)) {
-      throw new UserError('E_CHECKPOINT', `cannot save to ${dir}: tensor '${name}' has shape ${fmtShape(t.shape)} (${t.data.length} values) but the config implies ${fmtShape(shape)}`);
+      throw new UserError(
+        'E_CHECKPOINT',
+        `cannot save to ${dir}: tensor '${name}' has shape ${fmtShape(t.shape)} (${t.data.length} values) but the config implies ${fmtShape(shape)}`,
+      );
     }
     out.set(opts.prefix && name !== 'lm_head.weight' ? PREFIX + name : name, t);
   }

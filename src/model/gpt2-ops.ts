@@ -71,7 +71,7 @@ export class KVCache implements ModelCache {
 /** A cache passed through the engine contract must be this engine's own (a KVCache); UserError E_INPUT otherwise. */
 export function kvCache(cache: ModelCache | undefined): KVCache | undefined {
   if (cache === undefined || cache instanceof KVCache) return cache;
-  throw new UserError('E_INPUT', 'the cache was made by another engine; use the cache from this model\'s newCache()');
+  throw new UserError('E_INPUT', "the cache was made by another engine; use the cache from this model's newCache()");
 }
 
 /** The MLP activation named by config.activation_function. */

@@ -30,14 +30,22 @@ export interface ForwardOptions extends EngineForwardOptions {
  * TransformerLens-shaped views (table in src/model/hooks.ts).
  */
 interface LayerParams {
-  ln1_w: tf.Tensor; ln1_b: tf.Tensor; // [d_model]
-  q_w: tf.Tensor; k_w: tf.Tensor; v_w: tf.Tensor; // [d_model, n_heads·d_head]: head h = columns h·d_head..(h+1)·d_head
-  q_b: tf.Tensor; k_b: tf.Tensor; v_b: tf.Tensor; // [n_heads·d_head]
+  ln1_w: tf.Tensor;
+  ln1_b: tf.Tensor; // [d_model]
+  q_w: tf.Tensor;
+  k_w: tf.Tensor;
+  v_w: tf.Tensor; // [d_model, n_heads·d_head]: head h = columns h·d_head..(h+1)·d_head
+  q_b: tf.Tensor;
+  k_b: tf.Tensor;
+  v_b: tf.Tensor; // [n_heads·d_head]
   o_w: tf.Tensor; // [n_heads·d_head, d_model] (c_proj): head h = rows h·d_head..(h+1)·d_head
   b_O: tf.Tensor; // [d_model]
-  ln2_w: tf.Tensor; ln2_b: tf.Tensor; // [d_model]
-  W_in: tf.Tensor; b_in: tf.Tensor; // [d_model, d_mlp], [d_mlp]
-  W_out: tf.Tensor; b_out: tf.Tensor; // [d_mlp, d_model], [d_model]
+  ln2_w: tf.Tensor;
+  ln2_b: tf.Tensor; // [d_model]
+  W_in: tf.Tensor;
+  b_in: tf.Tensor; // [d_model, d_mlp], [d_mlp]
+  W_out: tf.Tensor;
+  b_out: tf.Tensor; // [d_mlp, d_model], [d_model]
 }
 
 /**
@@ -45,17 +53,44 @@ interface LayerParams {
  * TransformerLens's, else a Hugging Face-style name (a TransformerLens name always means its shape).
  */
 const LAYER_STORED_NAMES: Record<keyof LayerParams, string> = {
-  ln1_w: 'ln1.w', ln1_b: 'ln1.b', q_w: 'attn.c_attn_q.weight', k_w: 'attn.c_attn_k.weight', v_w: 'attn.c_attn_v.weight',
-  q_b: 'attn.c_attn_q.bias', k_b: 'attn.c_attn_k.bias', v_b: 'attn.c_attn_v.bias', o_w: 'attn.c_proj.weight', b_O: 'attn.b_O',
-  ln2_w: 'ln2.w', ln2_b: 'ln2.b', W_in: 'mlp.W_in', b_in: 'mlp.b_in', W_out: 'mlp.W_out', b_out: 'mlp.b_out',
+  ln1_w: 'ln1.w',
+  ln1_b: 'ln1.b',
+  q_w: 'attn.c_attn_q.weight',
+  k_w: 'attn.c_attn_k.weight',
+  v_w: 'attn.c_attn_v.weight',
+  q_b: 'attn.c_attn_q.bias',
+  k_b: 'attn.c_attn_k.bias',
+  v_b: 'attn.c_attn_v.bias',
+  o_w: 'attn.c_proj.weight',
+  b_O: 'attn.b_O',
+  ln2_w: 'ln2.w',
+  ln2_b: 'ln2.b',
+  W_in: 'mlp.W_in',
+  b_in: 'mlp.b_in',
+  W_out: 'mlp.W_out',
+  b_out: 'mlp.b_out',
 };
 
 /** Stored name → Hugging Face name, for the weights copied as they are (c_attn is split, lm_head transposed). */
 function hfNames(nLayer: number): [string, string][] {
-  const names: [string, string][] = [['embed.W_E', 'wte.weight'], ['pos_embed.W_pos', 'wpe.weight'], ['ln_final.w', 'ln_f.weight'], ['ln_final.b', 'ln_f.bias']];
-  const perLayer = [['ln1.w', 'ln_1.weight'], ['ln1.b', 'ln_1.bias'], ['attn.c_proj.weight', 'attn.c_proj.weight'], ['attn.b_O', 'attn.c_proj.bias'],
-    ['ln2.w', 'ln_2.weight'], ['ln2.b', 'ln_2.bias'], ['mlp.W_in', 'mlp.c_fc.weight'], ['mlp.b_in', 'mlp.c_fc.bias'],
-    ['mlp.W_out', 'mlp.c_proj.weight'], ['mlp.b_out', 'mlp.c_proj.bias']];
+  const names: [string, string][] = [
+    ['embed.W_E', 'wte.weight'],
+    ['pos_embed.W_pos', 'wpe.weight'],
+    ['ln_final.w', 'ln_f.weight'],
+    ['ln_final.b', 'ln_f.bias'],
+  ];
+  const perLayer = [
+    ['ln1.w', 'ln_1.weight'],
+    ['ln1.b', 'ln_1.bias'],
+    ['attn.c_proj.weight', 'attn.c_proj.weight'],
+    ['attn.b_O', 'attn.c_proj.bias'],
+    ['ln2.w', 'ln_2.weight'],
+    ['ln2.b', 'ln_2.bias'],
+    ['mlp.W_in', 'mlp.c_fc.weight'],
+    ['mlp.b_in', 'mlp.c_fc.bias'],
+    ['mlp.W_out', 'mlp.c_proj.weight'],
+    ['mlp.b_out', 'mlp.c_proj.bias'],
+  ];
   for (let l = 0; l < nLayer; l++) for (const [ours, hf] of perLayer) names.push([`blocks.${l}.${ours}`, `h.${l}.${hf}`]);
   return names;
 }
@@ -130,7 +165,8 @@ export class Gpt2Model implements LanguageModel {
       return t;
     };
     for (const [name, shape] of expectedShapes(c)) host(name, shape);
-    const untied = weights.tensors.has('lm_head.weight') && !sameData(host('lm_head.weight', [c.vocab_size, c.n_embd]), host('wte.weight', [c.vocab_size, c.n_embd]));
+    const untied =
+      weights.tensors.has('lm_head.weight') && !sameData(host('lm_head.weight', [c.vocab_size, c.n_embd]), host('wte.weight', [c.vocab_size, c.n_embd]));
     const d = c.n_embd;
     const out = new Map<string, tf.Tensor>();
     const put = (name: string, t: tf.Tensor) => {
@@ -167,7 +203,10 @@ export class Gpt2Model implements LanguageModel {
    * .bias [n_heads·d_head], blocks.{l}.attn.c_proj.weight [n_heads·d_head, d_model].
    */
   storedParams(): Map<string, tf.Tensor> {
-    const m = new Map<string, tf.Tensor>([['embed.W_E', this.W_E], ['pos_embed.W_pos', this.W_pos]]);
+    const m = new Map<string, tf.Tensor>([
+      ['embed.W_E', this.W_E],
+      ['pos_embed.W_pos', this.W_pos],
+    ]);
     this.layers.forEach((p, l) => {
       for (const [k, n] of Object.entries(LAYER_STORED_NAMES)) m.set(`blocks.${l}.${n}`, p[k as keyof LayerParams]);
     });
@@ -194,7 +233,11 @@ export class Gpt2Model implements LanguageModel {
       const b = `blocks.${l}.`;
       m.set(b + 'ln1.w', p.ln1_w);
       m.set(b + 'ln1.b', p.ln1_b);
-      for (const [x, w, bias] of [['Q', p.q_w, p.q_b], ['K', p.k_w, p.k_b], ['V', p.v_w, p.v_b]] as const) {
+      for (const [x, w, bias] of [
+        ['Q', p.q_w, p.q_b],
+        ['K', p.k_w, p.k_b],
+        ['V', p.v_w, p.v_b],
+      ] as const) {
         m.defer(`${b}attn.W_${x}`, () => this.view(`${b}attn.W_${x}`, w, perHeadIn)); // [n_heads, d_model, d_head]
         m.defer(`${b}attn.b_${x}`, () => this.view(`${b}attn.b_${x}`, bias, (t) => tf.reshape(t, [nH, dh]))); // [n_heads, d_head]
       }

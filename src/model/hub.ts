@@ -141,7 +141,10 @@ async function download(ctx: Ctx, file: string, required: boolean): Promise<bool
     await res.body?.cancel();
     if (!required) return false;
     if (file === 'config.json') {
-      throw new UserError('E_FILE', `model '${ctx.id}' was not found on huggingface.co (HTTP ${res.status}) and no directory '${ctx.id}' exists; check the name or pass --model /path/to/dir`);
+      throw new UserError(
+        'E_FILE',
+        `model '${ctx.id}' was not found on huggingface.co (HTTP ${res.status}) and no directory '${ctx.id}' exists; check the name or pass --model /path/to/dir`,
+      );
     }
     throw new UserError('E_FILE', `'${ctx.id}' on huggingface.co has no ${file} (HTTP ${res.status}); spinbath needs safetensors weights`);
   }
@@ -210,12 +213,18 @@ export async function resolveModelDir(modelArg: string, opts: ResolveOptions = {
     return resolve(modelArg);
   }
   if (!isHubId(modelArg)) {
-    throw new UserError('E_FILE', `model directory ${modelArg} does not exist; pass a directory with config.json and model.safetensors, or a hub id such as gpt2`);
+    throw new UserError(
+      'E_FILE',
+      `model directory ${modelArg} does not exist; pass a directory with config.json and model.safetensors, or a hub id such as gpt2`,
+    );
   }
   const dir = hubCachePath(modelArg, opts.cacheDir);
   if (existsSync(join(dir, MARKER_FILE))) return dir;
   if (opts.offline) {
-    throw new UserError('E_NETWORK', `model '${modelArg}' is not in the cache (${dir}) and offline mode forbids downloading; pass --model /path/to/dir (a directory with config.json and model.safetensors)`);
+    throw new UserError(
+      'E_NETWORK',
+      `model '${modelArg}' is not in the cache (${dir}) and offline mode forbids downloading; pass --model /path/to/dir (a directory with config.json and model.safetensors)`,
+    );
   }
   await downloadModel(modelArg, dir, opts);
   return dir;

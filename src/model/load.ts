@@ -179,7 +179,10 @@ export async function loadModel(modelArg: string | undefined, opts: LoadModelOpt
   if (modelArg === undefined || modelArg === '') {
     dir = embeddedModelDir();
     if (!existsSync(join(dir, 'config.json'))) {
-      throw new UserError('E_FILE', `no --model given and the embedded model is missing at ${dir}; pass --model DIR (a Hugging Face GPT-2 directory) or a hub id`);
+      throw new UserError(
+        'E_FILE',
+        `no --model given and the embedded model is missing at ${dir}; pass --model DIR (a Hugging Face GPT-2 directory) or a hub id`,
+      );
     }
   } else {
     const onProgress = opts.onProgress;
@@ -191,7 +194,10 @@ export async function loadModel(modelArg: string | undefined, opts: LoadModelOpt
   const tokenizer = await loadTokenizer(dir);
   const model = await createLanguageModel(weights, opts);
   return {
-    dir, model, tokenizer, engine: model.engine,
+    dir,
+    model,
+    tokenizer,
+    engine: model.engine,
     dispose: () => {
       disposeTwin(model);
       model.dispose();

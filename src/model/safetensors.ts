@@ -20,8 +20,21 @@ import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from './
 
 /** Bytes per element of every dtype the format defines. */
 const DTYPE_SIZE: Record<string, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1,
-  U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 /** Dtypes that can be read as fp32. */
 const READABLE = new Set(['F32', 'F16', 'BF16', 'F64']);
@@ -184,7 +197,10 @@ export function readSafetensors(path: string): SafetensorsFile {
     const e = entries.get(name);
     if (!e) throw new UserError('E_CHECKPOINT', `tensor '${name}' is not in ${basename(path)} (${path})`);
     if (!READABLE.has(e.dtype)) {
-      throw new UserError('E_CHECKPOINT', `tensor '${name}' in ${basename(path)} has dtype ${e.dtype}; only float tensors (F32, F16, BF16, F64) can be read — re-save the model in float32 or float16`);
+      throw new UserError(
+        'E_CHECKPOINT',
+        `tensor '${name}' in ${basename(path)} has dtype ${e.dtype}; only float tensors (F32, F16, BF16, F64) can be read — re-save the model in float32 or float16`,
+      );
     }
     const numel = e.shape.reduce((a, b) => a * b, 1);
     const nbytes = e.end - e.begin;

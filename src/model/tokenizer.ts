@@ -29,8 +29,13 @@ export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'voca
 const EOS = '<|endoftext|>';
 /** GPT-2's tokenizer_config.json, used when a directory lacks one. */
 const DEFAULT_TOKENIZER_CONFIG = {
-  tokenizer_class: 'GPT2Tokenizer', add_prefix_space: false, bos_token: EOS, eos_token: EOS, unk_token: EOS,
-  clean_up_tokenization_spaces: false, model_max_length: 1024,
+  tokenizer_class: 'GPT2Tokenizer',
+  add_prefix_space: false,
+  bos_token: EOS,
+  eos_token: EOS,
+  unk_token: EOS,
+  clean_up_tokenization_spaces: false,
+  model_max_length: 1024,
 };
 
 /** The package root (the nearest ancestor with package.json), from src/model/ or dist/src/model/. */
@@ -85,8 +90,16 @@ export function buildTokenizerJson(dir: string, out: string): void {
     post_processor: { ...byteLevel, trim_offsets: false },
     decoder: byteLevel,
     model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
-      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges,
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges,
     },
   };
   mkdirSync(out, { recursive: true });
@@ -152,7 +165,11 @@ export async function loadTokenizer(dir?: string): Promise<Tokenizer> {
   const has = (f: string): boolean => existsSync(join(abs, f));
   if (has('tokenizer.json') && has('tokenizer_config.json')) return wrap(await fromPretrained(abs), abs);
   if (!has('tokenizer.json') && !(has('vocab.json') && has('merges.txt'))) {
-    const why = !existsSync(abs) ? 'does not exist' : has('vocab.json') ? 'has vocab.json but no merges.txt (nor tokenizer.json)' : 'has no tokenizer.json (nor vocab.json + merges.txt)';
+    const why = !existsSync(abs)
+      ? 'does not exist'
+      : has('vocab.json')
+        ? 'has vocab.json but no merges.txt (nor tokenizer.json)'
+        : 'has no tokenizer.json (nor vocab.json + merges.txt)';
     throw new UserError('E_FILE', `tokenizer directory ${abs} ${why}; copy the model's tokenizer files there`);
   }
   // build the missing piece(s) in a temporary directory

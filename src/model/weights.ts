@@ -84,7 +84,10 @@ export function transformerLensShapes(c: Gpt2Config): Map<string, number[]> {
   const [d, nH, V] = [c.n_embd, c.n_head, c.vocab_size];
   const dh = d / nH;
   const dMlp = c.n_inner ?? 4 * d;
-  const m = new Map<string, number[]>([['embed.W_E', [V, d]], ['pos_embed.W_pos', [c.n_positions, d]]]);
+  const m = new Map<string, number[]>([
+    ['embed.W_E', [V, d]],
+    ['pos_embed.W_pos', [c.n_positions, d]],
+  ]);
   for (let l = 0; l < c.n_layer; l++) {
     const b = `blocks.${l}.`;
     m.set(b + 'ln1.w', [d]);

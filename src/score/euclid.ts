@@ -112,7 +112,8 @@ export function loadEuclidModel(dir: string): EuclidModel {
   } catch (e) {
     throw new UserError('E_CHECKPOINT', `${mp} is not valid JSON (${(e as Error).message}); re-train the Euclidean DDPM`);
   }
-  if (meta.format !== EUCLID_FORMAT) throw new UserError('E_CHECKPOINT', `${mp} is not a spinbath Euclidean DDPM (format ${JSON.stringify(meta.format)}, expected ${EUCLID_FORMAT})`);
+  if (meta.format !== EUCLID_FORMAT)
+    throw new UserError('E_CHECKPOINT', `${mp} is not a spinbath Euclidean DDPM (format ${JSON.stringify(meta.format)}, expected ${EUCLID_FORMAT})`);
   const wp = join(dir, EUCLID_WEIGHTS_FILE);
   if (!existsSync(wp)) throw new UserError('E_FILE', `${dir} has ${EUCLID_META_FILE} but no ${EUCLID_WEIGHTS_FILE}; re-train the Euclidean DDPM`);
   return EuclidModel.fromHost(meta, loadSafetensors(wp));

@@ -57,7 +57,10 @@ export function inputDim(c: NetworkConfig): number {
 
 /** Parameter names and shapes in a fixed order. */
 export function paramShapes(c: NetworkConfig): [string, number[]][] {
-  const out: [string, number[]][] = [['in.W', [inputDim(c), c.width]], ['in.b', [c.width]]];
+  const out: [string, number[]][] = [
+    ['in.W', [inputDim(c), c.width]],
+    ['in.b', [c.width]],
+  ];
   for (let i = 1; i < c.depth; i++) out.push([`h${i}.W`, [c.width, c.width]], [`h${i}.b`, [c.width]]);
   out.push(['out.W', [c.width, c.d]], ['out.b', [c.d]]);
   return out;

@@ -49,7 +49,10 @@ export function saveScoreModel(dir: string, meta: ScoreNetMeta, weights: Map<str
 export function readScoreMeta(dir: string): ScoreNetMeta {
   const path = join(dir, SCORE_META_FILE);
   if (!existsSync(path)) {
-    throw new UserError('E_FILE', `${dir} has no ${SCORE_META_FILE}; give a score directory written by \`spinbath train\` (the run directory, or RUN/checkpoints/step-N)`);
+    throw new UserError(
+      'E_FILE',
+      `${dir} has no ${SCORE_META_FILE}; give a score directory written by \`spinbath train\` (the run directory, or RUN/checkpoints/step-N)`,
+    );
   }
   let m: ScoreNetMeta;
   try {
@@ -57,8 +60,10 @@ export function readScoreMeta(dir: string): ScoreNetMeta {
   } catch (e) {
     throw new UserError('E_CHECKPOINT', `${path} is not valid JSON (${(e as Error).message}); re-export the score model`);
   }
-  if (m?.format !== 'spinbath-score/1') throw new UserError('E_CHECKPOINT', `${path} is not a spinbath score model (format ${JSON.stringify(m?.format)}, expected spinbath-score/1)`);
-  if (!m.network || !m.norm || !m.schedule || !(m.d >= 3) || m.network.d !== m.d) throw new UserError('E_CHECKPOINT', `${path} is incomplete or inconsistent (network, norm, schedule, d); re-export the score model`);
+  if (m?.format !== 'spinbath-score/1')
+    throw new UserError('E_CHECKPOINT', `${path} is not a spinbath score model (format ${JSON.stringify(m?.format)}, expected spinbath-score/1)`);
+  if (!m.network || !m.norm || !m.schedule || !(m.d >= 3) || m.network.d !== m.d)
+    throw new UserError('E_CHECKPOINT', `${path} is incomplete or inconsistent (network, norm, schedule, d); re-export the score model`);
   return m;
 }
 
@@ -107,7 +112,10 @@ export class NetScoreModel implements ScoreModel {
     return tf.tidy(() => {
       const extra = this.meta.network.condition ? normaliseFields(N) : {};
       return scoreForward(this.meta.network, this.meta.norm, params, {
-        S, logSigma2: tf.tensor2d(logS2, [n, 1]), invSigma: tf.tensor2d(inv, [n, 1]), ...extra,
+        S,
+        logSigma2: tf.tensor2d(logS2, [n, 1]),
+        invSigma: tf.tensor2d(inv, [n, 1]),
+        ...extra,
       });
     });
   }

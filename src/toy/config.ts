@@ -58,7 +58,8 @@ function checkMatrix(name: string, m: number[][] | 'identity', d: number, where:
   if (m === 'identity') return;
   const cols = m[0].length;
   m.forEach((row, i) => {
-    if (row.length !== cols) throw new UserError('E_INPUT', `${where}: ${name} row ${i} has ${row.length} entries but row 0 has ${cols}; every row needs the same length`);
+    if (row.length !== cols)
+      throw new UserError('E_INPUT', `${where}: ${name} row ${i} has ${row.length} entries but row 0 has ${cols}; every row needs the same length`);
   });
   if (m.length !== d || cols !== d) {
     throw new UserError('E_INPUT', `${where}: ${name} is ${m.length}×${cols} but the spins are ${d}-dimensional; give a square ${d}×${d} matrix or "identity"`);
@@ -74,7 +75,10 @@ export function parseToyConfig(raw: unknown, where: string): ToyConfig {
   const d = c.vocab[tokens[0]].length;
   for (const t of tokens) {
     if (c.vocab[t].length !== d) {
-      throw new UserError('E_INPUT', `${where}: vocabulary has mixed dimensions: '${tokens[0]}' has ${d} components, '${t}' has ${c.vocab[t].length}; give every token the same dimension`);
+      throw new UserError(
+        'E_INPUT',
+        `${where}: vocabulary has mixed dimensions: '${tokens[0]}' has ${d} components, '${t}' has ${c.vocab[t].length}; give every token the same dimension`,
+      );
     }
   }
   const known = (t: string, field: string) => {
@@ -91,7 +95,8 @@ export function parseToyConfig(raw: unknown, where: string): ToyConfig {
   if (c.xi && !c.delta) throw new UserError('E_INPUT', `${where}: xi is given but delta is not; add a ${d}×${d} delta matrix`);
   if (c.slice) {
     for (const k of ['origin', 'u', 'v'] as const) {
-      if (c.slice[k].length !== d) throw new UserError('E_INPUT', `${where}: slice.${k} has ${c.slice[k].length} components but the spins are ${d}-dimensional`);
+      if (c.slice[k].length !== d)
+        throw new UserError('E_INPUT', `${where}: slice.${k} has ${c.slice[k].length} components but the spins are ${d}-dimensional`);
     }
     if (!c.bad) throw new UserError('E_INPUT', `${where}: a slice needs a 'bad' token to move through it`);
   }

@@ -36,11 +36,27 @@ export function attractorPlot(rep: AttractorReport, vocab: Record<string, number
       width: 260,
       height: 260,
       layer: [
-        { data: { values: [{ a: 0, b: 0, a2: scale * 1.1, b2: 0 }] }, mark: { type: 'rule', color: '#d62728', strokeWidth: 2 }, encoding: { x: q('a', 'along N⁽⁰⁾'), y: q('b', `⊥ N⁽⁰⁾ (towards ${refToken})`), x2: { field: 'a2' }, y2: { field: 'b2' } } },
-        { data: { values: lines }, mark: { type: 'rule', strokeDash: [4, 3], color: '#1f77b4' }, encoding: { x: q('a'), y: q('b'), x2: { field: 'a2' }, y2: { field: 'b2' } } },
-        { data: { values: pts }, mark: { type: 'point', filled: true, size: 60 }, encoding: { x: q('a'), y: q('b'), color: { field: 'token', type: 'nominal' } } },
+        {
+          data: { values: [{ a: 0, b: 0, a2: scale * 1.1, b2: 0 }] },
+          mark: { type: 'rule', color: '#d62728', strokeWidth: 2 },
+          encoding: { x: q('a', 'along N⁽⁰⁾'), y: q('b', `⊥ N⁽⁰⁾ (towards ${refToken})`), x2: { field: 'a2' }, y2: { field: 'b2' } },
+        },
+        {
+          data: { values: lines },
+          mark: { type: 'rule', strokeDash: [4, 3], color: '#1f77b4' },
+          encoding: { x: q('a'), y: q('b'), x2: { field: 'a2' }, y2: { field: 'b2' } },
+        },
+        {
+          data: { values: pts },
+          mark: { type: 'point', filled: true, size: 60 },
+          encoding: { x: q('a'), y: q('b'), color: { field: 'token', type: 'nominal' } },
+        },
         { data: { values: pts }, mark: { type: 'text', dx: 8, dy: -8, fontWeight: 'bold' }, encoding: { x: q('a'), y: q('b'), text: { field: 'token' } } },
-        { data: { values: [{ a: scale * 1.1, b: 0, label: 'N⁽⁰⁾' }] }, mark: { type: 'text', dy: -10, color: '#d62728' }, encoding: { x: q('a'), y: q('b'), text: { field: 'label' } } },
+        {
+          data: { values: [{ a: scale * 1.1, b: 0, label: 'N⁽⁰⁾' }] },
+          mark: { type: 'text', dy: -10, color: '#d62728' },
+          encoding: { x: q('a'), y: q('b'), text: { field: 'label' } },
+        },
       ],
     };
   });
@@ -70,19 +86,50 @@ function phaseLayers(
     for (let j = 0; j < n; j++) {
       const u = ax.uRange[0] + (i + 0.5) * du;
       const v = ax.vRange[0] + (j + 0.5) * dv;
-      grid.push({ u: u - du / 2, v: v - dv / 2, u2: u + du / 2, v2: v + dv / 2, side: shade.a * u + shade.b * v > shade.c ? `${badName} chosen` : 'good token chosen' });
+      grid.push({
+        u: u - du / 2,
+        v: v - dv / 2,
+        u2: u + du / 2,
+        v2: v + dv / 2,
+        side: shade.a * u + shade.b * v > shade.c ? `${badName} chosen` : 'good token chosen',
+      });
     }
   }
   const segs = segments.flatMap((s, k) => (s.seg ? s.seg.map((p, o) => ({ label: s.label, iteration: s.iteration, order: k * 2 + o, u: p[0], v: p[1] })) : []));
   const byIteration = segments.some((s) => s.iteration !== undefined);
   const lineStyle = byIteration
     ? { color: { field: 'iteration', type: 'quantitative', scale: { scheme: 'viridis' }, title: 'iteration' } }
-    : { strokeDash: { field: 'label', type: 'nominal', title: 'boundary' }, color: { field: 'label', type: 'nominal', scale: { scheme: 'dark2' }, title: 'boundary' } };
+    : {
+        strokeDash: { field: 'label', type: 'nominal', title: 'boundary' },
+        color: { field: 'label', type: 'nominal', scale: { scheme: 'dark2' }, title: 'boundary' },
+      };
   return [
-    { data: { values: grid }, mark: { type: 'rect', opacity: 0.35 }, encoding: { x: q('u', ax.uLabel, ax.uRange), y: q('v', ax.vLabel, ax.vRange), x2: { field: 'u2' }, y2: { field: 'v2' }, fill: { field: 'side', type: 'nominal', scale: { range: ['#ff9896', '#aec7e8'] }, title: 'region' } } },
-    { data: { values: segs }, mark: { type: 'line', strokeWidth: 2 }, encoding: { x: q('u'), y: q('v'), detail: { field: 'label' }, order: { field: 'order' }, ...lineStyle } },
-    { data: { values: [{ u: bad[0], v: bad[1], name: badName }] }, mark: { type: 'point', shape: 'cross', size: 150, color: 'black', filled: true }, encoding: { x: q('u'), y: q('v') } },
-    { data: { values: [{ u: bad[0], v: bad[1], name: badName }] }, mark: { type: 'text', dx: 10, dy: -10 }, encoding: { x: q('u'), y: q('v'), text: { field: 'name' } } },
+    {
+      data: { values: grid },
+      mark: { type: 'rect', opacity: 0.35 },
+      encoding: {
+        x: q('u', ax.uLabel, ax.uRange),
+        y: q('v', ax.vLabel, ax.vRange),
+        x2: { field: 'u2' },
+        y2: { field: 'v2' },
+        fill: { field: 'side', type: 'nominal', scale: { range: ['#ff9896', '#aec7e8'] }, title: 'region' },
+      },
+    },
+    {
+      data: { values: segs },
+      mark: { type: 'line', strokeWidth: 2 },
+      encoding: { x: q('u'), y: q('v'), detail: { field: 'label' }, order: { field: 'order' }, ...lineStyle },
+    },
+    {
+      data: { values: [{ u: bad[0], v: bad[1], name: badName }] },
+      mark: { type: 'point', shape: 'cross', size: 150, color: 'black', filled: true },
+      encoding: { x: q('u'), y: q('v') },
+    },
+    {
+      data: { values: [{ u: bad[0], v: bad[1], name: badName }] },
+      mark: { type: 'text', dx: 10, dy: -10 },
+      encoding: { x: q('u'), y: q('v'), text: { field: 'name' } },
+    },
   ];
 }
 
@@ -92,7 +139,13 @@ export function phasePlot(rep: PhaseReport, ax: SliceAxes, badName: string, titl
     { label: `ξ = ${b.xi} exact`, seg: b.exact.segment },
     ...(b.firstOrder ? [{ label: `ξ = ${b.xi} first order (HJ Eq. 3)`, seg: b.firstOrder.segment }] : []),
   ]);
-  return { $schema: SCHEMA, title, width: 360, height: 360, layer: phaseLayers(ax, rep.boundaries[0].exact.line, segments, rep.badInSlice, badName) } as unknown as VegaLiteSpec;
+  return {
+    $schema: SCHEMA,
+    title,
+    width: 360,
+    height: 360,
+    layer: phaseLayers(ax, rep.boundaries[0].exact.line, segments, rep.badInSlice, badName),
+  } as unknown as VegaLiteSpec;
 }
 
 /** Fig. 4b: boundaries at chosen iterations under positional encoding. */
@@ -100,5 +153,11 @@ export function positionalPlot(rep: PositionalReport, ax: SliceAxes, badName: st
   const picks = rep.boundaries.map((b, i) => ({ b, it: i + 1 })).filter(({ it }) => it === 1 || it % every === 0 || it === rep.switchIteration);
   const segments = picks.map(({ b, it }) => ({ label: `iteration ${it}`, iteration: it, seg: b.segment }));
   const title = `Boundary rotation under positional encoding (Fig. 4b)${rep.switchIteration ? `: ${badName} from iteration ${rep.switchIteration}` : ''}`;
-  return { $schema: SCHEMA, title, width: 360, height: 360, layer: phaseLayers(ax, rep.boundaries[0].line, segments, rep.badInSlice, badName) } as unknown as VegaLiteSpec;
+  return {
+    $schema: SCHEMA,
+    title,
+    width: 360,
+    height: 360,
+    layer: phaseLayers(ax, rep.boundaries[0].line, segments, rep.badInSlice, badName),
+  } as unknown as VegaLiteSpec;
 }

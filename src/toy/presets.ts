@@ -19,7 +19,15 @@ const GOOD_EVIL_VOCAB = {
 };
 
 /** The (y, z) slice at x = 0.4 in which Figs. 3–4 move the EVIL token ("x = 0.4 for simplicity"). */
-const GOOD_EVIL_SLICE = { origin: [0.4, 0, 0], u: [0, 1, 0], v: [0, 0, 1], uRange: [0, 0.6] as [number, number], vRange: [0, 0.6] as [number, number], uLabel: 'y', vLabel: 'z' };
+const GOOD_EVIL_SLICE = {
+  origin: [0.4, 0, 0],
+  u: [0, 1, 0],
+  v: [0, 0, 1],
+  uRange: [0, 0.6] as [number, number],
+  vRange: [0, 0.6] as [number, number],
+  uLabel: 'y',
+  vLabel: 'z',
+};
 
 /** The toy baths of HJ's figures by name (fig2, fig3, fig4a, fig4b). */
 export const PRESETS: Record<string, ToyConfigInput> = {

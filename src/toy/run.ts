@@ -87,7 +87,10 @@ function boundaryFor(cfg: ToyConfig, b: BuiltBath, N: tf.Tensor): BoundaryReport
   const normal = Array.from(normalT.dataSync());
   normalT.dispose();
   const goodNames = cfg.good ?? cfg.tokens.filter((t) => t !== cfg.bad);
-  const bd = phaseBoundary(normal, goodNames.map((t) => cfg.vocab[t]));
+  const bd = phaseBoundary(
+    normal,
+    goodNames.map((t) => cfg.vocab[t]),
+  );
   const line = boundaryLine2D(bd, s.origin, s.u, s.v);
   return {
     normal,

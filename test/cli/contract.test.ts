@@ -80,7 +80,8 @@ describe('run-directory lock', () => {
 
 describe('--seed governs every draw', () => {
   it('sample: same seed byte-identical, another seed differs', async () => {
-    const run = (seed: string) => runCli(['sample', '--prompt', 'The jury said', '--tokens', '6', '--steps', '8', '--samples', '2', '--json', '--seed', seed, ...B]);
+    const run = (seed: string) =>
+      runCli(['sample', '--prompt', 'The jury said', '--tokens', '6', '--steps', '8', '--samples', '2', '--json', '--seed', seed, ...B]);
     const [a, b, c] = [await run('7'), await run('7'), await run('8')];
     expect(a.code, a.stderr).toBe(0);
     expect(a.stdout).toBe(b.stdout);
@@ -88,7 +89,24 @@ describe('--seed governs every draw', () => {
   }, 120_000);
 
   it('generate: same seed byte-identical, another seed differs', async () => {
-    const run = (seed: string) => runCli(['generate', '--prompt', 'The jury said', '--prompt', 'It was', '--tokens', '12', '--samples', '3', '--method', 'temperature', '--json', '--seed', seed, ...B]);
+    const run = (seed: string) =>
+      runCli([
+        'generate',
+        '--prompt',
+        'The jury said',
+        '--prompt',
+        'It was',
+        '--tokens',
+        '12',
+        '--samples',
+        '3',
+        '--method',
+        'temperature',
+        '--json',
+        '--seed',
+        seed,
+        ...B,
+      ]);
     const [a, b, c] = [await run('7'), await run('7'), await run('8')];
     expect(a.code, a.stderr).toBe(0);
     expect(a.stdout.trim().split('\n')).toHaveLength(6); // --prompt repeats: 2 prompts × 3 samples

@@ -16,7 +16,16 @@ import { loadGpt2Weights } from '../../src/model/checkpoint.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Hook } from '../../src/model/hooks.js';
 import { zeroAblateHeads } from '../../src/model/interventions.js';
-import { embeddedModelDir, loadModel, modelForHooks, ortStatus, pickEngine, resolveEngineChoice, resolveThreads, type OrtStatus } from '../../src/model/load.js';
+import {
+  embeddedModelDir,
+  loadModel,
+  modelForHooks,
+  ortStatus,
+  pickEngine,
+  resolveEngineChoice,
+  resolveThreads,
+  type OrtStatus,
+} from '../../src/model/load.js';
 import { runCli } from '../helpers/cli.js';
 import { writeTinyGpt2 } from '../helpers/tinyGpt2.js';
 import { naiveForward } from '../model/gpt2-fixtures.js';
@@ -40,7 +49,10 @@ describe('engine choice', () => {
   const broken = async (): Promise<OrtStatus> => ({ ok: false, reason: 'libonnxruntime.so: cannot open shared object file' });
   const saved = { engine: process.env.SPINBATH_ENGINE, threads: process.env.SPINBATH_THREADS };
   afterEach(() => {
-    for (const [k, v] of [['SPINBATH_ENGINE', saved.engine], ['SPINBATH_THREADS', saved.threads]] as const) {
+    for (const [k, v] of [
+      ['SPINBATH_ENGINE', saved.engine],
+      ['SPINBATH_THREADS', saved.threads],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
@@ -57,9 +69,14 @@ describe('engine choice', () => {
   });
 
   it('ORT failing to load: --engine ort is a one-line UserError; auto falls back to tfjs with one note naming the reason', async () => {
-    const e = await pickEngine({ engine: 'ort', probe: broken }).then(() => null, (x: unknown) => x);
+    const e = await pickEngine({ engine: 'ort', probe: broken }).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect(isUserError(e)).toBe(true);
-    expect((e as Error).message).toMatch(/^--engine ort: ONNX Runtime cannot load here \(libonnxruntime\.so: cannot open shared object file\); use --engine tfjs$/);
+    expect((e as Error).message).toMatch(
+      /^--engine ort: ONNX Runtime cannot load here \(libonnxruntime\.so: cannot open shared object file\); use --engine tfjs$/,
+    );
     const notes: string[] = [];
     expect(await pickEngine({ engine: 'auto', probe: broken, onNote: (l) => notes.push(l) })).toBe('tfjs');
     expect(notes).toEqual(['note: ONNX Runtime cannot load (libonnxruntime.so: cannot open shared object file); using the tfjs engine']);
@@ -83,7 +100,11 @@ describe('engine choice', () => {
   });
 
   it('the CLI rejects a bad --engine / --threads in one line, exit 2, nothing on stdout', async () => {
-    for (const bad of [['--engine', 'onnx'], ['--threads', '0'], ['--threads', '1.5']]) {
+    for (const bad of [
+      ['--engine', 'onnx'],
+      ['--threads', '0'],
+      ['--threads', '1.5'],
+    ]) {
       const r = await runCli(['logits', '--ids', '1,2', ...bad, ...B]);
       expect(r.code, bad.join(' ')).toBe(2);
       expect(r.stdout).toBe('');
@@ -164,9 +185,29 @@ describe.skipIf(!ort.ok)('the same commands on both engines', () => {
 
   it('greedy generate gives the same tokens on both engines (batched rows, KV cache)', async () => {
     const run = async (engine: string) => {
-      const r = await runCli(['generate', '--model', dirs.plain, '--prompt', 'The cat sat on the', '--prompt', 'Hello world', '--samples', '2', '--tokens', '12', '--no-stop-at-eos', '--json', '--engine', engine, ...B]);
+      const r = await runCli([
+        'generate',
+        '--model',
+        dirs.plain,
+        '--prompt',
+        'The cat sat on the',
+        '--prompt',
+        'Hello world',
+        '--samples',
+        '2',
+        '--tokens',
+        '12',
+        '--no-stop-at-eos',
+        '--json',
+        '--engine',
+        engine,
+        ...B,
+      ]);
       expect(r.code, r.stderr).toBe(0);
-      return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { tokens: number[] });
+      return r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { tokens: number[] });
     };
     const [o, t] = [await run('ort'), await run('tfjs')];
     expect(o).toHaveLength(4);
@@ -176,19 +217,42 @@ describe.skipIf(!ort.ok)('the same commands on both engines', () => {
 
   it('heads --json: the same theory and actual values on both engines (1e-5)', async () => {
     const prompts = join(root, 'p.json');
-    writeFileSync(prompts, JSON.stringify([
-      { prompt: 'The capital of France is Paris. The capital of Germany is', good: 'Berlin', bad: 'Rome' },
-      { prompt: 'The opposite of hot is', good: 'cold', bad: 'warm' },
-      { prompt: 'A triangle has three sides. A square has', good: 'four', bad: 'five' },
-    ]));
+    writeFileSync(
+      prompts,
+      JSON.stringify([
+        { prompt: 'The capital of France is Paris. The capital of Germany is', good: 'Berlin', bad: 'Rome' },
+        { prompt: 'The opposite of hot is', good: 'cold', bad: 'warm' },
+        { prompt: 'A triangle has three sides. A square has', good: 'four', bad: 'five' },
+      ]),
+    );
     for (const mode of ['residual', 'embedding']) {
       const run = async (engine: string) => {
-        const r = await runCli(['heads', '--model', dirs.plain, '--prompts', prompts, '--mode', mode, '--json', '--out', join(root, `heads-${engine}-${mode}`), '--engine', engine, ...B]);
+        const r = await runCli([
+          'heads',
+          '--model',
+          dirs.plain,
+          '--prompts',
+          prompts,
+          '--mode',
+          mode,
+          '--json',
+          '--out',
+          join(root, `heads-${engine}-${mode}`),
+          '--engine',
+          engine,
+          ...B,
+        ]);
         expect(r.code, r.stderr).toBe(0);
         return JSON.parse(r.stdout) as { prompts: { actual: number }[]; heads: { layer: number; head: number; theory: number[] }[] };
       };
       const [o, t] = [await run('ort'), await run('tfjs')];
-      expect(maxRel(o.prompts.map((p) => p.actual), t.prompts.map((p) => p.actual)), mode).toBeLessThan(1e-5);
+      expect(
+        maxRel(
+          o.prompts.map((p) => p.actual),
+          t.prompts.map((p) => p.actual),
+        ),
+        mode,
+      ).toBeLessThan(1e-5);
       const key = (h: { layer: number; head: number }) => h.layer * 100 + h.head;
       const th = (a: typeof o) => [...a.heads].sort((x, y) => key(x) - key(y)).flatMap((h) => h.theory);
       expect(maxRel(th(o), th(t)), mode).toBeLessThan(1e-5);
@@ -197,7 +261,22 @@ describe.skipIf(!ort.ok)('the same commands on both engines', () => {
 
   it('lm eval: the same perplexity on both engines (1e-4 relative); the JSON names the engine and tokens/s', async () => {
     const run = async (engine: string) => {
-      const r = await runCli(['lm', 'eval', '--model', embeddedModelDir(), '--split', 'test', '--max-tokens', '1500', '--json', '--engine', engine, '--cache-dir', TEST_CACHE, ...B]);
+      const r = await runCli([
+        'lm',
+        'eval',
+        '--model',
+        embeddedModelDir(),
+        '--split',
+        'test',
+        '--max-tokens',
+        '1500',
+        '--json',
+        '--engine',
+        engine,
+        '--cache-dir',
+        TEST_CACHE,
+        ...B,
+      ]);
       expect(r.code, r.stderr).toBe(0);
       return JSON.parse(r.stdout) as { perplexity: number; tokens: number; engine: string; tokens_per_s: number };
     };

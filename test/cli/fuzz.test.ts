@@ -99,7 +99,12 @@ function cases(): [string, string[]][] {
   add('env --out dir', ['env', '--out', P('adir')]);
   add('env --out under a file', ['env', '--out', P('afile', 'x.json')]);
   // the engine group (issue 10) on every model command
-  for (const [cmd, argv] of [['logits', ['logits', '--ids', '1,2']], ['env', ['env']], ['lm eval', ['lm', 'eval', '--model', 'models/brown-small']], ['metrics', ['metrics', '--input', P('prompts.txt')]]] as const) {
+  for (const [cmd, argv] of [
+    ['logits', ['logits', '--ids', '1,2']],
+    ['env', ['env']],
+    ['lm eval', ['lm', 'eval', '--model', 'models/brown-small']],
+    ['metrics', ['metrics', '--input', P('prompts.txt')]],
+  ] as const) {
     add(`${cmd} --engine onnx`, [...argv, '--engine', 'onnx']);
     add(`${cmd} --threads 0`, [...argv, '--threads', '0']);
     add(`${cmd} --threads 1.5`, [...argv, '--threads', '1.5']);
@@ -160,7 +165,18 @@ function cases(): [string, string[]][] {
   add('heads prompts a directory', ['heads', '--prompts', P('adir'), '--out', P('hout')]);
   add('heads landscape no head', ['heads', 'landscape', '--out', P('hout')]);
   add('heads landscape --prompt-number 0', ['heads', 'landscape', '--head', '0.0', '--prompt-number', '0', '--out', P('hout')]);
-  add('heads landscape --prompt-number past the end', ['heads', 'landscape', '--head', '0.0', '--prompts', P('pairs.json'), '--prompt-number', '5', '--out', P('hout')]);
+  add('heads landscape --prompt-number past the end', [
+    'heads',
+    'landscape',
+    '--head',
+    '0.0',
+    '--prompts',
+    P('pairs.json'),
+    '--prompt-number',
+    '5',
+    '--out',
+    P('hout'),
+  ]);
   add('heads landscape bad head', ['heads', 'landscape', '--head', 'x', '--prompts', P('pairs.json'), '--out', P('hout')]);
   add('heads landscape head out of range', ['heads', 'landscape', '--head', '99.0', '--prompts', P('pairs.json'), '--out', P('hout')]);
   add('heads ablate empty heads', ['heads', 'ablate', '--heads', '', '--out', P('hout')]);
@@ -286,15 +302,19 @@ function cases(): [string, string[]][] {
 describe('spinbath fuzz: malformed input is refused with one line, exit 2, nothing written', () => {
   const all = cases();
   it('has at least 100 cases', () => expect(all.length).toBeGreaterThanOrEqual(100));
-  it.each(all)('%s', async (_name, argv) => {
-    const before = snapshot(root);
-    const r = await runCli(argv);
-    const after = snapshot(root);
-    expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 2 });
-    expect(r.stdout).toBe('');
-    expect(r.stderr.endsWith('\n')).toBe(true);
-    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stderr).not.toMatch(/internal error|\n\s+at |Error:/);
-    expect([...after.entries()]).toEqual([...before.entries()]);
-  }, 60_000);
+  it.each(all)(
+    '%s',
+    async (_name, argv) => {
+      const before = snapshot(root);
+      const r = await runCli(argv);
+      const after = snapshot(root);
+      expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 2 });
+      expect(r.stdout).toBe('');
+      expect(r.stderr.endsWith('\n')).toBe(true);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at |Error:/);
+      expect([...after.entries()]).toEqual([...before.entries()]);
+    },
+    60_000,
+  );
 });

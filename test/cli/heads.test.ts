@@ -51,11 +51,22 @@ describe('spinbath heads', () => {
 
   it('residual-mode landscape, ablation and temperature subcommands produce their files', async () => {
     const out = join(root, 'out-sub');
-    for (const sub of [['landscape', '--head', '1.0'], ['ablate', '--heads', '0.1,1.0+1.1'], ['temperature', '--temps', '0.5,1,2']]) {
+    for (const sub of [
+      ['landscape', '--head', '1.0'],
+      ['ablate', '--heads', '0.1,1.0+1.1'],
+      ['temperature', '--temps', '0.5,1,2'],
+    ]) {
       const r = await runCli(['heads', ...sub, '--model', full, '--prompts', prompts, '--out', out, ...B]);
       expect(r.code, r.stderr).toBe(0);
     }
-    expect(readdirSync(out).sort()).toEqual(['ablation.json', 'ablation.svg', 'landscape-L1H0-p1.json', 'landscape-L1H0-p1.svg', 'temperature.json', 'temperature.svg']);
+    expect(readdirSync(out).sort()).toEqual([
+      'ablation.json',
+      'ablation.svg',
+      'landscape-L1H0-p1.json',
+      'landscape-L1H0-p1.svg',
+      'temperature.json',
+      'temperature.svg',
+    ]);
     const abl = JSON.parse(readFileSync(join(out, 'ablation.json'), 'utf8'));
     expect(abl.effects.map((e: { label: string }) => e.label)).toEqual(['none', 'L0H1', 'L1H0+L1H1']);
   });
@@ -106,19 +117,39 @@ describe('bad input: one line, exit 2, no partial output', () => {
   const cases: [string, () => string[], RegExp][] = [
     ['missing config.json', () => ['--model', broken('noconf', (d) => rmSync(join(d, 'config.json')))], /config\.json/],
     ['malformed config.json', () => ['--model', broken('badconf', (d) => writeFileSync(join(d, 'config.json'), '{"n_layer": 2,'))], /config\.json/],
-    ['truncated safetensors', () => ['--model', broken('trunc', (d) => truncateSync(join(d, 'model.safetensors'), statSync(join(d, 'model.safetensors')).size - 100))], /model\.safetensors/],
-    ['offset past the end', () => ['--model', broken('offset', (d) =>
+    [
+      'truncated safetensors',
+      () => ['--model', broken('trunc', (d) => truncateSync(join(d, 'model.safetensors'), statSync(join(d, 'model.safetensors')).size - 100))],
+      /model\.safetensors/,
+    ],
+    [
+      'offset past the end',
+      () => [
+        '--model',
+        broken('offset', (d) =>
           rewriteHeader(d, (h) => {
-            const last = Object.values(h).filter((t) => t.data_offsets).sort((a, b) => b.data_offsets[1] - a.data_offsets[1])[0];
+            const last = Object.values(h)
+              .filter((t) => t.data_offsets)
+              .sort((a, b) => b.data_offsets[1] - a.data_offsets[1])[0];
             last.data_offsets[1] = 10 ** String(last.data_offsets[1]).length - 1; // same digit count, past the end
           }),
-        )], /offset|past|end/],
+        ),
+      ],
+      /offset|past|end/,
+    ],
     ['unknown dtype', () => ['--model', broken('dtype', (d) => rewriteHeader(d, (h) => void (h['wpe.weight'].dtype = 'Q4')))], /Q4|dtype/],
-    ['shape disagreeing with config.json', () => ['--model', broken('shape', (d) => {
-      const c = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'));
-      c.n_positions = 32;
-      writeFileSync(join(d, 'config.json'), JSON.stringify(c));
-    })], /wpe\.weight.*\[16, ?16\]|shape/],
+    [
+      'shape disagreeing with config.json',
+      () => [
+        '--model',
+        broken('shape', (d) => {
+          const c = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'));
+          c.n_positions = 32;
+          writeFileSync(join(d, 'config.json'), JSON.stringify(c));
+        }),
+      ],
+      /wpe\.weight.*\[16, ?16\]|shape/,
+    ],
     ['prompt longer than n_positions', () => ['--model', full, '--text', 'word '.repeat(40)], /longer than the model's context of 24.*--truncate left/],
     ['empty prompt', () => ['--model', full, '--text=', '--ids', '1'], /empty|conflict|mutually/],
     ['token outside the vocabulary', () => ['--model', small, '--text', 'Hello there'], /outside the model's vocabulary of 300/],

@@ -29,7 +29,17 @@ describe('spinbath toy attractor --json', () => {
   it('runs a user bath from a JSON file and writes JSON + SVG into --out', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-toy-'));
     const cfg = join(dir, 'bath.json');
-    writeFileSync(cfg, JSON.stringify({ vocab: { x: [1, 0], y: [0, 1], z: [0.7, 0.7] }, prompt: ['x', 'z'], WV: [[1, 0], [0, 2]] }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        vocab: { x: [1, 0], y: [0, 1], z: [0.7, 0.7] },
+        prompt: ['x', 'z'],
+        WV: [
+          [1, 0],
+          [0, 2],
+        ],
+      }),
+    );
     const r = await runCli(['toy', 'attractor', '--config', cfg, '--steps', '3', '--out', join(dir, 'out'), ...B]);
     expect(r.code).toBe(0);
     expect(readFileSync(join(dir, 'out', 'attractor.svg'), 'utf8')).toMatch(/^<svg/);

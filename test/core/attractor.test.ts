@@ -27,7 +27,8 @@ describe('Figs. 3–4: phase boundaries', () => {
     const d = rep.boundaries.map((b) => b.exact.badDistance);
     expect(d[1]).toBeGreaterThan(d[0]);
     expect(d[2]).toBeGreaterThan(d[1]);
-    for (const b of rep.boundaries.slice(1)) expect(Math.abs(b.firstOrder!.badDistance - b.exact.badDistance)).toBeLessThan(0.2 * Math.abs(b.exact.badDistance - d[0]) + 1e-4);
+    for (const b of rep.boundaries.slice(1))
+      expect(Math.abs(b.firstOrder!.badDistance - b.exact.badDistance)).toBeLessThan(0.2 * Math.abs(b.exact.badDistance - d[0]) + 1e-4);
   });
 
   it('Fig. 4b: positional encoding keeps GOOD as the attractor until the boundary rotates past EVIL', () => {

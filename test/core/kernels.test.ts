@@ -67,7 +67,11 @@ describe('gemm', () => {
 
   it('leaves memory outside C untouched and rejects n not a multiple of 4', () => {
     const K = new WasmKernels();
-    const pA = K.alloc(8), pB = K.alloc(8 * 12), pb = K.alloc(12), pC = K.alloc(2 * 12), guard = K.alloc(4);
+    const pA = K.alloc(8),
+      pB = K.alloc(8 * 12),
+      pb = K.alloc(12),
+      pC = K.alloc(2 * 12),
+      guard = K.alloc(4);
     K.f32(pA, 8).fill(1);
     K.f32(pB, 96).fill(2);
     K.f32(pb, 12).fill(0.5);
@@ -90,7 +94,8 @@ describe('silu', () => {
   it('matches x/(1 + e^−x) to 1e-6·max(1, |x|), and accumulates', () => {
     const K = new WasmKernels();
     const n = X.length;
-    const pX = K.alloc(n), pY = K.alloc(n);
+    const pX = K.alloc(n),
+      pY = K.alloc(n);
     K.f32(pX, n).set(X);
     K.silu(pX, pY, n, false);
     const Y = K.f32(pY, n).slice();
@@ -106,7 +111,8 @@ describe('silu', () => {
     K.f32(pY, n).set(base);
     K.silu(pX, pY, n, true);
     const Z = K.f32(pY, n);
-    for (let i = 0; i < n; i++) expect(Math.abs(Z[i] - (base[i] + ref(X[i])))).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(X[i])) + 1e-6 * Math.abs(base[i]));
+    for (let i = 0; i < n; i++)
+      expect(Math.abs(Z[i] - (base[i] + ref(X[i])))).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(X[i])) + 1e-6 * Math.abs(base[i]));
     // in place (X = Y)
     K.silu(pX, pX, n, false);
     expect(Array.from(K.f32(pX, n))).toEqual(Array.from(Y));
@@ -117,7 +123,8 @@ describe('silu', () => {
     // For x ≤ −20, silu(x)/x = 1/(1 + e^−x) ≈ e^x: the ratio exposes the kernel's exp directly.
     const K = new WasmKernels();
     const xs = Float32Array.from({ length: 400 }, (_, i) => -20 - (i * 60) / 400);
-    const pX = K.alloc(xs.length), pY = K.alloc(xs.length);
+    const pX = K.alloc(xs.length),
+      pY = K.alloc(xs.length);
     K.f32(pX, xs.length).set(xs);
     K.silu(pX, pY, xs.length);
     const Y = K.f32(pY, xs.length);

@@ -16,7 +16,10 @@ beforeAll(async () => {
 
 describe('matmul', () => {
   // [2, 3, 8, 8]: 512 MACs per item (batched kernel); [2, 3, 64, 80]·[.., 80, 48]: 245,760 (loop path)
-  for (const [n, k, m] of [[8, 8, 8], [64, 80, 48]]) {
+  for (const [n, k, m] of [
+    [8, 8, 8],
+    [64, 80, 48],
+  ]) {
     it(`equals tf.matMul in value and gradient, items ${n}×${k}×${m}`, () => {
       const a = randn([2, 3, n, k], `a${n}`);
       const b = randn([2, 3, k, m], `b${n}`);

@@ -5,13 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend.js';
-import {
-  biasCoupling,
-  biasedContextExact,
-  biasedContextFirstOrder,
-  biasedHamiltonianExact,
-  biasedHamiltonianFirstOrder,
-} from '../../src/core/bias.js';
+import { biasCoupling, biasedContextExact, biasedContextFirstOrder, biasedHamiltonianExact, biasedHamiltonianFirstOrder } from '../../src/core/bias.js';
 import { peContextExact, peContextFirstOrder, peHamiltonianEq5, peHamiltonianExact, sinusoidalPositions } from '../../src/core/positional.js';
 import { pairEnergy } from '../../src/core/attention.js';
 import { maxAbsDiff, randn } from '../helpers/tensors.js';

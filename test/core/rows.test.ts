@@ -102,7 +102,11 @@ describe('host row functions: arena (WASM SIMD for d % 4 = 0) = plain loops', ()
         const G3 = onRows(G);
         check('normalizeRows in place', normalizeRows(G3, G3, d), ref.nr);
         const v4 = onRows(v);
-        check('axpy y = x', axpy(v4, v4, 2), v.map((x) => 3 * x));
+        check(
+          'axpy y = x',
+          axpy(v4, v4, 2),
+          v.map((x) => 3 * x),
+        );
         // a mix of arena and plain arrays takes the plain loop (and gives the reference bits)
         expect(Array.from(retractRows(rS, v, 0.5, rowBuffer(len), d))).toEqual(Array.from(ref.rt));
       });
@@ -229,7 +233,10 @@ describe('reverse runs in the arena', () => {
     const spy = vi.spyOn(WasmKernels.prototype, 'projectCombine');
     let seen = 0;
     integrateReverse(uniformSpinRows(n, d, makeRng('s')), sde, {
-      integrator: INTEGRATORS.heun, steps: 3, T: 1, rng: makeRng('w'),
+      integrator: INTEGRATORS.heun,
+      steps: 3,
+      T: 1,
+      rng: makeRng('w'),
       onStep: (_k, _t, S) => {
         expect(onArena(S)).toBe(true);
         seen++;
@@ -237,9 +244,17 @@ describe('reverse runs in the arena', () => {
     });
     expect(seen).toBe(3);
     expect(spy).toHaveBeenCalledTimes(6); // two increments per Heun step
-    expect(() => integrateReverse(uniformSpinRows(n, d, makeRng('s')), sde, {
-      integrator: INTEGRATORS.heun, steps: 3, T: 1, rng: null, onStep: () => { throw new Error('stop'); },
-    })).toThrow('stop');
+    expect(() =>
+      integrateReverse(uniformSpinRows(n, d, makeRng('s')), sde, {
+        integrator: INTEGRATORS.heun,
+        steps: 3,
+        T: 1,
+        rng: null,
+        onStep: () => {
+          throw new Error('stop');
+        },
+      }),
+    ).toThrow('stop');
     expect(rowArenaStats().inUseBytes).toBe(0);
     sde.dispose();
   });

@@ -7,7 +7,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend.js';
 import { heatKernelSeries, meanCosine, varadhanCoeff } from '../../src/core/heatKernel.js';
 import { beta, sigma2, SCHEDULE_KINDS } from '../../src/core/schedules.js';
-import { expMap, expMapRows, geodesicRandomWalk, logMap, normalizeRows, normalizeSpins, rowDot, tangentProject, tangentProjectRows, uniformSpinRows, uniformSpins } from '../../src/core/sphere.js';
+import {
+  expMap,
+  expMapRows,
+  geodesicRandomWalk,
+  logMap,
+  normalizeRows,
+  normalizeSpins,
+  rowDot,
+  tangentProject,
+  tangentProjectRows,
+  uniformSpinRows,
+  uniformSpins,
+} from '../../src/core/sphere.js';
 import { makeRng } from '../../src/rng.js';
 
 beforeAll(async () => {

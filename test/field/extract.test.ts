@@ -98,7 +98,13 @@ describe('residual mode (in situ)', () => {
       const mean = v.reduce((a, b) => a + b, 0) / d;
       return v.reduce((s, x, i) => s + ((x - mean) / f.lnScale) * gamma[i] * dE[i], 0);
     };
-    const lastRow = (name: string) => Array.from(activations.get(name)!.dataSync().subarray((k - 1) * d, k * d));
+    const lastRow = (name: string) =>
+      Array.from(
+        activations
+          .get(name)!
+          .dataSync()
+          .subarray((k - 1) * d, k * d),
+      );
     let total = dot(Array.from(beta), dE);
     for (const n of names) total += attribute(lastRow(n));
     for (let l = 0; l < cfg.n_layer; l++) total += attribute(Array.from(w.tensors.get(`h.${l}.attn.c_proj.bias`)!.data));

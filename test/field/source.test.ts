@@ -29,7 +29,15 @@ describe('context field sources', () => {
     const np = (l: number, h: number) => Array.from(f.Nproj.subarray((l * 4 + h) * d, (l * 4 + h + 1) * d));
     const one = (await contextFields(model, [ids], { kind: 'head', layer: 1, head: 3 })).dataSync();
     np(1, 3).forEach((x, i) => expect(one[i]).toBeCloseTo(x, 5));
-    const two = (await contextFields(model, [ids], { kind: 'heads', heads: [{ layer: 0, head: 1 }, { layer: 1, head: 2 }] })).dataSync();
+    const two = (
+      await contextFields(model, [ids], {
+        kind: 'heads',
+        heads: [
+          { layer: 0, head: 1 },
+          { layer: 1, head: 2 },
+        ],
+      })
+    ).dataSync();
     np(0, 1).forEach((x, i) => expect(two[i]).toBeCloseTo(x + np(1, 2)[i], 5));
     const layer = (await contextFields(model, [ids], { kind: 'layer', layer: 0 })).dataSync();
     const bias = model.params().get('blocks.0.attn.b_O')!.dataSync();
@@ -46,7 +54,18 @@ describe('context field sources', () => {
   });
 
   it('contextFieldsAll: [batch, pos, d] for every source (one position too); row p = contextFields of the prefix ..p', async () => {
-    const sources: FieldSource[] = [{ kind: 'final' }, { kind: 'layer', layer: 1 }, { kind: 'head', layer: 0, head: 2 }, { kind: 'heads', heads: [{ layer: 1, head: 0 }, { layer: 0, head: 3 }] }];
+    const sources: FieldSource[] = [
+      { kind: 'final' },
+      { kind: 'layer', layer: 1 },
+      { kind: 'head', layer: 0, head: 2 },
+      {
+        kind: 'heads',
+        heads: [
+          { layer: 1, head: 0 },
+          { layer: 0, head: 3 },
+        ],
+      },
+    ];
     for (const s of sources) {
       const one = await contextFieldsAll(model, [[ids[0]], [ids[1]]], s);
       expect(one.shape, fieldSourceId(s)).toEqual([2, 1, model.dModel]);

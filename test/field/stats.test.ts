@@ -26,7 +26,10 @@ describe('pearson', () => {
     const x = [0.3, -1.2, 2.5, 0.1, 0.9, -0.4];
     const y = [1.1, -0.7, 2.0, 0.5, 0.2, -1.5];
     const a = pearson(x, y);
-    const b = pearson(x.map((v) => 3 * v - 2), y.map((v) => -v));
+    const b = pearson(
+      x.map((v) => 3 * v - 2),
+      y.map((v) => -v),
+    );
     expect(b.r).toBeCloseTo(-a.r, 12);
     expect(b.p).toBeCloseTo(a.p, 12);
   });

@@ -156,7 +156,9 @@ describe.skipIf(!present)('webgpu faults fail the run', () => {
       const f = r[k] as { code: string; message: string } | null;
       expect(f, k).not.toBeNull();
       expect(f!.code).toBe('E_BACKEND');
-      expect(f!.message).toMatch(/^backend 'webgpu' failed: the GPU reported GPUValidationError: .*WGSL.*; the results are not trustworthy, so the run stopped/);
+      expect(f!.message).toMatch(
+        /^backend 'webgpu' failed: the GPU reported GPUValidationError: .*WGSL.*; the results are not trustworthy, so the run stopped/,
+      );
       expect(f!.message).not.toContain('\n');
     }
     expect(r.checkpointWritten).toBe(false);

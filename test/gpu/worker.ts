@@ -41,7 +41,17 @@ function scoreConfig() {
       forward: { levels: 24, grid: 256 },
       target: { eta: 0.3 },
       network: { width: 32, depth: 2, time_embedding: 8 },
-      training: { batch_size: 64, steps: SCORE_STEPS, lr: 3e-3, warmup_steps: 2, eval_every: 10, eval_samples: 64, checkpoint_every: 10, ema_decay: 0.9, seed: 3 },
+      training: {
+        batch_size: 64,
+        steps: SCORE_STEPS,
+        lr: 3e-3,
+        warmup_steps: 2,
+        eval_every: 10,
+        eval_samples: 64,
+        checkpoint_every: 10,
+        ema_decay: 0.9,
+        seed: 3,
+      },
     },
     'gpu test config',
   );
@@ -52,9 +62,17 @@ function scoreData(): TrainData {
   const rng = makeRng('gpu-parity-score');
   const points = 20;
   const pairs = (k: number): PairSet => ({
-    n: k, d, tokens: Int32Array.from({ length: k }, () => rng.int(points)), fields: Float32Array.from({ length: k * d }, () => rng.normal()),
+    n: k,
+    d,
+    tokens: Int32Array.from({ length: k }, () => rng.int(points)),
+    fields: Float32Array.from({ length: k * d }, () => rng.normal()),
   });
-  return { train: pairs(512), validation: pairs(64), spins: uniformSpins(points, d, rng), identity: { modelHash: 'gpu-test', d, vocab: points, fieldSource: 'final' } };
+  return {
+    train: pairs(512),
+    validation: pairs(64),
+    spins: uniformSpins(points, d, rng),
+    identity: { modelHash: 'gpu-test', d, vocab: points, fieldSource: 'final' },
+  };
 }
 
 async function parity(out: string): Promise<void> {
@@ -104,8 +122,13 @@ async function failure(f: () => Promise<unknown>): Promise<{ name: string; code?
 /** A kernel whose WGSL does not compile: Dawn reports a validation error, tfjs would go on. */
 function invalidKernel(x: tf.Tensor): tf.Tensor {
   const program = {
-    variableNames: ['A'], outputShape: [...x.shape], shaderKey: 'spinbath-invalid-kernel', dispatchLayout: { x: [0] }, dispatch: [1, 1, 1] as [number, number, number],
-    workgroupSize: [64, 1, 1] as [number, number, number], size: true,
+    variableNames: ['A'],
+    outputShape: [...x.shape],
+    shaderKey: 'spinbath-invalid-kernel',
+    dispatchLayout: { x: [0] },
+    dispatch: [1, 1, 1] as [number, number, number],
+    workgroupSize: [64, 1, 1] as [number, number, number],
+    size: true,
     getUserCode: () => 'fn main(index : i32) { this is not WGSL; }',
   };
   const be = tf.backend() as unknown as { runWebGPUProgram(p: unknown, inputs: tf.TensorInfo[], dtype: string): tf.TensorInfo };

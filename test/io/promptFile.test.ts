@@ -23,18 +23,26 @@ describe('readPromptRecords', () => {
       w('p.jsonl', prompts.map((p, i) => JSON.stringify(i === 0 ? p : { prompt: p })).join('\n') + '\n'),
       w('p.csv', 'id,prompt\n1,"The cat, ""quoted"""\n2,A dog\n'),
     ];
-    for (const f of files) expect(readPromptRecords(f, { flag: '--prompts' }).map((r) => r.prompt), f).toEqual(prompts);
+    for (const f of files)
+      expect(
+        readPromptRecords(f, { flag: '--prompts' }).map((r) => r.prompt),
+        f,
+      ).toEqual(prompts);
   });
 
   it('reads prompt, good, bad records and refuses a .txt for them', () => {
     const f = w('pairs.csv', 'prompt,good,bad\nThe sky is,blue,green\n');
     expect(readPromptRecords(f, { flag: '--prompts', extra: ['good', 'bad'] as const })).toEqual([{ prompt: 'The sky is', good: 'blue', bad: 'green' }]);
-    expect(() => readPromptRecords(w('pairs.txt', 'x\n'), { flag: '--prompts', extra: ['good', 'bad'] as const })).toThrow(/need a \.json, \.jsonl or \.csv file/);
+    expect(() => readPromptRecords(w('pairs.txt', 'x\n'), { flag: '--prompts', extra: ['good', 'bad'] as const })).toThrow(
+      /need a \.json, \.jsonl or \.csv file/,
+    );
   });
 
   it('numbers prompts from 1 in its errors and refuses empty prompts', () => {
     expect(() => readPromptRecords(w('e.json', JSON.stringify(['ok', ' '])), { flag: '--prompts' })).toThrow(/prompt 2: prompt 2 is empty/);
-    expect(() => readPromptRecords(w('n.jsonl', '"ok"\n\n{"prompt": 3}\n'), { flag: '--prompt-file' })).toThrow(/--prompt-file .* line 3: "prompt" must be a string/);
+    expect(() => readPromptRecords(w('n.jsonl', '"ok"\n\n{"prompt": 3}\n'), { flag: '--prompt-file' })).toThrow(
+      /--prompt-file .* line 3: "prompt" must be a string/,
+    );
   });
 });
 

@@ -24,10 +24,20 @@ interface Trace {
 }
 
 /** Loss of update s (0-based): 1/(s+1); gradient norm s + 0.5; `bad` makes one of them non-finite. */
-async function run(o: { readEvery?: number; start?: number; stopAfter?: number; bad?: { step: number; what: 'loss' | 'grad' } }): Promise<Trace & { error?: Error }> {
+async function run(o: {
+  readEvery?: number;
+  start?: number;
+  stopAfter?: number;
+  bad?: { step: number; what: 'loss' | 'grad' };
+}): Promise<Trace & { error?: Error }> {
   const t: Trace = { log: { train: [], val: [] }, checkpoints: [], evaluations: 0, progress: [], starts: [] };
   const spec: LoopSpec<StepInfo> = {
-    startStep: o.start ?? 0, steps: 12, stopAfter: o.stopAfter, evalEvery: 4, checkpointEvery: 5, readEvery: o.readEvery,
+    startStep: o.start ?? 0,
+    steps: 12,
+    stopAfter: o.stopAfter,
+    evalEvery: 4,
+    checkpointEvery: 5,
+    readEvery: o.readEvery,
     lr: (s) => 0.1 * (s + 1),
     update: (s) => {
       const bad = o.bad && o.bad.step === s + 1;
@@ -42,7 +52,9 @@ async function run(o: { readEvery?: number; start?: number; stopAfter?: number; 
       expect(t.log.train.at(-1)?.step).toBe(step);
       t.checkpoints.push(step);
     },
-    log: t.log, tally: { trainS: 0, units: 0 }, unitsPerStep: 8,
+    log: t.log,
+    tally: { trainS: 0, units: 0 },
+    unitsPerStep: 8,
     numericError: (what, step) => new Error(`${what} at step ${step}`),
     progress: { start: (a, b) => t.starts.push([a, b]), step: (p) => t.progress.push(p), stop: () => {} },
     info: (base) => base,

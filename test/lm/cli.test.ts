@@ -33,7 +33,9 @@ describe('spinbath lm', () => {
     expect(Object.keys(j).slice(0, 5)).toEqual(['split', 'tokens', 'perplexity', 'unigram_perplexity', 'bigram_perplexity']);
     // barely trained: worse than the bigram baseline, better than uniform over 513 tokens
     expect(j.perplexity).toBeLessThan(513);
-    const strided = JSON.parse((await runLm(['lm', 'eval', '--model', out, '--split', 'test', '--max-tokens', '600', '--stride', '16', '--json', ...C])).stdout);
+    const strided = JSON.parse(
+      (await runLm(['lm', 'eval', '--model', out, '--split', 'test', '--max-tokens', '600', '--stride', '16', '--json', ...C])).stdout,
+    );
     expect(strided.tokens).toBe(600);
     expect(strided.unigram_perplexity).toBeCloseTo(j.unigram_perplexity, 10);
     expect(strided.bigram_perplexity).toBeCloseTo(j.bigram_perplexity, 10);

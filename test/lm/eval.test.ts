@@ -69,7 +69,14 @@ describe('evaluation windows', () => {
     return seen;
   };
   it('score every target 1..T−1 exactly once, non-overlapping and strided', () => {
-    for (const [T, C, S] of [[10, 4, 4], [10, 4, 2], [10, 4, 1], [2, 4, 4], [9, 4, 3], [100, 16, 16]]) {
+    for (const [T, C, S] of [
+      [10, 4, 4],
+      [10, 4, 2],
+      [10, 4, 1],
+      [2, 4, 4],
+      [9, 4, 3],
+      [100, 16, 16],
+    ]) {
       const seen = covered(T, C, S);
       expect(seen[0]).toBe(0);
       expect(seen.slice(1).every((n) => n === 1)).toBe(true);
@@ -94,7 +101,11 @@ describe('evaluation windows', () => {
     const nll: NllFn = (_x, y) => Array.from(y, (t) => -u.logProb(0, t));
     const ids = [0, 2, 1, 0, 1, 1, 2, 0, 0, 2, 1];
     const want = scoreNgram(u, ids);
-    for (const [C, S, B] of [[4, 4, 1], [4, 2, 3], [3, 1, 8]]) {
+    for (const [C, S, B] of [
+      [4, 4, 1],
+      [4, 2, 3],
+      [3, 1, 8],
+    ]) {
       const r = await scoreWindows(ids, windowPlan(ids.length, C, S), nll, B);
       expect(r.tokens).toBe(ids.length - 1);
       expect(r.nll).toBeCloseTo(want.nll, 12);

@@ -50,7 +50,11 @@ describe('crossEntropy', () => {
   });
 
   it('gradient agrees with central finite differences of the float64 loss', () => {
-    const g = tf.tidy(() => tf.grad((z: tf.Tensor) => crossEntropy(z, tf.tensor1d(targets, 'int32')))(tf.tensor2d(logitsData, [N, V])).dataSync());
+    const g = tf.tidy(() =>
+      tf
+        .grad((z: tf.Tensor) => crossEntropy(z, tf.tensor1d(targets, 'int32')))(tf.tensor2d(logitsData, [N, V]))
+        .dataSync(),
+    );
     const x = Float64Array.from(logitsData);
     const h = 1e-4;
     for (let k = 0; k < x.length; k += 5) {

@@ -17,26 +17,60 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const opts = { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, gradClip: 0 };
 
 function make(): { opt: AdamW; W: tf.Variable; b: tf.Variable } {
-  const W = tf.variable(tf.tensor2d([[1, -2], [0.5, 3]]));
+  const W = tf.variable(
+    tf.tensor2d([
+      [1, -2],
+      [0.5, 3],
+    ]),
+  );
   const b = tf.variable(tf.tensor1d([0.2, -0.4]));
-  return { opt: new AdamW(new Map<string, tf.Variable>([['W', W], ['b', b]]), opts), W, b };
+  return {
+    opt: new AdamW(
+      new Map<string, tf.Variable>([
+        ['W', W],
+        ['b', b],
+      ]),
+      opts,
+    ),
+    W,
+    b,
+  };
 }
 
-const grads = (gW: number[][], gb: number[]) => new Map<string, tf.Tensor>([['W', tf.tensor2d(gW)], ['b', tf.tensor1d(gb)]]);
+const grads = (gW: number[][], gb: number[]) =>
+  new Map<string, tf.Tensor>([
+    ['W', tf.tensor2d(gW)],
+    ['b', tf.tensor1d(gb)],
+  ]);
 
 describe('AdamW', () => {
   it('matches a hand-computed two-step update (bias correction, decoupled decay on the matrix only)', () => {
     const { opt, W, b } = make();
-    const g1 = grads([[0.1, -0.2], [0.3, 0.0]], [1, -1]);
+    const g1 = grads(
+      [
+        [0.1, -0.2],
+        [0.3, 0.0],
+      ],
+      [1, -1],
+    );
     tf.dispose(Object.values(opt.update(g1, 0.01)));
     // step 1: m = 0.1 g, v = 0.01 g², m̂ = g, v̂ = g² → update = lr·g/(|g| + eps) = ±lr (0 where g = 0)
     // W also decays first: W·(1 − 0.01·0.1) = 0.999 W
-    const W1 = [[0.999 * 1 - 0.01, 0.999 * -2 + 0.01], [0.999 * 0.5 - 0.01, 0.999 * 3]];
+    const W1 = [
+      [0.999 * 1 - 0.01, 0.999 * -2 + 0.01],
+      [0.999 * 0.5 - 0.01, 0.999 * 3],
+    ];
     const b1 = [0.2 - 0.01, -0.4 + 0.01];
     (W.arraySync() as number[][]).flat().forEach((x, i) => expect(x).toBeCloseTo(W1.flat()[i], 6));
     (b.arraySync() as number[]).forEach((x, i) => expect(x).toBeCloseTo(b1[i], 6));
     // step 2 on b with g = 0.5 for both entries, lr 0.02
-    const g2 = grads([[0, 0], [0, 0]], [0.5, 0.5]);
+    const g2 = grads(
+      [
+        [0, 0],
+        [0, 0],
+      ],
+      [0.5, 0.5],
+    );
     tf.dispose(Object.values(opt.update(g2, 0.02)));
     const m = [0.9 * 0.1 * 1 + 0.1 * 0.5, 0.9 * 0.1 * -1 + 0.1 * 0.5]; // [0.14, −0.04]
     const v = [0.99 * 0.01 * 1 + 0.01 * 0.25, 0.99 * 0.01 * 1 + 0.01 * 0.25]; // [0.0124, 0.0124]
@@ -59,7 +93,13 @@ describe('AdamW', () => {
       const { opt, W, b } = make();
       const o = new AdamW(opt.params, { ...opts, gradClip: clip, beta1: 0, beta2: 0, weightDecay: 0 }); // m = g, v = g²: sign-free check below
       opt.dispose();
-      const g = grads([[0.3 * scale, 0], [0, 0.4 * scale]], [0, 0]);
+      const g = grads(
+        [
+          [0.3 * scale, 0],
+          [0, 0.4 * scale],
+        ],
+        [0, 0],
+      );
       const u = o.update(g, 1);
       const info = { gradNorm: u.gradNorm.dataSync()[0], clipScale: u.clipScale.dataSync()[0] };
       const out = { info, W: (W.arraySync() as number[][]).flat() };
@@ -76,7 +116,13 @@ describe('AdamW', () => {
 
   it('saves and restores m, v and the step exactly', async () => {
     const a = make();
-    const g = grads([[0.1, -0.2], [0.3, 0.05]], [1, -1]);
+    const g = grads(
+      [
+        [0.1, -0.2],
+        [0.3, 0.05],
+      ],
+      [1, -1],
+    );
     tf.dispose(Object.values(a.opt.update(g, 0.01)));
     tf.dispose(Object.values(a.opt.update(g, 0.01)));
     const path = join(dir, 'opt.safetensors');

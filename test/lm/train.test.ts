@@ -81,7 +81,8 @@ describe('lm train (tiny config)', () => {
     const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
     expect(report.tokens_per_s).toBeGreaterThan(0);
     expect(report.final_val_loss).toBeCloseTo(log.val.at(-1).loss, 10);
-    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt']) expect(existsSync(join(dir, f))).toBe(true);
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt'])
+      expect(existsSync(join(dir, f))).toBe(true);
   });
 
   it('resumes to exactly the parameters and loss curve of an uninterrupted run, even after a killed checkpoint write', async () => {

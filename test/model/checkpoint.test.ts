@@ -30,7 +30,10 @@ function expectSame(a: Gpt2Weights, b: Gpt2Weights, tol = 0): void {
 }
 
 async function loadError(dir: string): Promise<UserError> {
-  const e = await loadGpt2Weights(dir).then(() => null, (err: unknown) => err);
+  const e = await loadGpt2Weights(dir).then(
+    () => null,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(UserError);
   expect((e as Error).message).not.toContain('\n');
   return e as UserError;
@@ -59,7 +62,10 @@ describe('loadGpt2Weights', () => {
   });
 
   it('converts fp16 and bf16 checkpoints to fp32 within their precision', async () => {
-    for (const [dtype, tol] of [['F16', 2 ** -11], ['BF16', 2 ** -8]] as const) {
+    for (const [dtype, tol] of [
+      ['F16', 2 ** -11],
+      ['BF16', 2 ** -8],
+    ] as const) {
       const d = fresh();
       writeTinyGpt2(d, { seed: 1, dtype, prefix: true });
       const w = await loadGpt2Weights(d);
@@ -158,7 +164,9 @@ describe('loadGpt2Weights', () => {
   it('validates the shard index', async () => {
     const d = fresh();
     writeTinyGpt2(d, { seed: 3, shards: 2 });
-    const shards = readdirSync(d).filter((f) => f.startsWith('model-')).sort();
+    const shards = readdirSync(d)
+      .filter((f) => f.startsWith('model-'))
+      .sort();
     rmSync(join(d, shards[1]));
     const e = await loadError(d);
     expect(e.message).toContain(shards[1]);

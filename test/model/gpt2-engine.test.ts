@@ -39,7 +39,9 @@ describe('Gpt2Model as a LanguageModel', () => {
   it('the async twins equal the synchronous methods', async () => {
     const ids = randomIds(1, 2, 6, cfg.vocab_size);
     expect(maxAbsDiff(read(await model.forwardAsync(ids)), read(model.forward(ids)))).toBe(0);
-    expect(maxAbsDiff(read(await model.forwardAsync(ids, { lastOnly: true, output: 'residual' })), read(model.forward(ids, { lastOnly: true, output: 'residual' })))).toBe(0);
+    expect(
+      maxAbsDiff(read(await model.forwardAsync(ids, { lastOnly: true, output: 'residual' })), read(model.forward(ids, { lastOnly: true, output: 'residual' }))),
+    ).toBe(0);
     expect(maxAbsDiff(read(await model.lastLogitsAsync(ids)), read(model.lastLogits(ids)))).toBe(0);
     const hooks = zeroAblateHeads([{ layer: 1, head: 2 }]);
     expect(maxAbsDiff(read(await model.runWithHooksAsync(ids, { hooks })), read(model.runWithHooks(ids, { hooks })))).toBe(0);

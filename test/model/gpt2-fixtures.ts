@@ -41,7 +41,8 @@ export function randomWeights(config: Gpt2Config, seed = 1, opts: { zeroAttnBias
     }
     tensors.set(name, { shape, data });
   }
-  if (opts.untiedHead) tensors.set('lm_head.weight', { shape: [config.vocab_size, config.n_embd], data: normalArray(rng, config.vocab_size * config.n_embd, 0.5) });
+  if (opts.untiedHead)
+    tensors.set('lm_head.weight', { shape: [config.vocab_size, config.n_embd], data: normalArray(rng, config.vocab_size * config.n_embd, 0.5) });
   return { config, tensors };
 }
 

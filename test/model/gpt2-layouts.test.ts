@@ -27,7 +27,10 @@ afterAll(() => model?.dispose());
 
 /** The weight table of src/model/hooks.ts, written out for this config. */
 function documentedWeightShapes(): Map<string, number[]> {
-  const m = new Map<string, number[]>([['embed.W_E', [V, d]], ['pos_embed.W_pos', [n_ctx, d]]]);
+  const m = new Map<string, number[]>([
+    ['embed.W_E', [V, d]],
+    ['pos_embed.W_pos', [n_ctx, d]],
+  ]);
   for (let l = 0; l < L; l++) {
     const b = `blocks.${l}.`;
     for (const n of ['ln1.w', 'ln1.b', 'ln2.w', 'ln2.b', 'attn.b_O', 'mlp.b_out']) m.set(b + n, [d]);
@@ -84,7 +87,11 @@ describe('TransformerLens weight views', () => {
     const WV = p.get('blocks.0.attn.W_V')!.arraySync() as number[][][];
     const WO = p.get('blocks.0.attn.W_O')!.arraySync() as number[][][];
     for (let h = 0; h < H; h++) {
-      for (const [i, c] of [[0, 0], [5, dh - 1], [d - 1, 3]]) {
+      for (const [i, c] of [
+        [0, 0],
+        [5, dh - 1],
+        [d - 1, 3],
+      ]) {
         expect(WQ[h][i][c]).toBe(cAttn[i * 3 * d + h * dh + c]);
         expect(WV[h][i][c]).toBe(cAttn[i * 3 * d + 2 * d + h * dh + c]);
         expect(WO[h][c][i]).toBe(cProj[(h * dh + c) * d + i]);
@@ -143,12 +150,20 @@ describe('TransformerLens attention identities on the hooks', () => {
   it('q/k/v = ln1(x)·W[h] + b[h], z = Σ_j pattern·v, result = z·W_O[h] (batch 2, after 3 cached positions)', () => {
     const ids = randomIds(31, 2, 8, V);
     const cache = model.newCache();
-    model.forward(ids.map((r) => r.slice(0, 3)), { cache }).dispose();
+    model
+      .forward(
+        ids.map((r) => r.slice(0, 3)),
+        { cache },
+      )
+      .dispose();
     const l = 1;
     const names = ['ln1.hook_normalized', 'attn.hook_q', 'attn.hook_k', 'attn.hook_v', 'attn.hook_pattern', 'attn.hook_z', 'attn.hook_result'].map(
       (n) => `blocks.${l}.${n}`,
     );
-    const r = model.runWithCache(ids.map((row) => row.slice(3)), { names, cache });
+    const r = model.runWithCache(
+      ids.map((row) => row.slice(3)),
+      { names, cache },
+    );
     const act = (n: string) => r.activations.get(`blocks.${l}.${n}`)!.arraySync() as number[][][][];
     const xhat = r.activations.get(`blocks.${l}.ln1.hook_normalized`)!.arraySync() as number[][][]; // [b, p, d]
     const [q, k, v, pat, z, res] = ['attn.hook_q', 'attn.hook_k', 'attn.hook_v', 'attn.hook_pattern', 'attn.hook_z', 'attn.hook_result'].map(act);
@@ -167,9 +182,18 @@ describe('TransformerLens attention identities on the hooks', () => {
       for (let pos = 0; pos < P; pos++) {
         const ln = xhat[b][pos].map((x, i) => x * g[i] + beta[i]);
         for (let h = 0; h < H; h++) {
-          close(q[b][pos][h], vecMat(ln, W.Q[h]).map((x, c) => x + bias.Q[h][c]));
-          close(k[b][3 + pos][h], vecMat(ln, W.K[h]).map((x, c) => x + bias.K[h][c])); // new keys sit after the cached ones
-          close(v[b][3 + pos][h], vecMat(ln, W.V[h]).map((x, c) => x + bias.V[h][c]));
+          close(
+            q[b][pos][h],
+            vecMat(ln, W.Q[h]).map((x, c) => x + bias.Q[h][c]),
+          );
+          close(
+            k[b][3 + pos][h],
+            vecMat(ln, W.K[h]).map((x, c) => x + bias.K[h][c]),
+          ); // new keys sit after the cached ones
+          close(
+            v[b][3 + pos][h],
+            vecMat(ln, W.V[h]).map((x, c) => x + bias.V[h][c]),
+          );
           const zWant = Array.from({ length: dh }, (_, c) => pat[b][h][pos].reduce((s, a, j) => s + a * v[b][j][h][c], 0));
           close(z[b][pos][h], zWant);
           close(res[b][pos][h], vecMat(z[b][pos][h], WO[h]));

@@ -122,7 +122,18 @@ describe('Gpt2Model forward', () => {
     cache.dispose();
     // truncation helper
     expect(truncateLeft([1, 2, 3, 4, 5], 3)).toEqual([3, 4, 5]);
-    expect(truncateLeft([[1, 2, 3], [4, 5, 6]], 2)).toEqual([[2, 3], [5, 6]]);
+    expect(
+      truncateLeft(
+        [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+        2,
+      ),
+    ).toEqual([
+      [2, 3],
+      [5, 6],
+    ]);
     expect(truncateLeft([1, 2], 5)).toEqual([1, 2]);
     const t = model.logits(truncateLeft(long, 64));
     expect(t.shape).toEqual([1, 64, cfg.vocab_size]);
@@ -168,7 +179,12 @@ describe('Gpt2Model forward', () => {
     const [d, H] = [cfg.n_embd, cfg.n_head];
     const dh = d / H;
     const wk = p.get('blocks.1.attn.W_K')!.arraySync() as number[][][];
-    for (const [h, i, col] of [[0, 3, 5], [2, 0, 1], [H - 1, d - 1, dh - 1]]) expect(wk[h][i][col]).toBe(c[i * 3 * d + d + h * dh + col]);
+    for (const [h, i, col] of [
+      [0, 3, 5],
+      [2, 0, 1],
+      [H - 1, d - 1, dh - 1],
+    ])
+      expect(wk[h][i][col]).toBe(c[i * 3 * d + d + h * dh + col]);
     const bv = p.get('blocks.1.attn.b_V')!.arraySync() as number[][];
     expect(bv[1][2]).toBe(weights.tensors.get('h.1.attn.c_attn.bias')!.data[2 * d + dh + 2]);
     const stored = model.storedParams().get('blocks.1.attn.c_attn_k.weight')!.dataSync();
@@ -199,11 +215,20 @@ describe('autograd', () => {
     const W_E = m.params().get('embed.W_E') as tf.Variable;
     const { grads, value } = tf.variableGrads(() => tf.sum(tf.mul(m.logits(ids), Rt)) as tf.Scalar, [W_E]);
     const g = grads[W_E.name].dataSync();
-    const f = (ww: typeof w) => naiveForward(ww, ids[0]).flat().reduce((s, v, i) => s + v * R[i], 0);
+    const f = (ww: typeof w) =>
+      naiveForward(ww, ids[0])
+        .flat()
+        .reduce((s, v, i) => s + v * R[i], 0);
     const wte = w.tensors.get('wte.weight')!.data;
     const d = cfg.n_embd;
     // entries of rows used as inputs (embedding + unembedding paths) and of an unused row (unembedding only)
-    for (const [row, col] of [[5, 0], [5, 13], [17, 31], [40, 7], [60, 3]]) {
+    for (const [row, col] of [
+      [5, 0],
+      [5, 13],
+      [17, 31],
+      [40, 7],
+      [60, 3],
+    ]) {
       const i = row * d + col;
       const fd = centralDiff(wte, i, 1e-3, () => f(w));
       expect(Math.abs(g[i] - fd)).toBeLessThanOrEqual(2e-3 * Math.max(1, Math.abs(fd)));
@@ -215,7 +240,13 @@ describe('autograd', () => {
   it('training-mode forward on wasm: gradients for every parameter, and SGD lowers the loss', () => {
     const m = Gpt2Model.fromWeights(randomWeights(cfg, 5), { trainable: true });
     const ids = randomIds(8, 2, 10, cfg.vocab_size);
-    const targets = tf.oneHot(tf.tensor1d(ids.flat().map((t) => (t * 7 + 3) % cfg.vocab_size), 'int32'), cfg.vocab_size);
+    const targets = tf.oneHot(
+      tf.tensor1d(
+        ids.flat().map((t) => (t * 7 + 3) % cfg.vocab_size),
+        'int32',
+      ),
+      cfg.vocab_size,
+    );
     const vars = [...m.storedParams().values()] as tf.Variable[];
     const loss = () =>
       tf.tidy(() => {

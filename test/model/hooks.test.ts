@@ -32,11 +32,25 @@ function read(t: tf.Tensor): Float32Array {
 function documentedShape(name: string, b: number, p: number, pk: number): number[] {
   const leaf = name.split('.').pop()!;
   const table: Record<string, number[]> = {
-    hook_embed: [b, p, d], hook_pos_embed: [b, p, d], hook_resid_pre: [b, p, d], hook_scale: [b, p, 1],
-    hook_normalized: [b, p, d], hook_q: [b, p, H, dh], hook_k: [b, pk, H, dh], hook_v: [b, pk, H, dh],
-    hook_attn_scores: [b, H, p, pk], hook_pattern: [b, H, p, pk], hook_z: [b, p, H, dh], hook_result: [b, p, H, d],
-    hook_attn_out: [b, p, d], hook_resid_mid: [b, p, d], hook_pre: [b, p, dMlp], hook_post: [b, p, dMlp],
-    hook_mlp_out: [b, p, d], hook_resid_post: [b, p, d], hook_logits: [b, p, V],
+    hook_embed: [b, p, d],
+    hook_pos_embed: [b, p, d],
+    hook_resid_pre: [b, p, d],
+    hook_scale: [b, p, 1],
+    hook_normalized: [b, p, d],
+    hook_q: [b, p, H, dh],
+    hook_k: [b, pk, H, dh],
+    hook_v: [b, pk, H, dh],
+    hook_attn_scores: [b, H, p, pk],
+    hook_pattern: [b, H, p, pk],
+    hook_z: [b, p, H, dh],
+    hook_result: [b, p, H, d],
+    hook_attn_out: [b, p, d],
+    hook_resid_mid: [b, p, d],
+    hook_pre: [b, p, dMlp],
+    hook_post: [b, p, dMlp],
+    hook_mlp_out: [b, p, d],
+    hook_resid_post: [b, p, d],
+    hook_logits: [b, p, V],
   };
   return table[leaf];
 }
@@ -60,8 +74,16 @@ describe('hook points', () => {
 
     // every hook, decoding 3 new tokens after 4 cached ones: k, v, scores and pattern span 7 keys
     const cache = model.newCache();
-    model.logits(ids.map((row) => row.slice(0, 4)), { cache }).dispose();
-    const all = model.runWithCache(ids.map((row) => row.slice(4)), { names: () => true, cache });
+    model
+      .logits(
+        ids.map((row) => row.slice(0, 4)),
+        { cache },
+      )
+      .dispose();
+    const all = model.runWithCache(
+      ids.map((row) => row.slice(4)),
+      { names: () => true, cache },
+    );
     expect([...all.activations.keys()]).toEqual(hookNames(cfg.n_layer));
     for (const [n, t] of all.activations) expect(t.shape, n).toEqual(documentedShape(n, 2, 3, 7));
     // scores are the masked scaled Q·Kᵀ: query j (at position 4 + j) sees keys ≤ 4 + j
@@ -103,13 +125,20 @@ describe('hook points', () => {
     const ids = randomIds(4, 1, 6, V);
     const plain = read(model.logits(ids));
     // replacing scores / pattern by equal values recomputes the same pattern / z
-    const same = read(model.runWithHooks(ids, {
-      hooks: [{ name: (n) => n.endsWith('hook_attn_scores') || n.endsWith('hook_pattern'), fn: (a) => tf.mul(a, 1) }],
-    }));
+    const same = read(
+      model.runWithHooks(ids, {
+        hooks: [{ name: (n) => n.endsWith('hook_attn_scores') || n.endsWith('hook_pattern'), fn: (a) => tf.mul(a, 1) }],
+      }),
+    );
     expect(maxAbsDiff(same, plain)).toBeLessThanOrEqual(1e-5);
     // doubling the logits through hook_logits
     const doubled = read(model.runWithHooks(ids, { hooks: [{ name: 'hook_logits', fn: (a) => tf.mul(a, 2) }] }));
-    expect(maxAbsDiff(doubled, plain.map((x) => 2 * x))).toBeLessThanOrEqual(1e-5);
+    expect(
+      maxAbsDiff(
+        doubled,
+        plain.map((x) => 2 * x),
+      ),
+    ).toBeLessThanOrEqual(1e-5);
     expect(() => model.runWithHooks(ids, { hooks: [{ name: 'hook_embed', fn: () => tf.zeros([1, 6, 3]) }] })).toThrow(/shape/);
   });
 
@@ -117,19 +146,39 @@ describe('hook points', () => {
     const ids = randomIds(5, 2, 5, V);
     const plain = read(model.logits(ids));
     const before = tf.memory().numTensors;
-    const boom: Hook = { name: 'blocks.1.mlp.hook_post', fn: () => { throw new Error('boom'); } };
+    const boom: Hook = {
+      name: 'blocks.1.mlp.hook_post',
+      fn: () => {
+        throw new Error('boom');
+      },
+    };
     expect(() => model.runWithHooks(ids, { hooks: [boom] })).toThrow('boom');
     expect(() => model.runWithCache(ids, { names: () => true, hooks: [boom] })).toThrow('boom');
     expect(tf.memory().numTensors).toBe(before);
     expect(maxAbsDiff(read(model.logits(ids)), plain)).toBe(0);
 
     const cache = model.newCache();
-    model.logits(ids.map((r) => r.slice(0, 3)), { cache }).dispose();
+    model
+      .logits(
+        ids.map((r) => r.slice(0, 3)),
+        { cache },
+      )
+      .dispose();
     const held = tf.memory().numTensors;
-    expect(() => model.runWithHooks(ids.map((r) => r.slice(3)), { hooks: [boom], cache })).toThrow('boom');
+    expect(() =>
+      model.runWithHooks(
+        ids.map((r) => r.slice(3)),
+        { hooks: [boom], cache },
+      ),
+    ).toThrow('boom');
     expect(cache.length).toBe(3);
     expect(tf.memory().numTensors).toBe(held);
-    const rest = read(model.logits(ids.map((r) => r.slice(3)), { cache }));
+    const rest = read(
+      model.logits(
+        ids.map((r) => r.slice(3)),
+        { cache },
+      ),
+    );
     const want = plain.filter((_, i) => Math.floor(i / V) % 5 >= 3);
     expect(maxAbsDiff(rest, want)).toBeLessThanOrEqual(1e-4);
     cache.dispose();
@@ -163,9 +212,11 @@ describe('interventions', () => {
     for (const layer of [0, 1]) {
       const ablated = read(model.runWithHooks(ids, { hooks: zeroAblateHeads(allHeads(layer)) }));
       const bO = model.params().get(`blocks.${layer}.attn.b_O`)!;
-      const biasOnly = read(model.runWithHooks(ids, {
-        hooks: [{ name: `blocks.${layer}.hook_attn_out`, fn: (a) => tf.add(tf.zerosLike(a), bO) }],
-      }));
+      const biasOnly = read(
+        model.runWithHooks(ids, {
+          hooks: [{ name: `blocks.${layer}.hook_attn_out`, fn: (a) => tf.add(tf.zerosLike(a), bO) }],
+        }),
+      );
       expect(maxAbsDiff(ablated, biasOnly)).toBeLessThanOrEqual(1e-5);
       expect(maxAbsDiff(ablated, read(model.logits(ids)))).toBeGreaterThan(1e-3);
     }
@@ -183,9 +234,24 @@ describe('interventions', () => {
     const r = model.runWithCache(ids, { names: ['blocks.1.attn.hook_result', 'blocks.1.attn.hook_z'], hooks: zeroAblateHeads([{ layer: 1, head: 2 }]) });
     const res = r.activations.get('blocks.1.attn.hook_result')!.arraySync() as number[][][][];
     const z = r.activations.get('blocks.1.attn.hook_z')!.arraySync() as number[][][][];
-    expect(res[0].map((atPos) => atPos[2]).flat().every((v) => v === 0)).toBe(true); // [pos][head][d]
-    expect(z[0].map((atPos) => atPos[2]).flat().every((v) => v === 0)).toBe(true);
-    expect(res[0].map((atPos) => atPos[1]).flat().some((v) => v !== 0)).toBe(true);
+    expect(
+      res[0]
+        .map((atPos) => atPos[2])
+        .flat()
+        .every((v) => v === 0),
+    ).toBe(true); // [pos][head][d]
+    expect(
+      z[0]
+        .map((atPos) => atPos[2])
+        .flat()
+        .every((v) => v === 0),
+    ).toBe(true);
+    expect(
+      res[0]
+        .map((atPos) => atPos[1])
+        .flat()
+        .some((v) => v !== 0),
+    ).toBe(true);
     disposeActivations(r.activations);
     r.logits.dispose();
   });
@@ -198,7 +264,10 @@ describe('interventions', () => {
     const given = Array.from({ length: dh }, (_, i) => i / 10);
     const r = model.runWithCache(ids, {
       names: ['blocks.0.attn.hook_z'],
-      hooks: meanAblateHeads([{ layer: 0, head: 1 }, { layer: 0, head: 3, mean: given }]),
+      hooks: meanAblateHeads([
+        { layer: 0, head: 1 },
+        { layer: 0, head: 3, mean: given },
+      ]),
     });
     const z = r.activations.get('blocks.0.attn.hook_z')!.arraySync() as number[][][][];
     const zc = zClean.arraySync() as number[][][][];
@@ -222,7 +291,10 @@ describe('interventions', () => {
     const src = model.runWithCache(other, { names: [name] });
     const value = tf.tidy(() => tf.reshape(tf.slice(src.activations.get(name)!, [0, 2, 3, 0], [-1, 2, 1, -1]), [2, 2, d])); // [batch, 2, d_model]
     const base = model.runWithCache(ids, { names: [name] });
-    const patched = model.runWithCache(ids, { names: [name, 'blocks.0.hook_attn_out'], hooks: patchHeadResults([{ layer: 0, head: 3, positions: [2, 3], value }]) });
+    const patched = model.runWithCache(ids, {
+      names: [name, 'blocks.0.hook_attn_out'],
+      hooks: patchHeadResults([{ layer: 0, head: 3, positions: [2, 3], value }]),
+    });
     const P = patched.activations.get(name)!.arraySync() as number[][][][];
     const B = base.activations.get(name)!.arraySync() as number[][][][];
     const S = src.activations.get(name)!.arraySync() as number[][][][];

@@ -33,7 +33,10 @@ function fakeHub(repos: Record<string, string>): { fetch: FetchLike; urls: strin
 }
 
 async function errorOf(p: Promise<unknown>): Promise<UserError> {
-  const e = await p.then(() => null, (err: unknown) => err);
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(UserError);
   expect((e as Error).message).not.toContain('\n');
   return e as UserError;
@@ -64,7 +67,11 @@ describe('resolveModelDir', () => {
     writeTinyGpt2(repo, { seed: 9 });
     const hub = fakeHub({ 'someone/progress': repo });
     const events: DownloadProgress[] = [];
-    const dir = await resolveModelDir('someone/progress', { cacheDir: join(tmp, `cache${n++}`), fetchImpl: hub.fetch, onProgress: (e) => events.push({ ...e }) });
+    const dir = await resolveModelDir('someone/progress', {
+      cacheDir: join(tmp, `cache${n++}`),
+      fetchImpl: hub.fetch,
+      onProgress: (e) => events.push({ ...e }),
+    });
     const files = [...new Set(events.map((e) => e.file))];
     expect(files).toContain('model.safetensors');
     for (const f of files) {

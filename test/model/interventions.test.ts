@@ -68,17 +68,30 @@ const resultName = (l: number) => `blocks.${l}.attn.hook_result`;
 
 describe('declarative interventions', () => {
   it('zero ablation: one hook per layer, heads listed', () => {
-    const hooks = zeroAblateHeads([{ layer: 2, head: 1 }, { layer: 0, head: 3 }, { layer: 2, head: 0 }]);
+    const hooks = zeroAblateHeads([
+      { layer: 2, head: 1 },
+      { layer: 0, head: 3 },
+      { layer: 2, head: 0 },
+    ]);
     expect(hooks.map((h) => h.intervention)).toEqual([
       { kind: 'zero', layer: 2, heads: [1, 0] },
       { kind: 'zero', layer: 0, heads: [3] },
     ]);
-    check(hooks.filter((h) => h.intervention!.layer === 2), zName, dh, 1);
+    check(
+      hooks.filter((h) => h.intervention!.layer === 2),
+      zName,
+      dh,
+      1,
+    );
   });
 
   it('mean ablation: given means as Float32Array, null for the call’s own batch/position mean', () => {
     const given = [0.5, -1, 2];
-    const hooks = meanAblateHeads([{ layer: 1, head: 2 }, { layer: 1, head: 0, mean: given }, { layer: 1, head: 3, mean: tf.tensor1d([1, 2, 3]) }]);
+    const hooks = meanAblateHeads([
+      { layer: 1, head: 2 },
+      { layer: 1, head: 0, mean: given },
+      { layer: 1, head: 3, mean: tf.tensor1d([1, 2, 3]) },
+    ]);
     const iv = hooks[0].intervention as Extract<Intervention, { kind: 'mean' }>;
     expect(iv.heads).toEqual([2, 0, 3]);
     expect(iv.means[0]).toBeNull();

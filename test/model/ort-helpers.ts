@@ -16,8 +16,16 @@ export const RTOL = 1e-4;
 /** Fixture shapes: tied gelu_new; untied head with exact gelu and an n_inner; relu with one wide head per 2 dims. */
 export const SHAPES: { name: string; cfg: Gpt2Config; untied: boolean }[] = [
   { name: 'tied, gelu_new, 2×4 heads', cfg: smallConfig(), untied: false },
-  { name: 'untied lm_head, gelu (erf), n_inner 40, 3 layers × 3 heads', cfg: smallConfig({ n_embd: 24, n_head: 3, n_layer: 3, n_inner: 40, activation_function: 'gelu' }), untied: true },
-  { name: 'relu, 1 layer × 2 heads, d 16', cfg: smallConfig({ n_embd: 16, n_head: 2, n_layer: 1, activation_function: 'relu', vocab_size: 50 }), untied: false },
+  {
+    name: 'untied lm_head, gelu (erf), n_inner 40, 3 layers × 3 heads',
+    cfg: smallConfig({ n_embd: 24, n_head: 3, n_layer: 3, n_inner: 40, activation_function: 'gelu' }),
+    untied: true,
+  },
+  {
+    name: 'relu, 1 layer × 2 heads, d 16',
+    cfg: smallConfig({ n_embd: 16, n_head: 2, n_layer: 1, activation_function: 'relu', vocab_size: 50 }),
+    untied: false,
+  },
 ];
 
 /** Elementwise |got − ref| ≤ RTOL · scale (see the file comment); shapes must match exactly. */

@@ -34,21 +34,62 @@ afterAll(() => {
 
 const rand = (n: number, seed: string) => normalArray(makeRng(seed), n, 1);
 const CASES: [string, () => Hook[]][] = [
-  ['zero-ablate two heads of layer 1', () => zeroAblateHeads([{ layer: 1, head: 0 }, { layer: 1, head: 2 }])],
-  ['zero-ablate heads in two layers', () => zeroAblateHeads([{ layer: 0, head: 1 }, { layer: 2, head: 2 }])],
-  ['mean-ablate with the call’s own mean', () => meanAblateHeads([{ layer: 0, head: 2 }, { layer: 2, head: 0 }])],
-  ['mean-ablate with given means (array and tensor)', () => meanAblateHeads([{ layer: 1, head: 1, mean: rand(dh, 'm1') }, { layer: 1, head: 0, mean: tf.tensor1d(rand(dh, 'm0')) }])],
-  ['patch one head at two positions, per-row values', () => patchHeadResults([{ layer: 1, head: 2, positions: [0, 4], value: tf.tensor(rand(2 * 2 * d, 'p1'), [2, 2, d]) }])],
-  ['patch two heads in one layer and one in another, shared and broadcast values', () => patchHeadResults([
-    { layer: 0, head: 0, positions: [6, 2], value: tf.tensor(rand(d, 'p2'), [1, d]) },
-    { layer: 0, head: 1, positions: [1, 2, 3], value: tf.tensor(rand(3 * d, 'p3'), [3, d]) },
-    { layer: 2, head: 1, positions: [5], value: tf.tensor(rand(2 * d, 'p4'), [2, 1, d]) },
-  ])],
-  ['zero + mean + patch together, in order', () => [
-    ...zeroAblateHeads([{ layer: 0, head: 0 }]),
-    ...meanAblateHeads([{ layer: 0, head: 0 }, { layer: 1, head: 1 }]),
-    ...patchHeadResults([{ layer: 1, head: 1, positions: [2], value: tf.tensor(rand(d, 'p5'), [1, d]) }]),
-  ]],
+  [
+    'zero-ablate two heads of layer 1',
+    () =>
+      zeroAblateHeads([
+        { layer: 1, head: 0 },
+        { layer: 1, head: 2 },
+      ]),
+  ],
+  [
+    'zero-ablate heads in two layers',
+    () =>
+      zeroAblateHeads([
+        { layer: 0, head: 1 },
+        { layer: 2, head: 2 },
+      ]),
+  ],
+  [
+    'mean-ablate with the call’s own mean',
+    () =>
+      meanAblateHeads([
+        { layer: 0, head: 2 },
+        { layer: 2, head: 0 },
+      ]),
+  ],
+  [
+    'mean-ablate with given means (array and tensor)',
+    () =>
+      meanAblateHeads([
+        { layer: 1, head: 1, mean: rand(dh, 'm1') },
+        { layer: 1, head: 0, mean: tf.tensor1d(rand(dh, 'm0')) },
+      ]),
+  ],
+  [
+    'patch one head at two positions, per-row values',
+    () => patchHeadResults([{ layer: 1, head: 2, positions: [0, 4], value: tf.tensor(rand(2 * 2 * d, 'p1'), [2, 2, d]) }]),
+  ],
+  [
+    'patch two heads in one layer and one in another, shared and broadcast values',
+    () =>
+      patchHeadResults([
+        { layer: 0, head: 0, positions: [6, 2], value: tf.tensor(rand(d, 'p2'), [1, d]) },
+        { layer: 0, head: 1, positions: [1, 2, 3], value: tf.tensor(rand(3 * d, 'p3'), [3, d]) },
+        { layer: 2, head: 1, positions: [5], value: tf.tensor(rand(2 * d, 'p4'), [2, 1, d]) },
+      ]),
+  ],
+  [
+    'zero + mean + patch together, in order',
+    () => [
+      ...zeroAblateHeads([{ layer: 0, head: 0 }]),
+      ...meanAblateHeads([
+        { layer: 0, head: 0 },
+        { layer: 1, head: 1 },
+      ]),
+      ...patchHeadResults([{ layer: 1, head: 1, positions: [2], value: tf.tensor(rand(d, 'p5'), [1, d]) }]),
+    ],
+  ],
 ];
 
 describe('ORT interventions equal the tfjs hooks', () => {
@@ -66,7 +107,10 @@ describe('ORT interventions equal the tfjs hooks', () => {
   }
 
   it('the cached hook_z / hook_result / attn_out hold the intervened values, as in tfjs', async () => {
-    const hooks = [...meanAblateHeads([{ layer: 1, head: 2 }]), ...patchHeadResults([{ layer: 1, head: 0, positions: [3], value: tf.tensor(rand(d, 'p6'), [1, d]) }])];
+    const hooks = [
+      ...meanAblateHeads([{ layer: 1, head: 2 }]),
+      ...patchHeadResults([{ layer: 1, head: 0, positions: [3], value: tf.tensor(rand(d, 'p6'), [1, d]) }]),
+    ];
     const names = ['blocks.1.attn.hook_z', 'blocks.1.attn.hook_result', 'blocks.1.hook_attn_out', 'blocks.2.hook_resid_pre'];
     const got = await ort.runWithCacheAsync(ids, { names, hooks });
     const ref = tfjs.runWithCache(ids, { names, hooks });
@@ -81,7 +125,10 @@ describe('ORT interventions equal the tfjs hooks', () => {
   });
 
   it('with a KV cache: ablating during decoding equals tfjs with its own cache', async () => {
-    const hooks = zeroAblateHeads([{ layer: 0, head: 1 }, { layer: 2, head: 0 }]);
+    const hooks = zeroAblateHeads([
+      { layer: 0, head: 1 },
+      { layer: 2, head: 0 },
+    ]);
     const [oc, tc] = [ort.newCache(), tfjs.newCache()];
     for (const part of [ids.map((r) => r.slice(0, 4)), ids.map((r) => [r[4]]), ids.map((r) => r.slice(5))]) {
       const [got, ref] = [await ort.runWithHooksAsync(part, { hooks, cache: oc }), tfjs.runWithHooks(part, { hooks, cache: tc })];

@@ -102,12 +102,19 @@ describe.each(SHAPES.map((s, i) => [s.name, i] as const))('OrtGpt2 vs tfjs: %s',
     const ids = randomIds(9 + i, 2, 12, ort.vocab);
     const full = tfjs.forward(ids); // [2, 12, V]
     const cache = ort.newCache();
-    const prefill = await ort.forwardAsync(ids.map((r) => r.slice(0, 5)), { cache });
+    const prefill = await ort.forwardAsync(
+      ids.map((r) => r.slice(0, 5)),
+      { cache },
+    );
     expect(cache.length).toBe(5);
     expect(cache.batch).toBe(2);
     expectClose(prefill, tf.slice(full, [0, 0, 0], [2, 5, -1]), 'prefill');
-    for (let p = 5; p < 12; p++) { // the cache's buffers grow (8 → 16 slots) at p = 8
-      const step = await ort.lastLogitsAsync(ids.map((r) => [r[p]]), { cache }); // [2, V]
+    for (let p = 5; p < 12; p++) {
+      // the cache's buffers grow (8 → 16 slots) at p = 8
+      const step = await ort.lastLogitsAsync(
+        ids.map((r) => [r[p]]),
+        { cache },
+      ); // [2, V]
       expectClose(step, tf.reshape(tf.slice(full, [0, p, 0], [2, 1, -1]), [2, ort.vocab]), `step ${p}`);
       step.dispose();
     }
@@ -116,10 +123,24 @@ describe.each(SHAPES.map((s, i) => [s.name, i] as const))('OrtGpt2 vs tfjs: %s',
     // hook_k / hook_v / patterns include the cached positions, as in the tfjs engine with its own cache.
     const names = ['blocks.0.attn.hook_k', 'blocks.0.attn.hook_v', 'blocks.0.attn.hook_pattern', 'blocks.0.attn.hook_attn_scores'];
     const [oc, tc] = [ort.newCache(), tfjs.newCache()];
-    await ort.forwardAsync(ids.map((r) => r.slice(0, 6)), { cache: oc });
-    tfjs.forward(ids.map((r) => r.slice(0, 6)), { cache: tc }).dispose();
-    const got = await ort.runWithCacheAsync(ids.map((r) => r.slice(6)), { names, cache: oc });
-    const ref = tfjs.runWithCache(ids.map((r) => r.slice(6)), { names, cache: tc });
+    await ort.forwardAsync(
+      ids.map((r) => r.slice(0, 6)),
+      { cache: oc },
+    );
+    tfjs
+      .forward(
+        ids.map((r) => r.slice(0, 6)),
+        { cache: tc },
+      )
+      .dispose();
+    const got = await ort.runWithCacheAsync(
+      ids.map((r) => r.slice(6)),
+      { names, cache: oc },
+    );
+    const ref = tfjs.runWithCache(
+      ids.map((r) => r.slice(6)),
+      { names, cache: tc },
+    );
     for (const n of names) expectClose(got.activations.get(n)!, ref.activations.get(n)!, `cached ${n}`);
     expect(got.activations.get(names[0])!.shape).toEqual([2, 12, ort.nHead, ort.dHead]);
     for (const r of [got, ref]) {
@@ -226,8 +247,16 @@ describe('OrtGpt2 contract and errors', () => {
     const [got, want] = [await init.forwardAsync(ids), ref.forward(ids)];
     expectClose(got, want, 'logits');
     const cache = init.newCache();
-    (await init.forwardAsync(ids.map((r) => r.slice(0, 5)), { cache })).dispose();
-    const step = await init.lastLogitsAsync(ids.map((r) => [r[5]]), { cache });
+    (
+      await init.forwardAsync(
+        ids.map((r) => r.slice(0, 5)),
+        { cache },
+      )
+    ).dispose();
+    const step = await init.lastLogitsAsync(
+      ids.map((r) => [r[5]]),
+      { cache },
+    );
     expectClose(step, tf.reshape(tf.slice(want, [0, 5, 0], [2, 1, -1]), [2, init.vocab]), 'cached step');
     tf.dispose([got, want, step]);
     init.dispose();
@@ -252,7 +281,12 @@ describe('OrtGpt2 contract and errors', () => {
     const ort = await createOrtGpt2(w, { threads: 1, maxSessions: 1, weights: 'inputs' });
     const ids = randomIds(23, 2, 5, ort.vocab);
     const ref = engines[0].tfjs;
-    const runs = await Promise.all([ort.forwardAsync(ids), ort.forwardAsync(ids, { lastOnly: true }), ort.forwardAsync(ids, { output: 'residual' }), ort.forwardAsync(ids)]);
+    const runs = await Promise.all([
+      ort.forwardAsync(ids),
+      ort.forwardAsync(ids, { lastOnly: true }),
+      ort.forwardAsync(ids, { output: 'residual' }),
+      ort.forwardAsync(ids),
+    ]);
     const want = [ref.forward(ids), ref.forward(ids, { lastOnly: true }), ref.forward(ids, { output: 'residual' })];
     runs.forEach((r, i) => expectClose(r, want[i === 3 ? 0 : i], `concurrent run ${i}`));
     tf.dispose([...runs, ...want]);
@@ -287,24 +321,35 @@ describe('OrtGpt2 contract and errors', () => {
     const { ort, tfjs } = e();
     const cases: number[][][] = [[[1, ort.vocab]], [[1, 2], [3]], [[]], [Array.from({ length: ort.nPositions + 1 }, () => 1)]];
     for (const ids of cases) {
-      const err = await ort.forwardAsync(ids).then(() => null, (x: unknown) => x);
+      const err = await ort.forwardAsync(ids).then(
+        () => null,
+        (x: unknown) => x,
+      );
       expect(isUserError(err), JSON.stringify(ids).slice(0, 40)).toBe(true);
-      expect((err as Error).message).toBe(((): string => {
-        try {
-          tfjs.forward(ids);
-        } catch (x) {
-          return (x as Error).message;
-        }
-        return 'no error';
-      })());
+      expect((err as Error).message).toBe(
+        ((): string => {
+          try {
+            tfjs.forward(ids);
+          } catch (x) {
+            return (x as Error).message;
+          }
+          return 'no error';
+        })(),
+      );
     }
-    const foreign = await ort.forwardAsync([[1]], { cache: tfjs.newCache() }).then(() => null, (x: unknown) => x);
+    const foreign = await ort.forwardAsync([[1]], { cache: tfjs.newCache() }).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect(isUserError(foreign) && foreign.code).toBe('E_INPUT');
     expect(() => ort.forward()).toThrow(/asynchronous: call forwardAsync/);
   });
 
   it('rejects an execution provider this build lacks, naming the available ones', async () => {
-    const err = await createOrtGpt2(randomWeights(SHAPES[2].cfg, 1), { executionProviders: ['nosuchep'] }).then(() => null, (x: unknown) => x);
+    const err = await createOrtGpt2(randomWeights(SHAPES[2].cfg, 1), { executionProviders: ['nosuchep'] }).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect(isUserError(err) && err.code).toBe('E_BACKEND');
     expect((err as Error).message).toMatch(/'nosuchep' is not available .*\(available: .*cpu/);
   });
@@ -312,7 +357,10 @@ describe('OrtGpt2 contract and errors', () => {
   it('rejects weights that do not match the config before loading anything', async () => {
     const w = randomWeights(SHAPES[0].cfg, 4);
     w.tensors.set('h.1.mlp.c_fc.bias', { shape: [3], data: new Float32Array(3) });
-    const err = await createOrtGpt2(w).then(() => null, (x: unknown) => x);
+    const err = await createOrtGpt2(w).then(
+      () => null,
+      (x: unknown) => x,
+    );
     expect(isUserError(err) && err.code).toBe('E_CHECKPOINT');
     expect((err as Error).message).toMatch(/h\.1\.mlp\.c_fc\.bias has shape \[3\], expected \[128\]/);
   });

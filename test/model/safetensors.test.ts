@@ -121,7 +121,10 @@ describe('writeSafetensors / readSafetensors', () => {
 
   it('round-trips F16 and BF16 within their precision and stores the right bits', () => {
     const t = sample();
-    for (const [dtype, rel] of [['F16', 2 ** -11], ['BF16', 2 ** -8]] as const) {
+    for (const [dtype, rel] of [
+      ['F16', 2 ** -11],
+      ['BF16', 2 ** -8],
+    ] as const) {
       const p = file(dtype);
       writeSafetensors(p, t, { dtype });
       const back = loadSafetensors(p);

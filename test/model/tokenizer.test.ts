@@ -74,7 +74,10 @@ describe('bundled GPT-2 tokenizer', () => {
   it('reports a directory without tokenizer files', async () => {
     const d = join(tmp, 'empty');
     mkdirSync(d);
-    const e = await loadTokenizer(d).then(() => null, (err: unknown) => err);
+    const e = await loadTokenizer(d).then(
+      () => null,
+      (err: unknown) => err,
+    );
     expect(e).toBeInstanceOf(UserError);
     expect((e as Error).message).toContain('has no tokenizer.json');
     await expect(loadTokenizer(join(tmp, 'missing'))).rejects.toThrow(/does not exist/);

@@ -21,7 +21,9 @@ describe('loss curve', () => {
   it('a 12,000-step log draws at most ~2·MAX_SERIES_POINTS training points plus every validation point', () => {
     const train = Array.from({ length: 12_000 }, (_, i) => ({ step: i + 1, loss: 1 / (i + 1), lr: 1e-3, grad_norm: 1 }));
     const val = Array.from({ length: 13 }, (_, i) => ({ step: i * 1000, loss: 0.3 }));
-    const spec = lossCurveSpec({ train, val }, { title: 't', yTitle: 'y', valLabel: 'val', yScale: 'log', alwaysMean: true }) as unknown as { data: { values: { series: string }[] } };
+    const spec = lossCurveSpec({ train, val }, { title: 't', yTitle: 'y', valLabel: 'val', yScale: 'log', alwaysMean: true }) as unknown as {
+      data: { values: { series: string }[] };
+    };
     const vs = spec.data.values;
     expect(vs.filter((v) => v.series === 'val')).toHaveLength(13);
     expect(vs.filter((v) => v.series === 'train (per step)').length).toBeLessThanOrEqual(MAX_SERIES_POINTS);

@@ -6,7 +6,20 @@ import type { ResultLine } from '../../sampling/sweep.js';
 import { renderSvg } from '../../src/plot/render.js';
 
 const guided = (eta: number, score: string, perplexity: number): ResultLine => {
-  const params: GuidedParams = { kind: 'guided', fieldSource: 'final', score, schedule: 'default', steps: 50, lambda: 'off', eta, gamma: 1, integrator: 'heun', readout: 'nearest', readoutTemperature: null, seed: 0 };
+  const params: GuidedParams = {
+    kind: 'guided',
+    fieldSource: 'final',
+    score,
+    schedule: 'default',
+    steps: 50,
+    lambda: 'off',
+    eta,
+    gamma: 1,
+    integrator: 'heun',
+    readout: 'nearest',
+    readoutTemperature: null,
+    seed: 0,
+  };
   const metrics = { perplexity, entropy_bits: 3, distinct_1: 0.5, distinct_2: 0.6 + eta / 10, distinct_3: 0.9, repetition_4: 0, loop_rate: 0, zipf: 1 };
   return { runId: `${eta}${score}`, index: 0, label: runLabel(params), params, setup: {} as ResultLine['setup'], generations: [], metrics };
 };
@@ -21,7 +34,9 @@ describe('sweep report plots', () => {
   });
 
   it('metrics against η: perplexity on a log axis, bounded metrics linear, legends wide', async () => {
-    const spec = metricsAgainstSpec(lines, 'eta') as unknown as { concat: { title: { text: string }; encoding: { y: { scale: { type?: string } }; color: { legend: { labelLimit: number } } } }[] };
+    const spec = metricsAgainstSpec(lines, 'eta') as unknown as {
+      concat: { title: { text: string }; encoding: { y: { scale: { type?: string } }; color: { legend: { labelLimit: number } } } }[];
+    };
     const ppl = spec.concat.find((p) => p.title.text.startsWith('perplexity'))!;
     expect(ppl.encoding.y.scale.type).toBe('log');
     const d2 = spec.concat.find((p) => p.title.text.startsWith('distinct_2'))!;

@@ -126,7 +126,16 @@ describe('generateBaseline', async () => {
   it('no growth of tf.memory().numTensors over a long generation', async () => {
     const counts: number[] = [];
     const before = tf.memory().numTensors;
-    await generateBaseline(lm, { method: 'top-p', topP: 0.9, repetitionPenalty: 1.3, prompts, promptIds, tokens: 28, samples: 2, onToken: (e) => e.prompt === 0 && e.sample === 0 && counts.push(tf.memory().numTensors) });
+    await generateBaseline(lm, {
+      method: 'top-p',
+      topP: 0.9,
+      repetitionPenalty: 1.3,
+      prompts,
+      promptIds,
+      tokens: 28,
+      samples: 2,
+      onToken: (e) => e.prompt === 0 && e.sample === 0 && counts.push(tf.memory().numTensors),
+    });
     expect(tf.memory().numTensors).toBe(before);
     expect(counts.length).toBe(28);
     expect(new Set(counts.slice(1)).size).toBe(1);
@@ -172,20 +181,65 @@ describe('spinbath generate', () => {
     let out = '';
     let err = '';
     const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t) };
-    await generateDef(io)(yargs(args).options(globalOptions)).strict().exitProcess(false).fail((m, e) => { throw e ?? new Error(m); }).parseAsync();
+    await generateDef(io)(yargs(args).options(globalOptions))
+      .strict()
+      .exitProcess(false)
+      .fail((m, e) => {
+        throw e ?? new Error(m);
+      })
+      .parseAsync();
     return { out, err };
   }
 
   it('--json prints one {prompt, text, tokens} line per sample; --out writes the same JSONL', async () => {
     const file = join(dir, 'gen.jsonl');
-    const r = await run(['generate', '--model', join(dir, 'm'), '--prompt', 'The cat', '--prompt', 'A dog', '--samples', '2', '--tokens', '6', '--top-p', '0.9', '--seed', '3', '--json', '--out', file]);
-    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    const r = await run([
+      'generate',
+      '--model',
+      join(dir, 'm'),
+      '--prompt',
+      'The cat',
+      '--prompt',
+      'A dog',
+      '--samples',
+      '2',
+      '--tokens',
+      '6',
+      '--top-p',
+      '0.9',
+      '--seed',
+      '3',
+      '--json',
+      '--out',
+      file,
+    ]);
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.length).toBe(4);
     expect(Object.keys(lines[0])).toEqual(['prompt', 'text', 'tokens']);
     expect(lines[0].prompt).toBe('The cat');
     expect(lines[3].prompt).toBe('A dog');
     expect(readFileSync(file, 'utf8')).toBe(r.out);
-    const again = await run(['generate', '--model', join(dir, 'm'), '--prompt', 'The cat', '--prompt', 'A dog', '--samples', '2', '--tokens', '6', '--top-p', '0.9', '--seed', '3', '--json']);
+    const again = await run([
+      'generate',
+      '--model',
+      join(dir, 'm'),
+      '--prompt',
+      'The cat',
+      '--prompt',
+      'A dog',
+      '--samples',
+      '2',
+      '--tokens',
+      '6',
+      '--top-p',
+      '0.9',
+      '--seed',
+      '3',
+      '--json',
+    ]);
     expect(again.out).toBe(r.out);
   });
 

@@ -47,7 +47,14 @@ describe('docs/cluster.md Slurm array script', () => {
     for (let i = 0; i < n; i++) {
       // async, so the worker's event loop keeps answering vitest while the shard runs
       await promisify(execFile)('bash', [file], {
-        env: { ...process.env, SLURM_ARRAY_TASK_ID: String(i), SLURM_ARRAY_TASK_COUNT: String(n), CONFIG: 'configs/sweeps/tiny.json', OUT: out, SPINBATH: 'node --import tsx test/helpers/cli-entry.ts' },
+        env: {
+          ...process.env,
+          SLURM_ARRAY_TASK_ID: String(i),
+          SLURM_ARRAY_TASK_COUNT: String(n),
+          CONFIG: 'configs/sweeps/tiny.json',
+          OUT: out,
+          SPINBATH: 'node --import tsx test/helpers/cli-entry.ts',
+        },
       });
     }
     const merged = join(tmp, 'merged');
@@ -61,11 +68,12 @@ describe('docs/cluster.md Slurm array script', () => {
     expect(a.length).toBe(15);
     expect(a.map((l) => l.runId)).toEqual(b.map((l) => l.runId));
     expect(a.map((l) => JSON.stringify([l.params, l.generations]))).toEqual(b.map((l) => JSON.stringify([l.params, l.generations])));
-    for (let k = 0; k < a.length; k++) for (const key of Object.keys(b[k].metrics)) {
-      const x = a[k].metrics[key];
-      const y = b[k].metrics[key];
-      if (x === null || y === null) expect(x).toBe(y);
-      else expect(Math.abs(x - y)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(y)));
-    }
+    for (let k = 0; k < a.length; k++)
+      for (const key of Object.keys(b[k].metrics)) {
+        const x = a[k].metrics[key];
+        const y = b[k].metrics[key];
+        if (x === null || y === null) expect(x).toBe(y);
+        else expect(Math.abs(x - y)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(y)));
+      }
   }, 600_000);
 });

@@ -61,12 +61,28 @@ describe('decisiveRows', () => {
     const prompts = { ids: Array.from({ length: P }, () => [rng.int(V), rng.int(V)]) };
     const tokenizer = { encode: (w: string) => [w.trim().length % V] }; // topic word 'ab' → id 2
     const line = (params: ResultLine['params'], seed: number): ResultLine => ({
-      runId: `${JSON.stringify(params)}/${seed}`, index: 0, label: '', params: { ...params, seed } as ResultLine['params'], setup: {} as ResultLine['setup'],
+      runId: `${JSON.stringify(params)}/${seed}`,
+      index: 0,
+      label: '',
+      params: { ...params, seed } as ResultLine['params'],
+      setup: {} as ResultLine['setup'],
       generations: prompts.ids.map((_, p) => ({ promptIndex: p, sample: 0, text: '', tokens: Array.from({ length: 8 }, () => rng.int(V)) })),
       metrics: {},
     });
     const top = { kind: 'baseline', method: 'top-p', topP: 0.9 } as const;
-    const guided = { kind: 'guided', fieldSource: 'final', score: 'none', schedule: 'default', steps: 50, lambda: 'off', eta: 1, gamma: 1, integrator: 'heun', readout: 'nearest', readoutTemperature: null } as const;
+    const guided = {
+      kind: 'guided',
+      fieldSource: 'final',
+      score: 'none',
+      schedule: 'default',
+      steps: 50,
+      lambda: 'off',
+      eta: 1,
+      gamma: 1,
+      integrator: 'heun',
+      readout: 'nearest',
+      readoutTemperature: null,
+    } as const;
     const lines = [line(top as never, 0), line(top as never, 1), line(guided as never, 0), line(guided as never, 1)];
     const rows = await decisiveRows(lines, prompts, [{ name: 'kn', kind: 'ngram', model: kn }], tokenizer, { bootstrap: 200, seed: 0, topicWords: ['ab'] });
     expect(rows.map((r) => r.method)).toEqual(['top-p', 'guided']);
@@ -103,11 +119,13 @@ describe('decisiveRows', () => {
     expect(o.count[0]).toBe(3);
     expect(o.nll[0]).toBeCloseTo(scoreNgram(kn, [1, 2, 3, 4, 5], 2).nll, 12);
     const csv = decisiveCsv(rows).split('\n');
-    expect(csv[0]).toBe('method,setting,prompts,seeds,evaluator,perplexity,perplexity_lo,perplexity_hi,distinct_2,distinct_2_lo,distinct_2_hi,hit_rate,hit_rate_lo,hit_rate_hi,pareto,dominated_by');
+    expect(csv[0]).toBe(
+      'method,setting,prompts,seeds,evaluator,perplexity,perplexity_lo,perplexity_hi,distinct_2,distinct_2_lo,distinct_2_hi,hit_rate,hit_rate_lo,hit_rate_hi,pareto,dominated_by',
+    );
     expect(csv).toHaveLength(4);
   });
 
-  it('maps runs to the issue\'s method names', () => {
+  it("maps runs to the issue's method names", () => {
     expect(methodOf({ kind: 'euclidean', model: 'x', steps: 5, seed: 0 })).toBe('euclidean-ddpm');
     expect(methodOf({ kind: 'baseline', method: 'temperature', seed: 0, logitBias: { words: ['a'], bias: 2 } })).toBe('logit-bias');
     expect(methodOf({ kind: 'baseline', method: 'top-k', topK: 5, seed: 0 })).toBe('top-k');
@@ -117,9 +135,13 @@ describe('decisiveRows', () => {
 describe('decisive sweep grid', () => {
   it('expands integrators, annealed η, steering, euclidean and extra grids; labels name them', () => {
     const c = parseSweepConfig({
-      tokens: 4, seeds: [0, 1],
+      tokens: 4,
+      seeds: [0, 1],
       guided: { eta: [1, { kind: 'linear', from: 0.5, to: 3 }] },
-      grids: [{ method: 'steered', eta: [2], steer: { words: ['war'], alpha: [1, 4] } }, { eta: [2], steps: [5, 10], integrators: ['midpoint', 'depondt'] }],
+      grids: [
+        { method: 'steered', eta: [2], steer: { words: ['war'], alpha: [1, 4] } },
+        { eta: [2], steps: [5, 10], integrators: ['midpoint', 'depondt'] },
+      ],
       euclidean: { models: ['m/e'], steps: [50] },
       baselines: [{ method: 'greedy' }, { method: 'temperature', logitBias: { words: ['war'], bias: 2 } }],
     });
@@ -156,7 +178,11 @@ describe('steering field', () => {
     const sums = new Float64Array(n);
     let count = 0;
     integrateReverse(uniformSpinRows(n, d, rng), sde, {
-      integrator: INTEGRATORS.heun, steps: Kb + Kc, T: (Kb + Kc) * dtau, tMin: 0, rng,
+      integrator: INTEGRATORS.heun,
+      steps: Kb + Kc,
+      T: (Kb + Kc) * dtau,
+      tMin: 0,
+      rng,
       onStep: (k, _t, S) => {
         if (k <= Kb || k % 4 !== 0) return;
         for (let i = 0; i < n; i++) sums[i] += (S[i * d] + alpha * S[i * d + 1]) / G; // S·Ĝ
@@ -179,7 +205,12 @@ describe('per-output NLL under a GPT-2 evaluator', () => {
     const tokenizer = await loadTokenizer();
     try {
       const ev = { model, tokenizer };
-      const records = ['The cat', 'A long time ago', 'Yes'].map((prompt, i) => ({ prompt, promptTokens: tokenizer.encode(prompt), text: '', tokens: [100 + i, 200 + i, 300 + i, 7 + i].slice(0, 2 + i) }));
+      const records = ['The cat', 'A long time ago', 'Yes'].map((prompt, i) => ({
+        prompt,
+        promptTokens: tokenizer.encode(prompt),
+        text: '',
+        tokens: [100 + i, 200 + i, 300 + i, 7 + i].slice(0, 2 + i),
+      }));
       for (const r of records) r.text = tokenizer.decode(r.tokens);
       const { nll, count } = await perOutputNll(ev, records);
       const total = nll.reduce((a, b) => a + b, 0);

@@ -80,7 +80,16 @@ describe('generateEuclidean', () => {
       const c = embedScaleOf(WE, d);
       const target = 1234;
       const x0 = Float32Array.from({ length: d }, (_, j) => c * WE[target * d + j]);
-      const meta = { format: 'spinbath-euclid/1', d, vocab: model.vocab, fieldSource: 'final', modelHash: 'test', schedule: VP, tMin: 1e-3, embedScale: c } as EuclidModel['meta'];
+      const meta = {
+        format: 'spinbath-euclid/1',
+        d,
+        vocab: model.vocab,
+        fieldSource: 'final',
+        modelHash: 'test',
+        schedule: VP,
+        tMin: 1e-3,
+        embedScale: c,
+      } as EuclidModel['meta'];
       const exact = gaussianEps(x0, 0); // one-point law: ε* = (x − √ᾱ x₀)/σ
       const ddpm = { meta, eps: (x: tf.Tensor, t: number) => exact(x, t), dispose() {} } as unknown as EuclidModel;
       const res = await generateEuclidean({ model, tokenizer }, { promptIds: [[11, 12], [13]], tokens: 3, steps: 50, ddpm, samples: 2, seed: 5 });

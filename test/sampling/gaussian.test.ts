@@ -15,7 +15,10 @@ describe('FastNormal', () => {
   const x = new FastNormal(makeRng('gauss-test')).fill(n);
 
   it('mean 0, variance 1, kurtosis 3 and lag-1 correlation 0 within 4.5 standard errors', () => {
-    let m1 = 0, m2 = 0, m4 = 0, lag = 0;
+    let m1 = 0,
+      m2 = 0,
+      m4 = 0,
+      lag = 0;
     for (let i = 0; i < n; i++) {
       const v = x[i];
       m1 += v;
@@ -23,7 +26,10 @@ describe('FastNormal', () => {
       m4 += v ** 4;
       if (i > 0) lag += v * x[i - 1];
     }
-    m1 /= n; m2 /= n; m4 /= n; lag /= n - 1;
+    m1 /= n;
+    m2 /= n;
+    m4 /= n;
+    lag /= n - 1;
     expect(Math.abs(m1)).toBeLessThan(4.5 / Math.sqrt(n));
     expect(Math.abs(m2 - 1)).toBeLessThan(4.5 * Math.sqrt(2 / n));
     expect(Math.abs(m4 - 3)).toBeLessThan(4.5 * Math.sqrt(96 / n));

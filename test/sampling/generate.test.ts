@@ -41,9 +41,16 @@ async function runSample(args: string[]): Promise<{ code: number; stdout: string
 }
 
 const meta = (over: Partial<ScoreModelMeta> = {}): ScoreModelMeta => ({
-  format: 'spinbath-score/1', d: D, vocab: VOCAB, fieldSource: 'final',
-  schedule: { kind: 'linear', betaMin: 0.1, betaMax: 20, T: 1 }, eta: 1, modelHash: 'x',
-  tMin: 1e-3, fieldScaling: 'unit', ...over, // tMin = the sampler's default 1e-3·T
+  format: 'spinbath-score/1',
+  d: D,
+  vocab: VOCAB,
+  fieldSource: 'final',
+  schedule: { kind: 'linear', betaMin: 0.1, betaMax: 20, T: 1 },
+  eta: 1,
+  modelHash: 'x',
+  tMin: 1e-3,
+  fieldScaling: 'unit',
+  ...over, // tMin = the sampler's default 1e-3·T
 });
 
 describe('generateGuided', () => {
@@ -56,7 +63,14 @@ describe('generateGuided', () => {
     const b = await generateGuided(lm, opts);
     const c = await generateGuided(lm, { ...opts, seed: 6 });
     expect(a).toHaveLength(6);
-    expect(a.map((r) => [r.promptIndex, r.sample])).toEqual([[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]);
+    expect(a.map((r) => [r.promptIndex, r.sample])).toEqual([
+      [0, 0],
+      [0, 1],
+      [0, 2],
+      [1, 0],
+      [1, 1],
+      [1, 2],
+    ]);
     expect(a.map((r) => r.tokens)).toEqual(b.map((r) => r.tokens));
     expect(a.map((r) => r.tokens)).not.toEqual(c.map((r) => r.tokens));
     for (const r of a) {
@@ -96,8 +110,22 @@ describe('generateGuided', () => {
 
   it('runs LLG mode, Euler, the softmax readout and a learned score through the same path', async () => {
     let calls = 0;
-    const zero: ScoreModel = { meta: meta(), bind: () => ({ score: (_S, _t, out) => (calls++, out.fill(0), undefined), dispose: () => {} }), dispose: () => {} };
-    const res = await generateGuided(lm, { prompts: ['A'], tokens: 2, steps: 10, lambda: 0.5, gamma: 2, integrator: 'euler', readout: 'softmax', readoutTemperature: 0.05, score: zero });
+    const zero: ScoreModel = {
+      meta: meta(),
+      bind: () => ({ score: (_S, _t, out) => (calls++, out.fill(0), undefined), dispose: () => {} }),
+      dispose: () => {},
+    };
+    const res = await generateGuided(lm, {
+      prompts: ['A'],
+      tokens: 2,
+      steps: 10,
+      lambda: 0.5,
+      gamma: 2,
+      integrator: 'euler',
+      readout: 'softmax',
+      readoutTemperature: 0.05,
+      score: zero,
+    });
     expect(res[0].tokens).toHaveLength(2);
     expect(calls).toBe(2 * 10); // one score call per Euler step
   });
@@ -126,7 +154,11 @@ describe('generateGuided', () => {
     await expect(go({ steps: 0 })).rejects.toThrow(/steps must be an integer/);
     await expect(go({ schedule: { kind: 'linear', betaMin: 2, betaMax: 1, T: 1 } })).rejects.toThrow(/betaMin must not exceed betaMax/);
     await expect(go({ fieldSource: { kind: 'layer', layer: 9 } })).rejects.toThrow(/layer 9 does not exist/);
-    for (const [over, what] of [[{ d: 32 }, /d = 32/], [{ vocab: 300 }, /vocabulary 300/], [{ fieldSource: 'layer:1' }, /field source layer:1/]] as const) {
+    for (const [over, what] of [
+      [{ d: 32 }, /d = 32/],
+      [{ vocab: 300 }, /vocabulary 300/],
+      [{ fieldSource: 'layer:1' }, /field source layer:1/],
+    ] as const) {
       const s: ScoreModel = { meta: meta(over), bind: () => ({ score: (_S, _t, out) => void out.fill(0), dispose: () => {} }), dispose: () => {} };
       await expect(go({ score: s })).rejects.toThrow(what);
     }
@@ -157,7 +189,12 @@ describe('spinbath sample', () => {
     const arr = JSON.parse(m.stdout);
     expect(arr).toHaveLength(4);
     expect(Object.keys(arr[0]).sort()).toEqual(['prompt', 'promptNumber', 'sampleNumber', 'text', 'tokens', 'trace']);
-    expect(arr.map((r: { promptNumber: number; sampleNumber: number }) => [r.promptNumber, r.sampleNumber])).toEqual([[1, 1], [1, 2], [2, 1], [2, 2]]);
+    expect(arr.map((r: { promptNumber: number; sampleNumber: number }) => [r.promptNumber, r.sampleNumber])).toEqual([
+      [1, 1],
+      [1, 2],
+      [2, 1],
+      [2, 2],
+    ]);
   });
 
   it('streams the continuation after the prompt without --json', async () => {
@@ -171,8 +208,12 @@ describe('spinbath sample', () => {
     const network: NetworkConfig = { d: D, width: 8, depth: 2, activation: 'silu', timeEmbedding: 4, condition: true };
     const save = (name: string, over: Partial<ScoreNetMeta>) => {
       const m: ScoreNetMeta = {
-        ...meta(), fieldScaling: 'unit', network, norm: { logS2Min: -7, logS2Max: 2.3, logNMean: 1, logNStd: 1 },
-        training: { steps: 0, objective: 'dsm', weighting: 'sigma2' }, ...over,
+        ...meta(),
+        fieldScaling: 'unit',
+        network,
+        norm: { logS2Min: -7, logS2Max: 2.3, logNMean: 1, logNStd: 1 },
+        training: { steps: 0, objective: 'dsm', weighting: 'sigma2' },
+        ...over,
       };
       saveScoreModel(join(root, name), m, initParams(m.network, 0));
       return join(root, name);

@@ -61,7 +61,11 @@ function tanhLawError(name: IntegratorName, d: number, K: number, drift: Omit<Dr
   const sde = new GuidedDrift({ fieldScale: 'raw', N, d, schedule: constant(1), rng: makeRng('prec'), ...drift });
   let worst = { err: 0, step: 0 };
   integrateReverse(S0, sde, {
-    integrator: INTEGRATORS[name], steps: K, T: 1, tMin: 0, rng: null,
+    integrator: INTEGRATORS[name],
+    steps: K,
+    T: 1,
+    tMin: 0,
+    rng: null,
     onStep: (k, tau, S) => {
       const c = rowDots(S, Nhat, d);
       for (let i = 0; i < n; i++) {
@@ -97,7 +101,12 @@ describe('(1) noiseless flow with constant N: cosθ(τ) = tanh(η|N|τ + artanh 
 });
 
 /** Stationary E[S·N̂] from `n` independent chains: per-chain time averages after burn-in. */
-function stationaryMean(name: IntegratorName, d: number, kappa: number, o: { n: number; dtau: number; burn: number; collect: number; every: number; llg?: boolean }) {
+function stationaryMean(
+  name: IntegratorName,
+  d: number,
+  kappa: number,
+  o: { n: number; dtau: number; burn: number; collect: number; every: number; llg?: boolean },
+) {
   // time unit: the faster of the diffusive rate (d−1)β/2 and the drift rate κβ/2 is 1
   const beta = 2 / Math.max(d - 1, kappa);
   const etaN = (kappa * beta) / 2;
@@ -112,7 +121,11 @@ function stationaryMean(name: IntegratorName, d: number, kappa: number, o: { n: 
   const sums = new Float64Array(n);
   let count = 0;
   integrateReverse(S0, sde, {
-    integrator: INTEGRATORS[name], steps: Kb + Kc, T: (Kb + Kc) * o.dtau, tMin: 0, rng,
+    integrator: INTEGRATORS[name],
+    steps: Kb + Kc,
+    T: (Kb + Kc) * o.dtau,
+    tMin: 0,
+    rng,
     onStep: (k, _tau, S) => {
       if (k <= Kb || k % o.every !== 0) return;
       for (let i = 0; i < n; i++) sums[i] += S[i * d]; // S·N̂ = S₀ (N̂ = e₀)
@@ -270,11 +283,22 @@ describe('(5) unit norm', () => {
       const n = 8;
       const d = 768;
       const { N, rng } = fields(n, d, 40, 768);
-      const sde = new GuidedDrift({ fieldScale: 'raw', N, d, eta: 1, schedule: { kind: 'linear', betaMin: 0.1, betaMax: 20, T: 1 }, llg: { lambda: 0.3 }, rng: makeRng('p') });
+      const sde = new GuidedDrift({
+        fieldScale: 'raw',
+        N,
+        d,
+        eta: 1,
+        schedule: { kind: 'linear', betaMin: 0.1, betaMax: 20, T: 1 },
+        llg: { lambda: 0.3 },
+        rng: makeRng('p'),
+      });
       const S0 = uniformSpinRows(n, d, rng);
       let worst = { dev: 0, step: 0 };
       integrateReverse(S0, sde, {
-        integrator: INTEGRATORS[name], steps: 50, T: 1, rng,
+        integrator: INTEGRATORS[name],
+        steps: 50,
+        T: 1,
+        rng,
         onStep: (k, _t, S) => {
           for (const s of rowDots(S, S, d)) {
             const dev = Math.abs(Math.sqrt(s) - 1);
@@ -318,13 +342,37 @@ describe('drift pieces', () => {
   });
 
   it('a user skew matrix gives −γ A S; a non-skew one is refused', () => {
-    const A = [[0, 1, 0], [-1, 0, 2], [0, -2, 0]];
+    const A = [
+      [0, 1, 0],
+      [-1, 0, 2],
+      [0, -2, 0],
+    ];
     const { N, rng } = fields(2, 3, 1, 4);
     const S = uniformSpinRows(2, 3, rng);
     const sde = new GuidedDrift({ fieldScale: 'raw', N, d: 3, eta: 1, schedule: constant(1), llg: { lambda: 0, gamma: 2, precession: { kind: 'matrix', A } } });
     const got = sde.drift(S, 0, new Float32Array(6));
-    for (let r = 0; r < 2; r++) for (let i = 0; i < 3; i++) expect(got[r * 3 + i]).toBeCloseTo(-2 * (A[i][0] * S[r * 3] + A[i][1] * S[r * 3 + 1] + A[i][2] * S[r * 3 + 2]), 5);
-    expect(() => new GuidedDrift({ fieldScale: 'raw', N, d: 3, schedule: constant(1), llg: { lambda: 0, precession: { kind: 'matrix', A: [[0, 1, 0], [1, 0, 0], [0, 0, 0]] } } })).toThrow(/skew/);
+    for (let r = 0; r < 2; r++)
+      for (let i = 0; i < 3; i++) expect(got[r * 3 + i]).toBeCloseTo(-2 * (A[i][0] * S[r * 3] + A[i][1] * S[r * 3 + 1] + A[i][2] * S[r * 3 + 2]), 5);
+    expect(
+      () =>
+        new GuidedDrift({
+          fieldScale: 'raw',
+          N,
+          d: 3,
+          schedule: constant(1),
+          llg: {
+            lambda: 0,
+            precession: {
+              kind: 'matrix',
+              A: [
+                [0, 1, 0],
+                [1, 0, 0],
+                [0, 0, 0],
+              ],
+            },
+          },
+        }),
+    ).toThrow(/skew/);
     sde.dispose();
   });
 

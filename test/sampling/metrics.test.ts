@@ -15,7 +15,10 @@ import { randomGpt2Weights, writeTinyGpt2 } from '../helpers/tinyGpt2.js';
 
 describe('text statistics (token ids)', () => {
   it('distinct-n pools n-grams over outputs without crossing them', () => {
-    const outs = [[1, 2, 3, 1, 2], [1, 2]];
+    const outs = [
+      [1, 2, 3, 1, 2],
+      [1, 2],
+    ];
     expect(distinctN(outs, 1)).toBeCloseTo(3 / 7, 12);
     expect(distinctN(outs, 2)).toBeCloseTo(3 / 5, 12); // 12 23 31 12 | 12
     expect(distinctN(outs, 3)).toBe(1); // 123 231 312
@@ -113,13 +116,27 @@ describe('spinbath metrics', () => {
   async function run(args: string[]) {
     let out = '';
     const io = { out: (t: string) => void (out += t), err: () => {} };
-    await metricsDef(io)(yargs(args).options(globalOptions)).strict().exitProcess(false).fail((m, e) => { throw e ?? new Error(m); }).parseAsync();
+    await metricsDef(io)(yargs(args).options(globalOptions))
+      .strict()
+      .exitProcess(false)
+      .fail((m, e) => {
+        throw e ?? new Error(m);
+      })
+      .parseAsync();
     return out;
   }
 
   it('--json reports every metric together; bad lines are one-line errors naming the line', async () => {
     const file = join(dir, 'g.jsonl');
-    writeFileSync(file, [{ prompt: 'The cat', text: ' sat on the mat', tokens: [3332, 319, 262, 2603] }, { prompt: 'A', text: ' dog dog dog' }].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeFileSync(
+      file,
+      [
+        { prompt: 'The cat', text: ' sat on the mat', tokens: [3332, 319, 262, 2603] },
+        { prompt: 'A', text: ' dog dog dog' },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join('\n') + '\n',
+    );
     const m = JSON.parse(await run(['metrics', '--input', file, '--evaluator', join(dir, 'm'), '--json']));
     for (const k of ['perplexity', 'entropy_bits', 'distinct_1', 'distinct_2', 'distinct_3', 'repetition_4', 'loop_rate', 'zipf']) expect(k in m).toBe(true);
     expect(m.outputs).toBe(2);

@@ -44,7 +44,10 @@ describe('nearest readout', () => {
     const r = ro.nearest(S);
     for (let i = 0; i < s.length; i++) {
       const c = cosines(s[i], e);
-      const order = c.map((v, t) => [v, t]).filter(([, t]) => !exclude.includes(t)).sort((a, b) => b[0] - a[0]);
+      const order = c
+        .map((v, t) => [v, t])
+        .filter(([, t]) => !exclude.includes(t))
+        .sort((a, b) => b[0] - a[0]);
       expect(r.ids[i]).toBe(order[0][1]);
       expect(r.runnerUp[i]).toBe(order[1][1]);
       expect(r.cosChosen[i]).toBeCloseTo(order[0][0], 5);
@@ -111,7 +114,10 @@ describe('softmax readout', () => {
     for (const t of r.ids) counts[t]++;
     for (const t of exclude) expect(counts[t]).toBe(0);
     // the five most probable tokens: observed frequency within 4 binomial standard errors
-    const top = w.map((x, t) => [x / z, t]).sort((a, b) => b[0] - a[0]).slice(0, 5);
+    const top = w
+      .map((x, t) => [x / z, t])
+      .sort((a, b) => b[0] - a[0])
+      .slice(0, 5);
     for (const [p, t] of top) expect(Math.abs(counts[t] / n - p), `token ${t}: p = ${p}`).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n));
     ro.dispose();
     tf.dispose([E, S, s0]);

@@ -67,7 +67,9 @@ describe('sweep config', () => {
   it('shards cover the grid exactly once for several n', () => {
     const total = expandGrid(cfg).length;
     for (const n of [1, 2, 3, 4, 7, total, total + 3]) {
-      const all = Array.from({ length: n }, (_, i) => shardIndices(total, { index: i, count: n })).flat().sort((a, b) => a - b);
+      const all = Array.from({ length: n }, (_, i) => shardIndices(total, { index: i, count: n }))
+        .flat()
+        .sort((a, b) => a - b);
       expect(all).toEqual(Array.from({ length: total }, (_, i) => i));
     }
     expect(parseShard('2/5')).toEqual({ index: 2, count: 5 });
@@ -131,7 +133,10 @@ describe('runSweep', () => {
     expect(merged.map((l) => JSON.stringify(l) + '\n').join('')).toBe(read(full));
     const bad = join(tmp, 'bad');
     cpSync(dirs[0], bad, { recursive: true });
-    const lines = read(bad).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = read(bad)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     lines[0].generations[0].tokens[0] += 1;
     writeFileSync(join(bad, 'results.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
     expect(() => mergeResults([dirs[0], bad])).toThrow(new RegExp(`run ${lines[0].runId} .* different results`));
@@ -139,7 +144,14 @@ describe('runSweep', () => {
 
   it('the report has tables and SVG plots', async () => {
     const files = await writeReport(join(tmp, 'report'), readResults(join(full, 'results.jsonl')).lines);
-    expect(files.map((f) => f.split('/').pop())).toEqual(['summary.md', 'summary.csv', 'runs.csv', 'quality-diversity.svg', 'metrics-vs-eta.svg', 'metrics-vs-lambda.svg']);
+    expect(files.map((f) => f.split('/').pop())).toEqual([
+      'summary.md',
+      'summary.csv',
+      'runs.csv',
+      'quality-diversity.svg',
+      'metrics-vs-eta.svg',
+      'metrics-vs-lambda.svg',
+    ]);
     const md = readFileSync(files[0], 'utf8');
     expect(md).toMatch(/\| guided η=1 λ=off K=5 \| 2 \|/);
     expect(md).toMatch(/\| greedy \| 1 \|/);
@@ -153,11 +165,27 @@ describe('score checkpoints in the grid', () => {
     const loaded: string[] = [];
     let disposed = 0;
     const seen: (string | null)[] = [];
-    const fake = (dir: string) => ({ meta: { dir }, score: () => { throw new Error('unused'); }, dispose: () => void disposed++ });
-    const r = await runSweep(c, { ...deps(async (l, o) => {
-      seen.push(o.score ? (o.score.meta as unknown as { dir: string }).dir : null);
-      return stubGuided(l, o);
-    }), openScore: async (dir) => { loaded.push(dir); return fake(dir) as never; } }, { outDir: join(tmp, 'scores') });
+    const fake = (dir: string) => ({
+      meta: { dir },
+      score: () => {
+        throw new Error('unused');
+      },
+      dispose: () => void disposed++,
+    });
+    const r = await runSweep(
+      c,
+      {
+        ...deps(async (l, o) => {
+          seen.push(o.score ? (o.score.meta as unknown as { dir: string }).dir : null);
+          return stubGuided(l, o);
+        }),
+        openScore: async (dir) => {
+          loaded.push(dir);
+          return fake(dir) as never;
+        },
+      },
+      { outDir: join(tmp, 'scores') },
+    );
     expect(r.lines.map((l) => l.label)).toEqual(['guided η=1 λ=off K=50', 'guided η=1 λ=off K=50 score ckpt-A']);
     expect(seen).toEqual([null, 'ckpt-A']);
     expect([loaded, disposed]).toEqual([['ckpt-A'], 1]);
@@ -169,10 +197,25 @@ describe('spinbath sweep (CLI)', () => {
     const model = join(tmp, 'm');
     writeTinyGpt2(model, { config: { vocab_size: 50257, n_positions: 16 }, seed: 3 });
     const c = join(tmp, 'b.json');
-    writeFileSync(c, JSON.stringify({ prompts: { texts: ['The jury said', 'It was'] }, tokens: 3, seeds: [0, 1], baselines: [{ method: 'greedy' }, { method: 'top-k', topK: 3 }] }));
+    writeFileSync(
+      c,
+      JSON.stringify({
+        prompts: { texts: ['The jury said', 'It was'] },
+        tokens: 3,
+        seeds: [0, 1],
+        baselines: [{ method: 'greedy' }, { method: 'top-k', topK: 3 }],
+      }),
+    );
     let out = '';
     const io = { out: (t: string) => void (out += t), err: () => {} };
-    const run = (args: string[]) => sweepDef(io)(yargs(args).options(globalOptions)).strict().exitProcess(false).fail((m, e) => { throw e ?? new Error(m); }).parseAsync();
+    const run = (args: string[]) =>
+      sweepDef(io)(yargs(args).options(globalOptions))
+        .strict()
+        .exitProcess(false)
+        .fail((m, e) => {
+          throw e ?? new Error(m);
+        })
+        .parseAsync();
     await run(['sweep', '--config', c, '--shard', '1/2', '--list', '--json']);
     expect(JSON.parse(out).map((r: { index: number }) => r.index)).toEqual([1]);
     out = '';

@@ -41,8 +41,18 @@ function weights(c: NetworkConfig, seed: number): Map<string, HostTensor> {
 
 function model(c: NetworkConfig, seed: number): NetScoreModel {
   const meta: ScoreNetMeta = {
-    format: 'spinbath-score/1', d: c.d, vocab: 10, fieldSource: 'final', schedule: schedule(c.d), eta: 0.4, modelHash: 'test', tMin,
-    fieldScaling: 'unit', network: c, norm, training: { steps: 0, objective: 'dsm', weighting: 'sigma2' },
+    format: 'spinbath-score/1',
+    d: c.d,
+    vocab: 10,
+    fieldSource: 'final',
+    schedule: schedule(c.d),
+    eta: 0.4,
+    modelHash: 'test',
+    tMin,
+    fieldScaling: 'unit',
+    network: c,
+    norm,
+    training: { steps: 0, objective: 'dsm', weighting: 'sigma2' },
   };
   return new NetScoreModel(meta, weights(c, seed));
 }
@@ -130,11 +140,14 @@ describe('HostScoreNet parity with scoreForward', () => {
     ['silu', 6, 10, 3, true, 6], // padded: d and width not multiples of 4
     ['gelu', 7, 13, 2, false, 2],
     ['tanh', 5, 18, 2, true, 64],
-  ] as [Activation, number, number, number, boolean, number][])('%s, d %i, width %i, depth %i, condition %s, E %i', (activation, d, width, depth, condition, E) => {
-    const m = model({ d, width, depth, activation, timeEmbedding: E, condition }, 7);
-    checkParity(m, 5, `in/${activation}/${d}`);
-    m.dispose();
-  });
+  ] as [Activation, number, number, number, boolean, number][])(
+    '%s, d %i, width %i, depth %i, condition %s, E %i',
+    (activation, d, width, depth, condition, E) => {
+      const m = model({ d, width, depth, activation, timeEmbedding: E, condition }, 7);
+      checkParity(m, 5, `in/${activation}/${d}`);
+      m.dispose();
+    },
+  );
 });
 
 describe('bindings', () => {
@@ -171,10 +184,7 @@ describe('bindings', () => {
 
   it('stays correct when a larger bind grows the memory, and with the time cache warm', () => {
     const d = 128;
-    const net = new HostScoreNet(
-      { network: { ...c, d, width: 128 }, norm, schedule: schedule(d), tMin },
-      weights({ ...c, d, width: 128 }, 3),
-    );
+    const net = new HostScoreNet({ network: { ...c, d, width: 128 }, norm, schedule: schedule(d), tMin }, weights({ ...c, d, width: 128 }, 3));
     const m = model({ ...c, d, width: 128 }, 3);
     const small = inputs(2, d, 'grow-small');
     const out2 = new Float32Array(2 * d);

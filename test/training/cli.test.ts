@@ -23,10 +23,13 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
   let stderr = '';
   const io: Io = { out: (t) => void (stdout += t), err: (t) => void (stderr += t) };
   try {
-    await trainDef(io)(yargs(args).options(globalOptions)).strict().exitProcess(false)
+    await trainDef(io)(yargs(args).options(globalOptions))
+      .strict()
+      .exitProcess(false)
       .fail((msg, err) => {
         throw err ?? new Error(msg);
-      }).parseAsync();
+      })
+      .parseAsync();
     return { code: 0, stdout, stderr };
   } catch (e) {
     stderr += `spinbath: ${(e as Error).message}\n`;
@@ -65,17 +68,58 @@ describe('spinbath train', () => {
     const m = await loadScoreModel(out);
     expect(m.meta).toMatchObject({ format: 'spinbath-score/1', d: 16, vocab: 513, fieldSource: 'final', eta: 0.5, fieldScaling: 'unit' });
     m.dispose();
-    const again = await run(['train', '--config', 'configs/score/tiny.json', '--model', join(root, 'lm'), '--out', join(root, 'run2'), '--stop-after', '10', '--json', ...B]);
+    const again = await run([
+      'train',
+      '--config',
+      'configs/score/tiny.json',
+      '--model',
+      join(root, 'lm'),
+      '--out',
+      join(root, 'run2'),
+      '--stop-after',
+      '10',
+      '--json',
+      ...B,
+    ]);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout).field_cache.train.status).toBe('hit');
     expect(JSON.parse(again.stdout).final_val_loss).not.toBe(JSON.parse(again.stdout).initial_val_loss); // the loss at the stop, not step 1's
     // a stopped run is a valid --score (its latest checkpoint)
-    const sampled = await runCli(['sample', '--model', join(root, 'lm'), '--score', join(root, 'run2'), '--prompt', 'The', '--tokens', '2', '--steps', '3', '--json', '--backend', 'cpu']);
+    const sampled = await runCli([
+      'sample',
+      '--model',
+      join(root, 'lm'),
+      '--score',
+      join(root, 'run2'),
+      '--prompt',
+      'The',
+      '--tokens',
+      '2',
+      '--steps',
+      '3',
+      '--json',
+      '--backend',
+      'cpu',
+    ]);
     expect(sampled.code, sampled.stderr).toBe(0);
     expect(JSON.parse(sampled.stdout).tokens).toHaveLength(2);
     // --seed overrides training.seed: same seed → byte-identical weights, another seed → different
     const weights = async (name: string, seed: string) => {
-      const r = await run(['train', '--config', 'configs/score/tiny.json', '--model', join(root, 'lm'), '--out', join(root, name), '--stop-after', '10', '--json', '--seed', seed, ...B]);
+      const r = await run([
+        'train',
+        '--config',
+        'configs/score/tiny.json',
+        '--model',
+        join(root, 'lm'),
+        '--out',
+        join(root, name),
+        '--stop-after',
+        '10',
+        '--json',
+        '--seed',
+        seed,
+        ...B,
+      ]);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).seed).toBe(Number(seed));
       return readFileSync(join(root, name, 'checkpoints', 'step-000010', 'params.safetensors'));
@@ -102,12 +146,28 @@ describe('spinbath train', () => {
 
   it('bad input: one line, exit 2', async () => {
     const bad = join(root, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ field: { context: 8 }, schedule: { kind: 'linear', beta_max: 1 }, network: { width: 8, depth: 1 }, training: { batch_size: 4, steps: 2, lr: 1e-3, eval_every: 1, checkpoint_every: 1, sed: 1 } }));
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        field: { context: 8 },
+        schedule: { kind: 'linear', beta_max: 1 },
+        network: { width: 8, depth: 1 },
+        training: { batch_size: 4, steps: 2, lr: 1e-3, eval_every: 1, checkpoint_every: 1, sed: 1 },
+      }),
+    );
     const r = await run(['train', '--config', bad, '--model', join(root, 'lm'), '--out', join(root, 'x'), ...B]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/field training: unknown field\(s\) 'sed'/);
     const big = join(root, 'big.json');
-    writeFileSync(big, JSON.stringify({ field: { context: 64 }, schedule: { kind: 'linear', beta_max: 1 }, network: { width: 8, depth: 1 }, training: { batch_size: 4, steps: 2, lr: 1e-3, eval_every: 1, checkpoint_every: 1 } }));
+    writeFileSync(
+      big,
+      JSON.stringify({
+        field: { context: 64 },
+        schedule: { kind: 'linear', beta_max: 1 },
+        network: { width: 8, depth: 1 },
+        training: { batch_size: 4, steps: 2, lr: 1e-3, eval_every: 1, checkpoint_every: 1 },
+      }),
+    );
     const r2 = await run(['train', '--config', big, '--model', join(root, 'lm'), '--out', join(root, 'y'), ...B]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/field\.context 64 exceeds the model's context of 16 positions/);

@@ -23,18 +23,31 @@ const sources: FieldSource[] = [
   { kind: 'final' },
   { kind: 'layer', layer: 1 },
   { kind: 'head', layer: 0, head: 2 },
-  { kind: 'heads', heads: [{ layer: 0, head: 1 }, { layer: 1, head: 3 }] },
+  {
+    kind: 'heads',
+    heads: [
+      { layer: 0, head: 1 },
+      { layer: 1, head: 3 },
+    ],
+  },
 ];
 
 describe('contextFieldsAll', () => {
   for (const s of sources) {
     it(`row p equals contextFields of the prefix ..p (${s.kind})`, async () => {
-      const ids = [[3, 14, 15, 9, 26, 5, 35], [8, 9, 7, 9, 3, 2, 38]];
+      const ids = [
+        [3, 14, 15, 9, 26, 5, 35],
+        [8, 9, 7, 9, 3, 2, 38],
+      ];
       const all = await contextFieldsAll(model, ids, s); // [2, 7, 16]
       expect(all.shape).toEqual([2, 7, 16]);
       const got = all.arraySync() as number[][][];
       for (let p = 0; p < 7; p++) {
-        const oneT = await contextFields(model, ids.map((r) => r.slice(0, p + 1)), s); // [2, 16]
+        const oneT = await contextFields(
+          model,
+          ids.map((r) => r.slice(0, p + 1)),
+          s,
+        ); // [2, 16]
         const one = oneT.arraySync() as number[][];
         oneT.dispose();
         for (let b = 0; b < 2; b++) one[b].forEach((x, k) => expect(got[b][p][k]).toBeCloseTo(x, 4));
@@ -46,7 +59,12 @@ describe('contextFieldsAll', () => {
 
 describe('pairs and the field cache', () => {
   it('windows keep every position once, each with ≥ context − stride tokens of context after the first window', () => {
-    for (const [n, W, S] of [[100, 10, 4], [100, 10, 10], [37, 8, 3], [5, 10, 5]]) {
+    for (const [n, W, S] of [
+      [100, 10, 4],
+      [100, 10, 10],
+      [37, 8, 3],
+      [5, 10, 5],
+    ]) {
       const seen = new Set<number>();
       for (const w of pairWindows(n, W, S, null)) {
         for (let p = w.from; p < w.to; p++) {
@@ -67,7 +85,19 @@ describe('pairs and the field cache', () => {
   for (const batchTokens of [16, 3]) {
     it(`pairs hold the field of their context (fp16) and the next token (${batchTokens} tokens per call${batchTokens < 8 ? ': KV-cached chunks' : ''})`, async () => {
       const ids = Uint16Array.from({ length: 40 }, (_, i) => (i * 7 + 3) % 60);
-      const spec: FieldCacheSpec = { split: 'train', source: { kind: 'heads', heads: [{ layer: 0, head: 1 }, { layer: 1, head: 2 }] }, context: 8, stride: 4, maxPairs: null };
+      const spec: FieldCacheSpec = {
+        split: 'train',
+        source: {
+          kind: 'heads',
+          heads: [
+            { layer: 0, head: 1 },
+            { layer: 1, head: 2 },
+          ],
+        },
+        context: 8,
+        stride: 4,
+        maxPairs: null,
+      };
       const { pairs } = await buildPairs(model, ids, spec, { batchTokens });
       let row = 0;
       for (const w of pairWindows(ids.length, 8, 4, null)) {
@@ -112,9 +142,14 @@ describe('pairs and the field cache', () => {
 
   it('refuses corpus ids outside the vocabulary', async () => {
     const ids = Uint16Array.from([1, 2, 99, 3]);
-    await expect(loadOrBuildFieldCache(model, 'h', ids, { split: 'train', source: { kind: 'final' }, context: 4, stride: 4, maxPairs: null }, { cacheDir: mkdtempSync(join(tmpdir(), 'sb-f-')) })).rejects.toThrow(
-      /corpus token id 99 .* outside the model's vocabulary of 60/,
-    );
+    await expect(
+      loadOrBuildFieldCache(
+        model,
+        'h',
+        ids,
+        { split: 'train', source: { kind: 'final' }, context: 4, stride: 4, maxPairs: null },
+        { cacheDir: mkdtempSync(join(tmpdir(), 'sb-f-')) },
+      ),
+    ).rejects.toThrow(/corpus token id 99 .* outside the model's vocabulary of 60/);
   });
 });
-

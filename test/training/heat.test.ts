@@ -50,8 +50,14 @@ describe('Varadhan and large-t forms', () => {
       const table = new HeatKernelTable(d, s2 * 0.99, s2 * 1.01, { levels: 2 });
       const S0 = uniformSpins(n, d, rng);
       const r = await noiseSpins(S0, new Float64Array(n).fill(s2), rng, { sampler: 'exact', table });
-      const lead = tf.tensor2d(Float32Array.from(r.u, (u) => varadhanCoeff(u, d, s2, false)), [n, 1]);
-      const exact = tf.tensor2d(Float32Array.from(r.u, (u) => heatKernelSeries(u, d, s2).coeff), [n, 1]);
+      const lead = tf.tensor2d(
+        Float32Array.from(r.u, (u) => varadhanCoeff(u, d, s2, false)),
+        [n, 1],
+      );
+      const exact = tf.tensor2d(
+        Float32Array.from(r.u, (u) => heatKernelSeries(u, d, s2).coeff),
+        [n, 1],
+      );
       const viaLog = tf.div(logMap(r.St, S0), s2); // [n, d]
       const viaCoeff = heatKernelScore(r.St, S0, lead); // [n, d]
       const exactScore = heatKernelScore(r.St, S0, exact); // [n, d]
@@ -85,7 +91,10 @@ describe('Varadhan and large-t forms', () => {
   }
 
   it('the moment-tilted Varadhan form is within 0.3% of the series over the central 96% where plain Varadhan is off by > 4% (d = 128, x = 2; d = 768, x = 3)', () => {
-    for (const [d, x] of [[128, 2], [768, 3]]) {
+    for (const [d, x] of [
+      [128, 2],
+      [768, 3],
+    ]) {
       const s2 = x / (d - 1);
       const L = buildLevel(d, s2, 1024, 1500, false);
       expect(L.method).toBe('varadhan');

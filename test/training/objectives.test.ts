@@ -48,7 +48,12 @@ async function setup(points: number, n: number, seed: string, eta = 0.4) {
   const pairs: PairSet = { n, d, tokens: Int32Array.from({ length: n }, (_, i) => i % points), fields };
   const table = tableForSchedule(d, schedule, tMin, { levels: 48, grid: 512 });
   const spec: BatchSpec = { spins, schedule, tMin, eta, weighting: 'sigma2', condition: true, noise: { sampler: 'exact', table }, hutchinsonStep: 0.02 };
-  const batch = await makeBatch(spec, pairs, Int32Array.from({ length: n }, (_, i) => i), rng);
+  const batch = await makeBatch(
+    spec,
+    pairs,
+    Int32Array.from({ length: n }, (_, i) => i),
+    rng,
+  );
   return { spins, batch, table, rng };
 }
 
@@ -57,7 +62,10 @@ describe('Hutchinson sliced score matching against DSM', () => {
     const n = 6000;
     const { spins, batch: b } = await setup(5, n, 'stein');
     const params = uploadParams(initParams(net, 3), 'frozen');
-    const mu = tf.tensor2d(Float32Array.from({ length: d }, (_, i) => (i === 1 ? 2 : 0.3)), [1, d]);
+    const mu = tf.tensor2d(
+      Float32Array.from({ length: d }, (_, i) => (i === 1 ? 2 : 0.3)),
+      [1, d],
+    );
     const fields: [string, (S: tf.Tensor) => tf.Tensor][] = [
       ['zero', (S) => tf.zerosLike(S)],
       ['network', (S) => scoreForward(net, norm, params, { ...b.inputs, S })],
@@ -86,7 +94,10 @@ describe('Hutchinson sliced score matching against DSM', () => {
     // the exact score field S ↦ c(S·S_0, σ²) P_S S_0 (host c from the table)
     const exact = (S: tf.Tensor) => {
       const u = tf.tidy(() => tf.squeeze(rowDot(S, tf.tile(spins, [n, 1])), [1]).dataSync());
-      const c = tf.tensor2d(Float32Array.from(u, (x, i) => table.coeff(s2[i], Math.acos(Math.max(-1, Math.min(1, x))))), [n, 1]);
+      const c = tf.tensor2d(
+        Float32Array.from(u, (x, i) => table.coeff(s2[i], Math.acos(Math.max(-1, Math.min(1, x))))),
+        [n, 1],
+      );
       return tf.tidy(() => tf.mul(c, tangentProject(S, tf.tile(spins, [n, 1]))));
     };
     const dsm = tf.tidy(() => dsmPerRow(exact(b.inputs.S), b.target, b.lambda).dataSync());
@@ -130,8 +141,18 @@ describe('network output', () => {
     const host = initParams(net, 5);
     host.get('out.W')!.data.forEach((x, i, a) => (a[i] = x * 300));
     const meta: ScoreNetMeta = {
-      format: 'spinbath-score/1', d, vocab: 10, fieldSource: 'final', schedule, eta: 0.4, modelHash: 'test', tMin,
-      fieldScaling: 'unit', network: net, norm, training: { steps: 0, objective: 'dsm', weighting: 'sigma2' },
+      format: 'spinbath-score/1',
+      d,
+      vocab: 10,
+      fieldSource: 'final',
+      schedule,
+      eta: 0.4,
+      modelHash: 'test',
+      tMin,
+      fieldScaling: 'unit',
+      network: net,
+      norm,
+      training: { steps: 0, objective: 'dsm', weighting: 'sigma2' },
     };
     const dir = mkdtempSync(join(tmpdir(), 'sb-score-'));
     saveScoreModel(dir, meta, host);

@@ -45,13 +45,26 @@ function config(over: Record<string, unknown> = {}, training: Record<string, unk
 function data(d: number, points: number, n: number, seed: string): TrainData {
   const rng = makeRng(seed);
   const pairs = (k: number): PairSet => ({
-    n: k, d, tokens: Int32Array.from({ length: k }, () => rng.int(points)), fields: Float32Array.from({ length: k * d }, () => rng.normal()),
+    n: k,
+    d,
+    tokens: Int32Array.from({ length: k }, () => rng.int(points)),
+    fields: Float32Array.from({ length: k * d }, () => rng.normal()),
   });
-  return { train: pairs(n), validation: pairs(64), spins: uniformSpins(points, d, rng), identity: { modelHash: 'abc123', d, vocab: points, fieldSource: 'final' } };
+  return {
+    train: pairs(n),
+    validation: pairs(64),
+    spins: uniformSpins(points, d, rng),
+    identity: { modelHash: 'abc123', d, vocab: points, fieldSource: 'final' },
+  };
 }
 
 describe('config validation', () => {
-  const base = { field: { context: 8 }, schedule: { kind: 'linear', beta_max: 1 }, network: { width: 8, depth: 1 }, training: { batch_size: 4, steps: 2, lr: 1e-3, eval_every: 1, checkpoint_every: 1 } };
+  const base = {
+    field: { context: 8 },
+    schedule: { kind: 'linear', beta_max: 1 },
+    network: { width: 8, depth: 1 },
+    training: { batch_size: 4, steps: 2, lr: 1e-3, eval_every: 1, checkpoint_every: 1 },
+  };
   const bad = (raw: unknown) => {
     try {
       parseScoreConfig(raw, 'c.json');
@@ -76,13 +89,28 @@ describe('config validation', () => {
 describe('training', () => {
   it('on a one-point data set (no context field) learns the exact heat-kernel score: σ²-weighted relative error ≤ 2% on held-out (S_t, t) pairs', async () => {
     const d = 3;
-    const cfg = config({ network: { width: 64, depth: 3, time_embedding: 16, condition: false }, forward: { levels: 96 } }, {
-      batch_size: 256, steps: 500, lr: 2e-3, min_lr: 1e-4, warmup_steps: 20, eval_every: 250, checkpoint_every: 1000, eval_samples: 512, ema_decay: 0.99,
-    });
+    const cfg = config(
+      { network: { width: 64, depth: 3, time_embedding: 16, condition: false }, forward: { levels: 96 } },
+      {
+        batch_size: 256,
+        steps: 500,
+        lr: 2e-3,
+        min_lr: 1e-4,
+        warmup_steps: 20,
+        eval_every: 250,
+        checkpoint_every: 1000,
+        eval_samples: 512,
+        ema_decay: 0.99,
+      },
+    );
     const spins = tf.tensor2d([[1, 0, 0]]);
     const one: PairSet = { n: 1, d, tokens: new Int32Array([0]), fields: null };
     const out = tmp();
-    const rep = await trainScore({ config: cfg, outDir: out, data: { train: one, validation: one, spins, identity: { modelHash: 'x', d, vocab: 1, fieldSource: 'final' } } });
+    const rep = await trainScore({
+      config: cfg,
+      outDir: out,
+      data: { train: one, validation: one, spins, identity: { modelHash: 'x', d, vocab: 1, fieldSource: 'final' } },
+    });
     expect(rep.final_val_loss!).toBeLessThan(0.02 * rep.val_loss_zero);
     // held-out pairs from the geodesic random walk (not the training sampler); exact c from the eigen-series
     const model = await loadScoreModel(out);
@@ -95,7 +123,10 @@ describe('training', () => {
     const s = model.score(St, tf.tensor1d(Float32Array.from(t)), tf.zeros([n, d]));
     const u = tf.tidy(() => tf.squeeze(rowDot(St, S0), [1]).dataSync());
     const rel = tf.tidy(() => {
-      const c = tf.tensor2d(Float32Array.from(u, (x, i) => heatKernelScoreCoeff(x, d, s2[i])), [n, 1]);
+      const c = tf.tensor2d(
+        Float32Array.from(u, (x, i) => heatKernelScoreCoeff(x, d, s2[i])),
+        [n, 1],
+      );
       const exact = tf.mul(c, tangentProject(St, S0));
       const lam = tf.tensor2d(Float32Array.from(s2), [n, 1]);
       const num = tf.sum(tf.mul(lam, tf.sum(tf.square(tf.sub(s, exact)), 1, true)));
@@ -149,13 +180,24 @@ describe('training', () => {
     const dd = data(4, 12, 200, 'mismatch');
     const out = tmp();
     await trainScore({ config: cfg, outDir: out, data: dd, stopAfter: 2 });
-    const other = (over: Partial<TrainData['identity']>, d = 4): TrainData => ({ ...data(d, over.vocab ?? 12, 50, 'o'), identity: { ...dd.identity, ...over, d } });
-    await expect(trainScore({ config: cfg, outDir: out, data: other({}, 5), resume: true })).rejects.toThrow(/the model has d = 5 but the run .* was trained with d = 4/);
+    const other = (over: Partial<TrainData['identity']>, d = 4): TrainData => ({
+      ...data(d, over.vocab ?? 12, 50, 'o'),
+      identity: { ...dd.identity, ...over, d },
+    });
+    await expect(trainScore({ config: cfg, outDir: out, data: other({}, 5), resume: true })).rejects.toThrow(
+      /the model has d = 5 but the run .* was trained with d = 4/,
+    );
     await expect(trainScore({ config: cfg, outDir: out, data: other({ vocab: 13 }), resume: true })).rejects.toThrow(/vocabulary of 13 .* used 12/);
-    await expect(trainScore({ config: cfg, outDir: out, data: other({ fieldSource: 'layer:1' }), resume: true })).rejects.toThrow(/field source layer:1 differs from the run's final/);
-    await expect(trainScore({ config: cfg, outDir: out, data: other({ modelHash: 'zzz' }), resume: true })).rejects.toThrow(/is not the one the run .* was trained against/);
+    await expect(trainScore({ config: cfg, outDir: out, data: other({ fieldSource: 'layer:1' }), resume: true })).rejects.toThrow(
+      /field source layer:1 differs from the run's final/,
+    );
+    await expect(trainScore({ config: cfg, outDir: out, data: other({ modelHash: 'zzz' }), resume: true })).rejects.toThrow(
+      /is not the one the run .* was trained against/,
+    );
     const changed = config({}, { lr: 1e-3 });
-    await expect(trainScore({ config: changed, outDir: out, data: dd, resume: true })).rejects.toThrow(/the config differs from the checkpoint's in training\.lr/);
+    await expect(trainScore({ config: changed, outDir: out, data: dd, resume: true })).rejects.toThrow(
+      /the config differs from the checkpoint's in training\.lr/,
+    );
     dd.spins.dispose();
   });
 

@@ -46,8 +46,12 @@ export async function runDemo(io: Io, args: DemoArgs): Promise<void> {
     for (const mode of ['residual', 'embedding']) {
       io.out(`  top heads (${mode}): ${(summary[mode] as { head: string; r: number }[]).map((h) => `${h.head} r=${h.r.toFixed(3)}`).join(', ')}\n`);
     }
-    io.out(`  temperature: entropy ${sweep[0].entropy_bits.toFixed(2)} → ${sweep[24].entropy_bits.toFixed(2)} bits, top-1 ${sweep[0].top1.toFixed(3)} → ${sweep[24].top1.toFixed(3)} (T = 0.1 → 2.5)\n`);
-    io.out(`  prompt: …${g.prompt.slice(-60)}\n  guided (η = ${g.eta}, K = ${g.steps}${g.score ? ', residual score' : ''}): ${JSON.stringify(g.guided)}\n  greedy: ${JSON.stringify(g.greedy)}\n`);
+    io.out(
+      `  temperature: entropy ${sweep[0].entropy_bits.toFixed(2)} → ${sweep[24].entropy_bits.toFixed(2)} bits, top-1 ${sweep[0].top1.toFixed(3)} → ${sweep[24].top1.toFixed(3)} (T = 0.1 → 2.5)\n`,
+    );
+    io.out(
+      `  prompt: …${g.prompt.slice(-60)}\n  guided (η = ${g.eta}, K = ${g.steps}${g.score ? ', residual score' : ''}): ${JSON.stringify(g.guided)}\n  greedy: ${JSON.stringify(g.greedy)}\n`,
+    );
     io.out(`  outputs in ${out}/ (${written.length} files: heads-residual/, heads-embedding/, landscape, ablation, temperature, generation)\n`);
     io.out(`  ${seconds} s\n`);
   } finally {

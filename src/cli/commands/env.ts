@@ -32,7 +32,8 @@ export async function runEnv(io: Io, args: EnvArgs): Promise<void> {
   if (args.out !== undefined) atomicWriteJson(args.out, report);
   if (args.json) return printJson(io, report);
   io.out(`engine    ${engine} for inference (--engine ${choice}), tfjs for training\n`);
-  if (ort.ok) io.out(`ort       onnxruntime-node ${ort.version}, ${threads} thread${threads === 1 ? '' : 's'}, execution providers: ${ort.providers.join(', ')}\n`);
+  if (ort.ok)
+    io.out(`ort       onnxruntime-node ${ort.version}, ${threads} thread${threads === 1 ? '' : 's'}, execution providers: ${ort.providers.join(', ')}\n`);
   else io.out(`ort       not available: ${ort.reason}\n`);
   io.out(`backend   ${info.backend}\n`);
   if (info.simd !== null) io.out(`simd      ${info.simd ? 'on' : 'off'}\nthreads   ${info.threads ? 'on' : 'off (one thread in Node)'}\n`);

@@ -50,7 +50,10 @@ export function specFromArgs(a: { method?: string; temperature?: number; 'top-k'
 export async function runGenerate(io: Io, args: GenerateArgs): Promise<void> {
   const prompts = readPrompts(args);
   const spec = specFromArgs(args);
-  for (const [flag, schema] of [['tokens', guidedFields.tokens], ['samples', guidedFields.samples]] as const) {
+  for (const [flag, schema] of [
+    ['tokens', guidedFields.tokens],
+    ['samples', guidedFields.samples],
+  ] as const) {
     const r = schema.safeParse(args[flag]);
     if (!r.success) throw new UserError('E_ARG', `--${flag} ${r.error.issues[0].message} (got ${args[flag]})`);
   }
@@ -97,7 +100,8 @@ export async function runGenerate(io: Io, args: GenerateArgs): Promise<void> {
     if (args.out !== undefined) atomicWrite(args.out, jsonl);
     if (args.json) return io.out(jsonl);
     if (!stream) {
-      for (const r of results) io.out(`── prompt ${r.promptIndex + 1}, sample ${r.sample + 1}${r.stop === 'eos' ? ' (<|endoftext|>)' : ''} ──\n${r.prompt}${r.text}\n`);
+      for (const r of results)
+        io.out(`── prompt ${r.promptIndex + 1}, sample ${r.sample + 1}${r.stop === 'eos' ? ' (<|endoftext|>)' : ''} ──\n${r.prompt}${r.text}\n`);
     }
     if (args.out !== undefined && !args.quiet) io.err(`wrote ${results.length} samples to ${args.out}\n`);
   } finally {

@@ -27,7 +27,8 @@ const promptNumber = (args: HeadsArgs): number => args['prompt-number'] ?? 1;
 async function prepare(io: Io, args: HeadsArgs) {
   const promptFile = args.prompts ?? defaultPromptFile(args.model);
   const pairs = readPromptFile(promptFile);
-  if (promptNumber(args) > pairs.length) throw new UserError('E_ARG', `--prompt-number ${promptNumber(args)} is out of range; the prompt file has ${pairs.length} prompts (numbered from 1)`);
+  if (promptNumber(args) > pairs.length)
+    throw new UserError('E_ARG', `--prompt-number ${promptNumber(args)} is out of range; the prompt file has ${pairs.length} prompts (numbered from 1)`);
   await initBackend(args);
   const lm = await openModel(args, io);
   let encoded: EncodedPrompt[];
@@ -60,8 +61,11 @@ async function main(io: Io, args: HeadsArgs) {
     const out = args.out ?? join('spinbath-out', 'heads');
     const files = writeAll(out, await analysisFiles(analysis, idx));
     if (args.json) return printJson(io, analysis);
-    io.out(`${analysis.prompts.length} prompts, ${analysis.heads.length} heads, mode ${analysis.mode}; top ${Math.min(args.top ?? 10, analysis.heads.length)} by |r|:\n`);
-    for (const h of analysis.heads.slice(0, args.top ?? 10)) io.out(`  L${h.layer}H${h.head}  r = ${h.r.toFixed(3)}  p = ${h.p.toExponential(2)}  (LN-scaled r = ${h.r_ln.toFixed(3)})\n`);
+    io.out(
+      `${analysis.prompts.length} prompts, ${analysis.heads.length} heads, mode ${analysis.mode}; top ${Math.min(args.top ?? 10, analysis.heads.length)} by |r|:\n`,
+    );
+    for (const h of analysis.heads.slice(0, args.top ?? 10))
+      io.out(`  L${h.layer}H${h.head}  r = ${h.r.toFixed(3)}  p = ${h.p.toExponential(2)}  (LN-scaled r = ${h.r_ln.toFixed(3)})\n`);
     files.forEach((f) => io.out(`wrote ${f}\n`));
   } finally {
     lm.dispose();
@@ -70,7 +74,8 @@ async function main(io: Io, args: HeadsArgs) {
 
 /** The prompt numbered `n` (from 1). */
 function pickPrompt(encoded: EncodedPrompt[], n: number): EncodedPrompt {
-  if (!Number.isInteger(n) || n < 1 || n > encoded.length) throw new UserError('E_ARG', `--prompt-number ${n} is out of range; the prompt file has ${encoded.length} prompts (numbered from 1)`);
+  if (!Number.isInteger(n) || n < 1 || n > encoded.length)
+    throw new UserError('E_ARG', `--prompt-number ${n} is out of range; the prompt file has ${encoded.length} prompts (numbered from 1)`);
   return encoded[n - 1];
 }
 
@@ -86,7 +91,9 @@ async function landscape(io: Io, args: HeadsArgs) {
     atomicWriteJson(join(out, `${name}.json`), ls);
     atomicWrite(join(out, `${name}.svg`), svg);
     if (args.json) return printJson(io, ls);
-    io.out(`L${h.layer}H${h.head} on "${p.prompt}": ΔL_theory = ${ls.gap.toFixed(4)} (${ls.gap < 0 ? 'favours ' + p.bad : 'favours ' + p.good})\nwrote ${join(out, name)}.{json,svg}\n`);
+    io.out(
+      `L${h.layer}H${h.head} on "${p.prompt}": ΔL_theory = ${ls.gap.toFixed(4)} (${ls.gap < 0 ? 'favours ' + p.bad : 'favours ' + p.good})\nwrote ${join(out, name)}.{json,svg}\n`,
+    );
   } finally {
     lm.dispose();
   }
@@ -142,6 +149,7 @@ const RUNS = { rank: main, landscape, ablate, temperature };
 export async function runHeads(io: Io, which: keyof typeof RUNS, args: HeadsArgs): Promise<void> {
   checkOutDir(args.out ?? join('spinbath-out', 'heads'));
   if (which === 'temperature') temperatures(args);
-  if (which === 'ablate' && (args.heads ?? '').trim() === '') throw new UserError('E_ARG', '--heads is empty: give comma-separated heads such as 3.5,0.0 (join with + to ablate together: 3.5+0.0)');
+  if (which === 'ablate' && (args.heads ?? '').trim() === '')
+    throw new UserError('E_ARG', '--heads is empty: give comma-separated heads such as 3.5,0.0 (join with + to ablate together: 3.5+0.0)');
   await RUNS[which](io, args);
 }

@@ -23,23 +23,34 @@ const fmt = (x: number | null, d = 3) => (x === null ? '-' : x.toFixed(d));
 
 /** A progress bar on a terminal, occasional lines otherwise, nothing when quiet. */
 function progressFor(io: Io, quiet: boolean): TrainProgress | undefined {
-  return trainingProgress<ProgressInfo>(io.err, { quiet, tty: io === processIo && process.stderr.isTTY }, {
-    bar: 'train |{bar}| {value}/{total} | loss {loss} | val {val} | lr {lr} | {tps} tok/s | ETA {eta}',
-    blank: { loss: '-', val: '-', lr: '-', tps: '-', eta: '?' },
-    payload: (p) => ({ loss: fmt(p.loss), val: fmt(p.valLoss), lr: p.lr.toExponential(2), tps: p.tokensPerS.toFixed(0), eta: hms(p.etaS) }),
-    line: (p, now) =>
-      `step ${p.step}/${p.steps}  loss ${fmt(p.loss)}  val ${fmt(p.valLoss)}  lr ${p.lr.toExponential(2)}  ${p.tokensPerS.toFixed(0)} tok/s  ETA ${hms(p.etaS)}  ${new Date(now).toISOString()}`,
-  });
+  return trainingProgress<ProgressInfo>(
+    io.err,
+    { quiet, tty: io === processIo && process.stderr.isTTY },
+    {
+      bar: 'train |{bar}| {value}/{total} | loss {loss} | val {val} | lr {lr} | {tps} tok/s | ETA {eta}',
+      blank: { loss: '-', val: '-', lr: '-', tps: '-', eta: '?' },
+      payload: (p) => ({ loss: fmt(p.loss), val: fmt(p.valLoss), lr: p.lr.toExponential(2), tps: p.tokensPerS.toFixed(0), eta: hms(p.etaS) }),
+      line: (p, now) =>
+        `step ${p.step}/${p.steps}  loss ${fmt(p.loss)}  val ${fmt(p.valLoss)}  lr ${p.lr.toExponential(2)}  ${p.tokensPerS.toFixed(0)} tok/s  ETA ${hms(p.etaS)}  ${new Date(now).toISOString()}`,
+    },
+  );
 }
 
 /** `spinbath lm train`: config and --out checked, the run directory locked, then training. */
 export async function runLmTrain(io: Io, a: LmTrainArgs): Promise<void> {
   const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
-  const run = beginTrainRun(a, 'lm train', 'configs/lm/tiny.json', 'model', (path) => {
-    const config = loadLmConfig(path);
-    if (a.seed !== undefined) config.training.seed = a.seed; // --seed overrides the config's seed (recorded in report.json's config)
-    return config;
-  }, say);
+  const run = beginTrainRun(
+    a,
+    'lm train',
+    'configs/lm/tiny.json',
+    'model',
+    (path) => {
+      const config = loadLmConfig(path);
+      if (a.seed !== undefined) config.training.seed = a.seed; // --seed overrides the config's seed (recorded in report.json's config)
+      return config;
+    },
+    say,
+  );
   try {
     await trainWith(io, a, run.config, run);
   } finally {
@@ -51,7 +62,13 @@ async function trainWith(io: Io, a: LmTrainArgs, config: ReturnType<typeof loadL
   await initBackend(a);
   const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
   const report = await trainLm({
-    config, outDir: run.out, resume: a.resume, stopAfter: run.stopAfter, cacheDir: a['cache-dir'], progress: progressFor(io, a.quiet), log: say,
+    config,
+    outDir: run.out,
+    resume: a.resume,
+    stopAfter: run.stopAfter,
+    cacheDir: a['cache-dir'],
+    progress: progressFor(io, a.quiet),
+    log: say,
   });
   if (a.json) return printJson(io, { ...report, seed: config.training.seed });
   io.out(
@@ -70,13 +87,20 @@ export async function runLmEval(io: Io, a: LmEvalArgs): Promise<void> {
   if (a.out !== undefined) checkOutFile(a.out);
   await initBackend(a);
   let bar: SingleBar | null = null;
-  if (!a.quiet && io === processIo && process.stderr.isTTY) bar = new SingleBar({ stream: process.stderr, format: 'eval |{bar}| {value}/{total} windows | ETA {eta}s', hideCursor: true });
+  if (!a.quiet && io === processIo && process.stderr.isTTY)
+    bar = new SingleBar({ stream: process.stderr, format: 'eval |{bar}| {value}/{total} windows | ETA {eta}s', hideCursor: true });
   let started = false;
   try {
     const { evaluateModelDir } = await import('../../lm/eval.js');
     const r = await evaluateModelDir(a.model, {
-      split: a.split as SplitName, stride: a.stride, batchSize: bs, maxTokens: mt, cacheDir: a['cache-dir'],
-      engine: a.engine as EngineChoice | undefined, threads: a.threads, onNote: (l) => void (!a.quiet && io.err(`${l}\n`)),
+      split: a.split as SplitName,
+      stride: a.stride,
+      batchSize: bs,
+      maxTokens: mt,
+      cacheDir: a['cache-dir'],
+      engine: a.engine as EngineChoice | undefined,
+      threads: a.threads,
+      onNote: (l) => void (!a.quiet && io.err(`${l}\n`)),
       onBatch: (done, total) => {
         if (bar && !started) bar.start(total, 0);
         started = true;

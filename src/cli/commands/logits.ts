@@ -11,7 +11,8 @@ function parseIds(s: string): number[] {
   return s.split(',').map((x) => {
     const t = x.trim();
     const n = Number(t);
-    if (!/^\d+$/.test(t) || !Number.isSafeInteger(n)) throw new UserError('E_ARG', `--ids: '${t}' is not a token id; give comma-separated non-negative integers such as 464,2068`);
+    if (!/^\d+$/.test(t) || !Number.isSafeInteger(n))
+      throw new UserError('E_ARG', `--ids: '${t}' is not a token id; give comma-separated non-negative integers such as 464,2068`);
     return n;
   });
 }
@@ -29,10 +30,15 @@ export async function runLogits(io: Io, args: LogitsArgs): Promise<void> {
   try {
     let ids = given ?? lm.tokenizer.encode(args.text!);
     const bad = ids.find((i) => i >= lm.model.vocab);
-    if (bad !== undefined) throw new UserError('E_ARG', `--ids: token id ${bad} is outside the model's vocabulary of ${lm.model.vocab} (ids 0 to ${lm.model.vocab - 1})`);
+    if (bad !== undefined)
+      throw new UserError('E_ARG', `--ids: token id ${bad} is outside the model's vocabulary of ${lm.model.vocab} (ids 0 to ${lm.model.vocab - 1})`);
     if (ids.length === 0) throw new UserError('E_INPUT', 'the input encodes to no tokens');
     if (ids.length > lm.model.nPositions) {
-      if (args.truncate !== 'left') throw new UserError('E_INPUT', `the input is ${ids.length} tokens, longer than the model's context of ${lm.model.nPositions}; shorten it or pass --truncate left`);
+      if (args.truncate !== 'left')
+        throw new UserError(
+          'E_INPUT',
+          `the input is ${ids.length} tokens, longer than the model's context of ${lm.model.nPositions}; shorten it or pass --truncate left`,
+        );
       ids = ids.slice(ids.length - lm.model.nPositions);
     }
     const z = await lm.model.lastLogitsAsync([ids]); // [1, vocab]

@@ -31,18 +31,23 @@ export function readGenerations(path: string): GenerationRecord[] {
   if (!existsSync(path)) throw new UserError('E_FILE', `--input ${path} does not exist; give a JSONL file of generations (spinbath generate --out FILE.jsonl)`);
   if (statSync(path).isDirectory()) throw new UserError('E_FILE', `--input ${path} is a directory; give a JSONL file of generations`);
   const out: GenerationRecord[] = [];
-  readFileSync(path, 'utf8').split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '') return;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch (e) {
-      throw new UserError('E_FILE', `${path} line ${i + 1} is not valid JSON (${(e as Error).message}); each line must be one {"prompt", "text", "tokens"} object`);
-    }
-    const r = recordSchema.safeParse(v);
-    if (!r.success) throw zodToUserError(r.error, `${path} line ${i + 1}`, 'E_FILE');
-    out.push(r.data);
-  });
+  readFileSync(path, 'utf8')
+    .split(/\r?\n/)
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      let v: unknown;
+      try {
+        v = JSON.parse(line);
+      } catch (e) {
+        throw new UserError(
+          'E_FILE',
+          `${path} line ${i + 1} is not valid JSON (${(e as Error).message}); each line must be one {"prompt", "text", "tokens"} object`,
+        );
+      }
+      const r = recordSchema.safeParse(v);
+      if (!r.success) throw zodToUserError(r.error, `${path} line ${i + 1}`, 'E_FILE');
+      out.push(r.data);
+    });
   if (out.length === 0) throw new UserError('E_FILE', `${path} has no generations; each line must be one {"prompt", "text", "tokens"} object`);
   return out;
 }

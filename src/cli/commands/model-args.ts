@@ -33,13 +33,20 @@ export function engineOptions<T>(y: Argv<T>) {
       choices: ENGINE_CHOICES as unknown as string[],
       describe: 'inference engine: ort (ONNX Runtime, native), tfjs, or auto (ort when it loads; default, or SPINBATH_ENGINE)',
     })
-    .option('threads', { type: 'number', coerce: intOpt('threads', 1, 1024), describe: "threads of the ort engine (default: the machine's cores, or SPINBATH_THREADS)" });
+    .option('threads', {
+      type: 'number',
+      coerce: intOpt('threads', 1, 1024),
+      describe: "threads of the ort engine (default: the machine's cores, or SPINBATH_THREADS)",
+    });
 }
 
 /** The shared model option group: the engine group, --model, --truncate, --offline. */
 export function modelOptions<T>(y: Argv<T>) {
   return engineOptions(y)
-    .option('model', { type: 'string', describe: 'a Hugging Face GPT-2 directory or hub id (gpt2, gpt2-medium, distilgpt2, owner/name); default: the embedded Brown model' })
+    .option('model', {
+      type: 'string',
+      describe: 'a Hugging Face GPT-2 directory or hub id (gpt2, gpt2-medium, distilgpt2, owner/name); default: the embedded Brown model',
+    })
     .option('truncate', { type: 'string', choices: ['left'] as const, describe: 'keep the last n_positions tokens of a prompt that is too long' })
     .option('offline', { type: 'boolean', default: false, describe: 'never download; use the hub cache only' });
 }
@@ -63,7 +70,10 @@ export function loadProgressBars(show: boolean): ((e: ModelLoadProgress) => void
       if (current !== `d:${e.file}` || !bar) {
         stop();
         current = `d:${e.file}`;
-        bar = new cliProgress.SingleBar({ format: `  ${e.file} [{bar}] {percentage}% {mb}/{totalMb} MB`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+        bar = new cliProgress.SingleBar(
+          { format: `  ${e.file} [{bar}] {percentage}% {mb}/{totalMb} MB`, stream: process.stderr, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        );
         bar.start(e.total, 0, { mb: mb(0), totalMb: mb(e.total) });
       }
       bar.update(e.done, { mb: mb(e.done), totalMb: mb(e.total) });
@@ -73,7 +83,10 @@ export function loadProgressBars(show: boolean): ((e: ModelLoadProgress) => void
     if (current !== 'weights' || !bar) {
       stop();
       current = 'weights';
-      bar = new cliProgress.SingleBar({ format: 'loading weights [{bar}] {percentage}% {name}', hideCursor: true, clearOnComplete: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+      bar = new cliProgress.SingleBar(
+        { format: 'loading weights [{bar}] {percentage}% {name}', hideCursor: true, clearOnComplete: true, stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      );
       bar.start(e.total, 0, { name: '' });
     }
     bar.update(e.done, { name: e.name });
@@ -82,20 +95,25 @@ export function loadProgressBars(show: boolean): ((e: ModelLoadProgress) => void
 }
 
 /** Loader options from the command's arguments: engine, threads, progress bars and the fallback note on stderr. */
-export function loadOptions(args: GlobalArgs & EngineArgs & { offline?: boolean }, io: Io | null, purpose: 'inference' | 'training' = 'inference'): LoadModelOptions {
+export function loadOptions(
+  args: GlobalArgs & EngineArgs & { offline?: boolean },
+  io: Io | null,
+  purpose: 'inference' | 'training' = 'inference',
+): LoadModelOptions {
   return {
     engine: args.engine as EngineChoice | undefined,
     threads: args.threads,
     purpose,
     offline: args.offline,
     onProgress: loadProgressBars(!args.quiet && !args.json && process.stderr.isTTY),
-    onNote: (line) => (args.quiet ? undefined : (io ? io.err(`${line}\n`) : process.stderr.write(`${line}\n`))),
+    onNote: (line) => (args.quiet ? undefined : io ? io.err(`${line}\n`) : process.stderr.write(`${line}\n`)),
   };
 }
 
 /** Load the model the arguments name (lazily importing the loader: --help loads no model code). */
 export async function openModel(args: ModelArgs, io: Io | null = null): Promise<LoadedModel> {
-  if (args.model !== undefined && args.model.trim() === '') throw new UserError('E_ARG', '--model is empty; give a model directory or hub id, or leave it out for the embedded model');
+  if (args.model !== undefined && args.model.trim() === '')
+    throw new UserError('E_ARG', '--model is empty; give a model directory or hub id, or leave it out for the embedded model');
   const { loadModel } = await import('../../model/load.js');
   return loadModel(args.model, loadOptions(args, io));
 }
@@ -106,6 +124,7 @@ export function parseHead(s: string, nLayer: number, nHead: number, flag = 'head
   if (!m) throw new UserError('E_ARG', `--${flag}: '${s}' is not a head; write layer.head, e.g. 3.5 or L3H5`);
   const layer = Number(m[1]);
   const head = Number(m[2]);
-  if (layer >= nLayer || head >= nHead) throw new UserError('E_ARG', `--${flag}: head ${layer}.${head} does not exist; the model has ${nLayer} layers × ${nHead} heads (0-based)`);
+  if (layer >= nLayer || head >= nHead)
+    throw new UserError('E_ARG', `--${flag}: head ${layer}.${head} does not exist; the model has ${nLayer} layers × ${nHead} heads (0-based)`);
   return { layer, head };
 }

@@ -31,9 +31,22 @@ import { openModel } from './model-args.js';
 
 /** Library field → flag, so a schema error names the flag. */
 const FLAG_OF: Record<string, string> = {
-  prompts: 'prompt', tokens: 'tokens', samples: 'samples', eta: 'eta', lambda: 'lambda', gamma: 'gamma', precession: 'precession', steps: 'steps',
-  'schedule.betaMin': 'beta-min', 'schedule.betaMax': 'beta-max', schedule: 'schedule', integrator: 'integrator', readout: 'readout',
-  readoutTemperature: 'readout-temperature', fieldScale: 'field-scale', seed: 'seed',
+  prompts: 'prompt',
+  tokens: 'tokens',
+  samples: 'samples',
+  eta: 'eta',
+  lambda: 'lambda',
+  gamma: 'gamma',
+  precession: 'precession',
+  steps: 'steps',
+  'schedule.betaMin': 'beta-min',
+  'schedule.betaMax': 'beta-max',
+  schedule: 'schedule',
+  integrator: 'integrator',
+  readout: 'readout',
+  readoutTemperature: 'readout-temperature',
+  fieldScale: 'field-scale',
+  seed: 'seed',
 };
 
 /** The prompts of --prompt / --prompts (one of them, non-empty). */
@@ -48,7 +61,12 @@ function promptsOf(args: SampleArgs): string[] {
 /** The schedule from --schedule/--beta-min/--beta-max on top of `base`, or undefined when none is given. */
 function scheduleFrom(args: SampleArgs, base: NoiseSchedule): NoiseSchedule | undefined {
   if (args.schedule === undefined && args['beta-min'] === undefined && args['beta-max'] === undefined) return undefined;
-  return { kind: (args.schedule as ScheduleKind | undefined) ?? base.kind, betaMin: args['beta-min'] ?? base.betaMin, betaMax: args['beta-max'] ?? base.betaMax, T: base.T };
+  return {
+    kind: (args.schedule as ScheduleKind | undefined) ?? base.kind,
+    betaMin: args['beta-min'] ?? base.betaMin,
+    betaMax: args['beta-max'] ?? base.betaMax,
+    T: base.T,
+  };
 }
 
 /** The guided options of the flags (no model needed), validated by the option family's schema. */
@@ -80,8 +98,10 @@ const SPHERE_ONLY = ['eta', 'lambda', 'gamma', 'precession', 'schedule', 'beta-m
 
 /** `--space euclidean`: the Brownian VP-DDPM baseline (sampling/euclidean.ts); all checks before any work. */
 async function runEuclideanSample(io: Io, args: SampleArgs, prompts: string[]): Promise<void> {
-  if (args.score === undefined || args.score === 'none') throw new UserError('E_ARG', '--space euclidean needs --score DIR (a directory written by `spinbath train --space euclidean`)');
-  for (const k of SPHERE_ONLY) if (args[k] !== undefined) throw new UserError('E_ARG', `--${k} applies to spin diffusion (--space sphere), not to the Euclidean DDPM; drop it`);
+  if (args.score === undefined || args.score === 'none')
+    throw new UserError('E_ARG', '--space euclidean needs --score DIR (a directory written by `spinbath train --space euclidean`)');
+  for (const k of SPHERE_ONLY)
+    if (args[k] !== undefined) throw new UserError('E_ARG', `--${k} applies to spin diffusion (--space sphere), not to the Euclidean DDPM; drop it`);
   const seed = seedOf(args);
   parseFlags(euclideanSampleSchema, { tokens: args.tokens, samples: args.samples, steps: args.steps, seed }, FLAG_OF);
   const { parseFieldSource, fieldSourceId } = await import('../../field/source.js');
@@ -97,16 +117,34 @@ async function runEuclideanSample(io: Io, args: SampleArgs, prompts: string[]): 
       const rows = prompts.length * args.samples;
       const bar = args.json ? null : progressBar('sample', rows * args.tokens, args);
       let done = 0;
-      const results = await generateEuclidean(lm, { prompts, samples: args.samples, tokens: args.tokens, steps: args.steps, ddpm, fieldSource: source, seed, truncate: args.truncate === 'left' ? 'left' : undefined, onToken: () => bar?.update(++done) });
+      const results = await generateEuclidean(lm, {
+        prompts,
+        samples: args.samples,
+        tokens: args.tokens,
+        steps: args.steps,
+        ddpm,
+        fieldSource: source,
+        seed,
+        truncate: args.truncate === 'left' ? 'left' : undefined,
+        onToken: () => bar?.update(++done),
+      });
       bar?.stop();
-      if (args.out !== undefined) atomicWrite(args.out, results.map((r) => JSON.stringify({ prompt: r.prompt, text: r.text, tokens: r.tokens }) + '\n').join(''));
+      if (args.out !== undefined)
+        atomicWrite(args.out, results.map((r) => JSON.stringify({ prompt: r.prompt, text: r.text, tokens: r.tokens }) + '\n').join(''));
       const jsonRow = (r: (typeof results)[number], many: boolean) => ({
-        prompt: r.prompt, text: r.text, tokens: r.tokens, trace: r.trace,
+        prompt: r.prompt,
+        text: r.text,
+        tokens: r.tokens,
+        trace: r.trace,
         ...(many ? { promptNumber: r.promptIndex + 1, sampleNumber: r.sample + 1 } : {}),
       });
       if (args.json) printJson(io, rows === 1 ? jsonRow(results[0], false) : results.map((r) => jsonRow(r, true)));
-      else for (const r of results) io.out(rows > 1 ? `[prompt ${r.promptIndex + 1}, sample ${r.sample + 1}] ${r.prompt}${r.text}\n` : `${r.prompt}${r.text}\n`);
-      if (!args.quiet && !args.json) io.err(`${rows} × ${args.tokens} tokens (Euclidean DDPM, K = ${args.steps}, field ${fieldSourceId(source)})${args.out !== undefined ? `; wrote ${args.out}` : ''}\n`);
+      else
+        for (const r of results) io.out(rows > 1 ? `[prompt ${r.promptIndex + 1}, sample ${r.sample + 1}] ${r.prompt}${r.text}\n` : `${r.prompt}${r.text}\n`);
+      if (!args.quiet && !args.json)
+        io.err(
+          `${rows} × ${args.tokens} tokens (Euclidean DDPM, K = ${args.steps}, field ${fieldSourceId(source)})${args.out !== undefined ? `; wrote ${args.out}` : ''}\n`,
+        );
     } finally {
       lm.dispose();
     }
@@ -130,7 +168,10 @@ export async function runSample(io: Io, args: SampleArgs): Promise<void> {
   }
 
   await initBackend(args);
-  const [{ generateGuided }, { openScore, scoreHashWarning }] = await Promise.all([import('../../../sampling/generate.js'), import('../../../sampling/score.js')]);
+  const [{ generateGuided }, { openScore, scoreHashWarning }] = await Promise.all([
+    import('../../../sampling/generate.js'),
+    import('../../../sampling/score.js'),
+  ]);
   const lm = await openModel(args, io);
   let score = null;
   try {
@@ -142,7 +183,9 @@ export async function runSample(io: Io, args: SampleArgs): Promise<void> {
     if (score && schedule && !args.quiet) {
       const m = score.meta.schedule;
       if (schedule.kind !== m.kind || schedule.betaMin !== m.betaMin || schedule.betaMax !== m.betaMax) {
-        io.err(`warning: the score was trained on a ${m.kind} schedule β ${m.betaMin}→${m.betaMax}; sampling with ${schedule.kind} ${schedule.betaMin}→${schedule.betaMax}\n`);
+        io.err(
+          `warning: the score was trained on a ${m.kind} schedule β ${m.betaMin}→${m.betaMax}; sampling with ${schedule.kind} ${schedule.betaMin}→${schedule.betaMax}\n`,
+        );
       }
     }
     const rows = prompts.length * args.samples;
@@ -172,7 +215,10 @@ export async function runSample(io: Io, args: SampleArgs): Promise<void> {
     if (stream) io.out((shown === null ? prompts[0] : '') + results[0].text.slice((shown ?? '').length) + '\n');
     if (args.out !== undefined) atomicWrite(args.out, results.map((r) => JSON.stringify({ prompt: r.prompt, text: r.text, tokens: r.tokens }) + '\n').join(''));
     const jsonRow = (r: (typeof results)[number], many: boolean) => ({
-      prompt: r.prompt, text: r.text, tokens: r.tokens, trace: r.trace,
+      prompt: r.prompt,
+      text: r.text,
+      tokens: r.tokens,
+      trace: r.trace,
       ...(many ? { promptNumber: r.promptIndex + 1, sampleNumber: r.sample + 1 } : {}),
       ...(r.error ? { error: r.error } : {}),
     });

@@ -59,7 +59,11 @@ export async function runReport(io: Io, a: ReportArgs): Promise<void> {
         evaluators.push({ name, kind: 'lm', ev });
       }
     }
-    const rows = await decisiveRows(lines, prompts, evaluators, lm.tokenizer, { bootstrap: cfg.report.bootstrap, seed: cfg.report.seed, topicWords: cfg.report.topicWords });
+    const rows = await decisiveRows(lines, prompts, evaluators, lm.tokenizer, {
+      bootstrap: cfg.report.bootstrap,
+      seed: cfg.report.seed,
+      topicWords: cfg.report.topicWords,
+    });
     const files = [join(outDir, 'summary.csv')];
     atomicWrite(files[0], decisiveCsv(rows));
     for (const ev of evaluators) {
@@ -116,7 +120,13 @@ export async function runSweepCommand(io: Io, a: SweepArgs): Promise<void> {
   }
 }
 
-async function sweep(io: Io, a: SweepArgs, cfg: ReturnType<typeof loadSweepConfig>, shard: ReturnType<typeof parseShard> | undefined, outDir: string): Promise<void> {
+async function sweep(
+  io: Io,
+  a: SweepArgs,
+  cfg: ReturnType<typeof loadSweepConfig>,
+  shard: ReturnType<typeof parseShard> | undefined,
+  outDir: string,
+): Promise<void> {
   await initBackend(a);
   const modelArg = a.model ?? cfg.model;
   const evalArg = a.evaluator ?? cfg.evaluator ?? modelArg;
@@ -124,22 +134,38 @@ async function sweep(io: Io, a: SweepArgs, cfg: ReturnType<typeof loadSweepConfi
   let ev: LoadedModel = lm;
   try {
     if (evalArg !== modelArg) ev = await openModel({ ...a, model: evalArg }, io);
-    const outcome = await runSweep(cfg, { lm, evaluator: ev, modelId: modelArg ?? 'embedded', evaluatorId: evalArg ?? 'embedded' }, {
-      outDir,
-      shard,
-      onWarn: (m) => void (!a.quiet && io.err(`warning: ${m}\n`)),
-      onRun: (e) => {
-        if (a.quiet) return;
-        const m = e.line.metrics;
-        const what = e.skipped ? 'done before' : `${e.seconds.toFixed(1)} s  ppl ${fmt(m.perplexity, 2)}  distinct-2 ${fmt(m.distinct_2)}  rep-4 ${fmt(m.repetition_4)}`;
-        io.err(`[${e.done}/${e.total}] run ${e.line.index} ${e.line.label} seed ${e.line.params.seed ?? '-'}: ${what}\n`);
+    const outcome = await runSweep(
+      cfg,
+      { lm, evaluator: ev, modelId: modelArg ?? 'embedded', evaluatorId: evalArg ?? 'embedded' },
+      {
+        outDir,
+        shard,
+        onWarn: (m) => void (!a.quiet && io.err(`warning: ${m}\n`)),
+        onRun: (e) => {
+          if (a.quiet) return;
+          const m = e.line.metrics;
+          const what = e.skipped
+            ? 'done before'
+            : `${e.seconds.toFixed(1)} s  ppl ${fmt(m.perplexity, 2)}  distinct-2 ${fmt(m.distinct_2)}  rep-4 ${fmt(m.repetition_4)}`;
+          io.err(`[${e.done}/${e.total}] run ${e.line.index} ${e.line.label} seed ${e.line.params.seed ?? '-'}: ${what}\n`);
+        },
       },
-    });
+    );
     const files = await writeReport(outDir, outcome.lines);
-    const summary = { outDir, gridRuns: outcome.gridRuns, shardRuns: outcome.shardRuns, ran: outcome.ran, skipped: outcome.skipped, files: [join(outDir, 'results.jsonl'), ...files], summary: summaryRows(outcome.lines) };
+    const summary = {
+      outDir,
+      gridRuns: outcome.gridRuns,
+      shardRuns: outcome.shardRuns,
+      ran: outcome.ran,
+      skipped: outcome.skipped,
+      files: [join(outDir, 'results.jsonl'), ...files],
+      summary: summaryRows(outcome.lines),
+    };
     if (a.json) return printJson(io, summary);
     io.out(summaryMarkdown(summary.summary));
-    io.out(`${outcome.ran} run(s) done, ${outcome.skipped} skipped as done; ${outcome.shardRuns} in ${shard ? `shard ${shard.index}/${shard.count}` : 'the grid'} of ${outcome.gridRuns}\n`);
+    io.out(
+      `${outcome.ran} run(s) done, ${outcome.skipped} skipped as done; ${outcome.shardRuns} in ${shard ? `shard ${shard.index}/${shard.count}` : 'the grid'} of ${outcome.gridRuns}\n`,
+    );
     for (const f of summary.files) io.out(`wrote ${f}\n`);
   } finally {
     if (ev !== lm) ev.dispose();

@@ -30,7 +30,11 @@ export function loadToyConfig(args: ToyArgs, defaultPreset: string): ToyConfig {
     raw = structuredClone(PRESETS[name]) as Record<string, unknown>;
     where = `preset ${name}`;
   }
-  if (args.prompt !== undefined) raw.prompt = String(args.prompt).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (args.prompt !== undefined)
+    raw.prompt = String(args.prompt)
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
   if (args.steps !== undefined) raw.steps = args.steps;
   if (args.xi !== undefined) raw.xi = parseNumberList(args.xi, 'xi');
   if (args.y !== undefined) {
@@ -79,7 +83,9 @@ async function phase(io: Io, args: ToyArgs) {
   if (args.json) return printJson(io, rep);
   for (const b of rep.boundaries) {
     const l = b.exact.line;
-    io.out(`ξ = ${b.xi}: boundary ${l.a.toFixed(4)}·${ax.uLabel} + ${l.b.toFixed(4)}·${ax.vLabel} = ${l.c.toFixed(4)}; ${cfg.bad} is ${b.exact.badDistance > 0 ? 'CHOSEN' : 'not chosen'} (signed distance ${b.exact.badDistance.toFixed(4)})\n`);
+    io.out(
+      `ξ = ${b.xi}: boundary ${l.a.toFixed(4)}·${ax.uLabel} + ${l.b.toFixed(4)}·${ax.vLabel} = ${l.c.toFixed(4)}; ${cfg.bad} is ${b.exact.badDistance > 0 ? 'CHOSEN' : 'not chosen'} (signed distance ${b.exact.badDistance.toFixed(4)})\n`,
+    );
   }
   files.forEach((f) => io.out(`wrote ${f}\n`));
 }
@@ -90,7 +96,11 @@ async function positional(io: Io, args: ToyArgs) {
   const files = await emit(io, args, 'positional', rep, positionalPlot(rep, axes(cfg), cfg.bad!));
   if (args.json) return printJson(io, rep);
   io.out(`generated: ${rep.generated.join(' ')}\n`);
-  io.out(rep.switchIteration ? `${cfg.bad} becomes the attractor at iteration ${rep.switchIteration}\n` : `${cfg.bad} is never generated in ${rep.generated.length} iterations\n`);
+  io.out(
+    rep.switchIteration
+      ? `${cfg.bad} becomes the attractor at iteration ${rep.switchIteration}\n`
+      : `${cfg.bad} is never generated in ${rep.generated.length} iterations\n`,
+  );
   files.forEach((f) => io.out(`wrote ${f}\n`));
 }
 
@@ -126,13 +136,19 @@ async function all(io: Io, args: ToyArgs) {
   const summary = {
     fig2: { generated: r2.steps.map((s) => s.next), cosD: r2.steps.map((s) => s.cosines.D) },
     fig3: { evilChosen: r3.boundaries[0].exact.badDistance > 0, evilDistance: r3.boundaries[0].exact.badDistance },
-    fig4a: r4a.boundaries.map((b) => ({ xi: b.xi, evilDistance: b.exact.badDistance, firstOrderEvilDistance: b.firstOrder?.badDistance ?? b.exact.badDistance })),
+    fig4a: r4a.boundaries.map((b) => ({
+      xi: b.xi,
+      evilDistance: b.exact.badDistance,
+      firstOrderEvilDistance: b.firstOrder?.badDistance ?? b.exact.badDistance,
+    })),
     fig4b: { switchIteration: r4b.switchIteration, generated: r4b.generated.join(' ') },
     files,
   };
   if (args.json) return printJson(io, summary);
   io.out(`Fig. 2  ACB → ${summary.fig2.generated.join(' ')}; cos(D, N) = ${summary.fig2.cosD.map((c) => c.toFixed(4)).join(' → ')}\n`);
-  io.out(`Fig. 3  EVIL at (0.4, 0.15, 0.4) is ${summary.fig3.evilChosen ? 'on the EVIL side' : 'on the GOOD side'} (distance ${summary.fig3.evilDistance.toFixed(4)})\n`);
+  io.out(
+    `Fig. 3  EVIL at (0.4, 0.15, 0.4) is ${summary.fig3.evilChosen ? 'on the EVIL side' : 'on the GOOD side'} (distance ${summary.fig3.evilDistance.toFixed(4)})\n`,
+  );
   io.out(`Fig. 4a ${summary.fig4a.map((b) => `ξ=${b.xi}: d=${b.evilDistance.toFixed(4)}`).join(', ')}\n`);
   io.out(`Fig. 4b ${r4b.switchIteration ? `GOOD until iteration ${r4b.switchIteration - 1}, then EVIL` : 'no switch'}\n`);
   files.forEach((f) => io.out(`wrote ${f}\n`));

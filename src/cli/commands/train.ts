@@ -29,12 +29,17 @@ import { openModel } from './model-args.js';
 const fmt = (x: number | null, d = 4) => (x === null ? '-' : x.toPrecision(d));
 
 function progressFor(io: Io, quiet: boolean): TrainProgress | undefined {
-  return trainingProgress<ProgressInfo>(io.err, { quiet, tty: io === processIo && process.stderr.isTTY }, {
-    bar: 'train |{bar}| {value}/{total} | loss {loss} | val {val} | {sps} samples/s | ETA {eta}',
-    blank: { loss: '-', val: '-', sps: '-', eta: '?' },
-    payload: (p) => ({ loss: fmt(p.loss), val: fmt(p.valLoss), sps: p.samplesPerS.toFixed(0), eta: hms(p.etaS) }),
-    line: (p) => `step ${p.step}/${p.steps}  loss ${fmt(p.loss)}  val ${fmt(p.valLoss)}  lr ${p.lr.toExponential(2)}  ${p.samplesPerS.toFixed(0)} samples/s  ETA ${hms(p.etaS)}`,
-  });
+  return trainingProgress<ProgressInfo>(
+    io.err,
+    { quiet, tty: io === processIo && process.stderr.isTTY },
+    {
+      bar: 'train |{bar}| {value}/{total} | loss {loss} | val {val} | {sps} samples/s | ETA {eta}',
+      blank: { loss: '-', val: '-', sps: '-', eta: '?' },
+      payload: (p) => ({ loss: fmt(p.loss), val: fmt(p.valLoss), sps: p.samplesPerS.toFixed(0), eta: hms(p.etaS) }),
+      line: (p) =>
+        `step ${p.step}/${p.steps}  loss ${fmt(p.loss)}  val ${fmt(p.valLoss)}  lr ${p.lr.toExponential(2)}  ${p.samplesPerS.toFixed(0)} samples/s  ETA ${hms(p.etaS)}`,
+    },
+  );
 }
 
 /** A line on stderr at most every 10 s while the field cache builds (when no bar is drawn): done/total, rate, ETA. */
@@ -63,11 +68,18 @@ export async function runScoreTrain(io: Io, a: ScoreTrainArgs): Promise<void> {
     if (a.resume || a['stop-after'] !== undefined) throw new UserError('E_ARG', '--space euclidean writes no checkpoints: drop --resume and --stop-after');
     if (a.out !== undefined && isEuclidDir(a.out)) throw new UserError('E_ARG', `${a.out} already holds a trained Euclidean DDPM; choose another --out`);
   }
-  const run = beginTrainRun(a, 'train', 'configs/score/brown-small.json', 'score model', (path) => {
-    const config = loadScoreConfig(path);
-    if (a.seed !== undefined) config.training.seed = a.seed; // --seed overrides the config's seed (recorded in report.json's config)
-    return config;
-  }, say);
+  const run = beginTrainRun(
+    a,
+    'train',
+    'configs/score/brown-small.json',
+    'score model',
+    (path) => {
+      const config = loadScoreConfig(path);
+      if (a.seed !== undefined) config.training.seed = a.seed; // --seed overrides the config's seed (recorded in report.json's config)
+      return config;
+    },
+    say,
+  );
   try {
     await train(io, a, run.config, run.out, run.stopAfter, a.config!);
   } finally {
@@ -75,7 +87,14 @@ export async function runScoreTrain(io: Io, a: ScoreTrainArgs): Promise<void> {
   }
 }
 
-async function train(io: Io, a: ScoreTrainArgs, config: ReturnType<typeof loadScoreConfig>, out: string, stopAfter: number | undefined, configFile: string): Promise<void> {
+async function train(
+  io: Io,
+  a: ScoreTrainArgs,
+  config: ReturnType<typeof loadScoreConfig>,
+  out: string,
+  stopAfter: number | undefined,
+  configFile: string,
+): Promise<void> {
   await initBackend(a);
   const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
   const tty = io === processIo && process.stderr.isTTY;
@@ -104,17 +123,40 @@ async function train(io: Io, a: ScoreTrainArgs, config: ReturnType<typeof loadSc
     try {
       if (a.space === 'euclidean') {
         const embed = Float32Array.from(await lm.model.params().get('embed.W_E')!.data()); // [vocab·d]
-        const report = await trainEuclidean({ config, data: { train: data.train, validation: data.validation, embed, identity: data.identity }, outDir: out, log: say, configName: configFile });
+        const report = await trainEuclidean({
+          config,
+          data: { train: data.train, validation: data.validation, embed, identity: data.identity },
+          outDir: out,
+          log: say,
+          configName: configFile,
+        });
         if (a.json) return printJson(io, { ...report, seed: config.training.seed });
-        io.out(`trained ${report.steps} steps (Euclidean DDPM, ${report.params.toLocaleString('en-US')} parameters, d ${report.d}): val ε-loss ${fmt(report.final_val_loss)} (ε≡0: 1), ${report.samples_per_s.toFixed(0)} samples/s\n`);
+        io.out(
+          `trained ${report.steps} steps (Euclidean DDPM, ${report.params.toLocaleString('en-US')} parameters, d ${report.d}): val ε-loss ${fmt(report.final_val_loss)} (ε≡0: 1), ${report.samples_per_s.toFixed(0)} samples/s\n`,
+        );
         for (const f of report.files) io.out(`wrote ${f}\n`);
         return;
       }
       const report = await trainScore({
-        config, data, outDir: out, resume: a.resume, stopAfter, progress: progressFor(io, a.quiet), log: say, configName: configFile,
+        config,
+        data,
+        outDir: out,
+        resume: a.resume,
+        stopAfter,
+        progress: progressFor(io, a.quiet),
+        log: say,
+        configName: configFile,
       });
-      if (report.stopped) say(`stopped after step ${report.steps}; the checkpoint is in ${join(out, 'checkpoints')} (continue with --resume; sample from it with --score ${out})`);
-      if (a.json) return printJson(io, { ...report, seed: config.training.seed, field_cache: { train: summary(data.caches.train), validation: summary(data.caches.validation) } });
+      if (report.stopped)
+        say(
+          `stopped after step ${report.steps}; the checkpoint is in ${join(out, 'checkpoints')} (continue with --resume; sample from it with --score ${out})`,
+        );
+      if (a.json)
+        return printJson(io, {
+          ...report,
+          seed: config.training.seed,
+          field_cache: { train: summary(data.caches.train), validation: summary(data.caches.validation) },
+        });
       io.out(
         `${report.stopped ? 'stopped' : 'trained'} ${report.steps} steps (${report.params.toLocaleString('en-US')} parameters, d ${report.d}, field ${report.field_source}, η ${report.eta}): ` +
           `train loss ${fmt(report.final_train_loss_mean20)} (mean of last 20), val loss ${fmt(report.final_val_loss)} (s≡0: ${fmt(report.val_loss_zero)}), ` +

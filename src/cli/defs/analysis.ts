@@ -63,7 +63,7 @@ export function envDef(io: Io) {
 
 const toySource = <T>(y: Argv<T>) =>
   y
-    .option('preset', { type: 'string', choices: PRESET_NAMES, describe: 'built-in bath (default: the figure\'s own)' })
+    .option('preset', { type: 'string', choices: PRESET_NAMES, describe: "built-in bath (default: the figure's own)" })
     .option('config', { type: 'string', coerce: strOpt('config'), describe: 'a JSON toy bath (vocab, prompt, WQ/WK/WV, delta, xi, positional, slice)' })
     .option('prompt', { type: 'string', coerce: strOpt('prompt'), describe: 'comma-separated prompt tokens, e.g. A,C,B' })
     .option('steps', { type: 'number', coerce: intOpt('steps', 1, 100_000), describe: 'iterations (step 1 is the prompt itself)' })
@@ -71,25 +71,52 @@ const toySource = <T>(y: Argv<T>) =>
     .conflicts('preset', 'config');
 
 export function toyDef(io: Io) {
-  const run = (which: 'all' | 'attractor' | 'phase' | 'positional' | 'spectrum') => async (a: ToyArgs) => (await import('../commands/toy.js')).runToy(io, which, a);
+  const run = (which: 'all' | 'attractor' | 'phase' | 'positional' | 'spectrum') => async (a: ToyArgs) =>
+    (await import('../commands/toy.js')).runToy(io, which, a);
   return <T extends GlobalArgs>(y: Argv<T>) =>
     y.command('toy', 'toy spin baths of Huo & Johnson: attractors, phase boundaries, bias and positional encoding (Figs. 2–4)', (yy) =>
       yy
-        .command('$0', 'all four figures (JSON + SVG) into --out DIR', (c) => c.option('out', { type: 'string', coerce: strOpt('out'), describe: 'DIR for the figures (default spinbath-out/toy)' }), run('all'))
+        .command(
+          '$0',
+          'all four figures (JSON + SVG) into --out DIR',
+          (c) => c.option('out', { type: 'string', coerce: strOpt('out'), describe: 'DIR for the figures (default spinbath-out/toy)' }),
+          run('all'),
+        )
         .command('attractor', 'greedy iteration and the attractor (Fig. 2)', (c) => toySource(c), run('attractor'))
-        .command('phase', 'phase boundary in a 2-D slice, with bias ξδ (Figs. 3, 4a)', (c) => toySource(c).option('xi', { type: 'string', coerce: strOpt('xi'), describe: 'comma-separated bias strengths ξ, e.g. 0,0.025,0.05' }), run('phase'))
-        .command('positional', 'boundary rotation under positional encoding (Fig. 4b)', (c) => toySource(c).option('y', { type: 'number', coerce: numOpt('y', { min: 0, max: 1 }), describe: 'positional-encoding weight y ∈ [0, 1]' }), run('positional'))
+        .command(
+          'phase',
+          'phase boundary in a 2-D slice, with bias ξδ (Figs. 3, 4a)',
+          (c) => toySource(c).option('xi', { type: 'string', coerce: strOpt('xi'), describe: 'comma-separated bias strengths ξ, e.g. 0,0.025,0.05' }),
+          run('phase'),
+        )
+        .command(
+          'positional',
+          'boundary rotation under positional encoding (Fig. 4b)',
+          (c) => toySource(c).option('y', { type: 'number', coerce: numOpt('y', { min: 0, max: 1 }), describe: 'positional-encoding weight y ∈ [0, 1]' }),
+          run('positional'),
+        )
         .command('spectrum', 'symmetric/antisymmetric split and spectrum of W_eff', (c) => toySource(c), run('spectrum')),
     );
 }
 
 const headsCommon = <T>(y: Argv<T>) =>
   modelOptions(y)
-    .option('prompts', { type: 'string', coerce: strOpt('prompts'), describe: 'prompt set: JSON, JSONL or CSV with prompt, good, bad (default: configs/prompts/brown-pairs-200.json for the embedded model, factual-recall-20.json otherwise)' })
-    .option('mode', { type: 'string', choices: FIELD_MODE_CHOICES, default: 'residual', describe: 'embedding: heads on raw token embeddings (BL Appendix D); residual: in situ' })
+    .option('prompts', {
+      type: 'string',
+      coerce: strOpt('prompts'),
+      describe:
+        'prompt set: JSON, JSONL or CSV with prompt, good, bad (default: configs/prompts/brown-pairs-200.json for the embedded model, factual-recall-20.json otherwise)',
+    })
+    .option('mode', {
+      type: 'string',
+      choices: FIELD_MODE_CHOICES,
+      default: 'residual',
+      describe: 'embedding: heads on raw token embeddings (BL Appendix D); residual: in situ',
+    })
     .option('out', { type: 'string', coerce: strOpt('out'), describe: 'DIR for the output files (default spinbath-out/heads)' });
 
-const promptNumber = <T>(y: Argv<T>) => y.option('prompt-number', { type: 'number', default: 1, coerce: intOpt('prompt-number', 1), describe: 'which prompt of the set (numbered from 1)' });
+const promptNumber = <T>(y: Argv<T>) =>
+  y.option('prompt-number', { type: 'number', default: 1, coerce: intOpt('prompt-number', 1), describe: 'which prompt of the set (numbered from 1)' });
 
 export function headsDef(io: Io) {
   const run = (which: 'rank' | 'landscape' | 'ablate' | 'temperature') => async (a: HeadsArgs) => (await import('../commands/heads.js')).runHeads(io, which, a);
@@ -105,7 +132,12 @@ export function headsDef(io: Io) {
               .option('top', { type: 'number', default: 10, coerce: intOpt('top', 1), describe: 'heads to list' }),
           (a) => run('rank')(a),
         )
-        .command('landscape', 'decision landscape of one head for one prompt (BL Fig. 2)', (c) => promptNumber(headsCommon(c)).option('head', { type: 'string', demandOption: true, coerce: strOpt('head'), describe: 'layer.head, e.g. 3.5' }), (a) => run('landscape')(a))
+        .command(
+          'landscape',
+          'decision landscape of one head for one prompt (BL Fig. 2)',
+          (c) => promptNumber(headsCommon(c)).option('head', { type: 'string', demandOption: true, coerce: strOpt('head'), describe: 'layer.head, e.g. 3.5' }),
+          (a) => run('landscape')(a),
+        )
         .command(
           'ablate',
           'ΔL_actual with heads ablated (BL Fig. 4)',
@@ -115,7 +147,17 @@ export function headsDef(io: Io) {
               .option('kind', { type: 'string', choices: ['zero', 'mean'] as const, default: 'zero', describe: 'zero or mean ablation' }),
           (a) => run('ablate')(a),
         )
-        .command('temperature', 'mean next-token entropy and top-1 probability vs global temperature (BL Fig. 3)', (c) => headsCommon(c).option('temps', { type: 'string', coerce: strOpt('temps'), describe: 'comma-separated temperatures > 0 (default 0.1..2.5 step 0.1)' }), (a) => run('temperature')(a)),
+        .command(
+          'temperature',
+          'mean next-token entropy and top-1 probability vs global temperature (BL Fig. 3)',
+          (c) =>
+            headsCommon(c).option('temps', {
+              type: 'string',
+              coerce: strOpt('temps'),
+              describe: 'comma-separated temperatures > 0 (default 0.1..2.5 step 0.1)',
+            }),
+          (a) => run('temperature')(a),
+        ),
     );
 }
 

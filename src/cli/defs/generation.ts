@@ -89,7 +89,12 @@ export function sampleDef(io: Io) {
       'generate text by attention-guided spin diffusion (BL Eq. 14)',
       (yy) =>
         modelOptions(yy)
-          .option('score', { type: 'string', coerce: strOpt('score'), describe: "score run directory (its latest checkpoint) or checkpoint directory, or 'none' for pure η-guided drift (default: the embedded model's score)" })
+          .option('score', {
+            type: 'string',
+            coerce: strOpt('score'),
+            describe:
+              "score run directory (its latest checkpoint) or checkpoint directory, or 'none' for pure η-guided drift (default: the embedded model's score)",
+          })
           .option('prompt', { type: 'string', coerce: strOpt('prompt'), describe: 'the prompt (non-empty)' })
           .option('prompts', { type: 'string', coerce: strOpt('prompts'), describe: `a file of prompts: ${PROMPT_FILE_FORMATS}` })
           .option('tokens', { type: 'number', default: 20, describe: 'new tokens per sample' })
@@ -103,12 +108,30 @@ export function sampleDef(io: Io) {
           .option('beta-min', { type: 'number', describe: "β_min, absolute units (default: the score's, else 0.01/(d−1))" })
           .option('beta-max', { type: 'number', describe: "β_max, absolute units (default: the score's, else 20/(d−1))" })
           .option('integrator', { type: 'string', choices: INTEGRATOR_NAMES, default: 'heun', describe: 'reverse SDE integrator' })
-          .option('field-source', { type: 'string', default: 'final', coerce: strOpt('field-source'), describe: 'context field: final, layer:L, head:L.H, heads:L.H+L.H' })
-          .option('field-scale', { type: 'string', choices: FIELD_SCALES, describe: 'the η term pulls toward N̂ (unit, default, as the score is trained) or the raw N_proj (raw)' })
+          .option('field-source', {
+            type: 'string',
+            default: 'final',
+            coerce: strOpt('field-source'),
+            describe: 'context field: final, layer:L, head:L.H, heads:L.H+L.H',
+          })
+          .option('field-scale', {
+            type: 'string',
+            choices: FIELD_SCALES,
+            describe: 'the η term pulls toward N̂ (unit, default, as the score is trained) or the raw N_proj (raw)',
+          })
           .option('readout', { type: 'string', choices: READOUTS, default: 'nearest', describe: 'nearest (cosine) or softmax over cosines' })
           .option('readout-temperature', { type: 'number', default: 0.1, describe: 'temperature of the softmax readout' })
-          .option('out', { type: 'string', coerce: strOpt('out'), describe: 'also write the samples as JSON lines {prompt, text, tokens} to this FILE (atomically)' })
-          .option('space', { type: 'string', choices: SPACES, default: 'sphere', describe: 'sphere (spin diffusion) | euclidean (the Brownian DDPM baseline; --score = its directory)' }),
+          .option('out', {
+            type: 'string',
+            coerce: strOpt('out'),
+            describe: 'also write the samples as JSON lines {prompt, text, tokens} to this FILE (atomically)',
+          })
+          .option('space', {
+            type: 'string',
+            choices: SPACES,
+            default: 'sphere',
+            describe: 'sphere (spin diffusion) | euclidean (the Brownian DDPM baseline; --score = its directory)',
+          }),
       async (a) => (await import('../commands/sample.js')).runSample(io, a),
     );
 }
@@ -129,10 +152,18 @@ export function generateDef(io: Io) {
           .option('top-k', { type: 'number', describe: 'sample among the K largest logits' })
           .option('top-p', { type: 'number', describe: 'nucleus: sample among the smallest top set with probability ≥ P' })
           .option('repetition-penalty', { type: 'number', describe: 'CTRL penalty θ for tokens already in the context (1 = off, 1.2 typical)' })
-          .option('penalize-prompt', { type: 'boolean', default: true, describe: 'the repetition penalty also counts prompt tokens (--no-penalize-prompt: generated only)' })
+          .option('penalize-prompt', {
+            type: 'boolean',
+            default: true,
+            describe: 'the repetition penalty also counts prompt tokens (--no-penalize-prompt: generated only)',
+          })
           .option('stop-at-eos', { type: 'boolean', default: true, describe: '<|endoftext|> ends a sample (--no-stop-at-eos to keep going)' })
           .option('batch-size', { type: 'number', default: 16, coerce: intOpt('batch-size', 1, 4096), describe: 'rows (prompt × sample) per forward batch' })
-          .option('out', { type: 'string', coerce: strOpt('out'), describe: 'also write the samples as JSON lines {prompt, text, tokens} to this FILE (atomically)' }),
+          .option('out', {
+            type: 'string',
+            coerce: strOpt('out'),
+            describe: 'also write the samples as JSON lines {prompt, text, tokens} to this FILE (atomically)',
+          }),
       async (a) => (await import('../commands/generate.js')).runGenerate(io, a),
     );
 }
@@ -144,8 +175,16 @@ export function metricsDef(io: Io) {
       'quality and diversity of generations: evaluator perplexity, entropy, distinct-n, repetition, loops, Zipf',
       (yy) =>
         engineOptions(yy)
-          .option('input', { type: 'string', coerce: strOpt('input'), describe: 'JSONL of generations: {"prompt", "text", "tokens"} per line (as written by sample/generate --out)' })
-          .option('evaluator', { type: 'string', coerce: strOpt('evaluator'), describe: 'model that scores the continuations (directory or hub id; default: the embedded model)' })
+          .option('input', {
+            type: 'string',
+            coerce: strOpt('input'),
+            describe: 'JSONL of generations: {"prompt", "text", "tokens"} per line (as written by sample/generate --out)',
+          })
+          .option('evaluator', {
+            type: 'string',
+            coerce: strOpt('evaluator'),
+            describe: 'model that scores the continuations (directory or hub id; default: the embedded model)',
+          })
           .option('offline', { type: 'boolean', default: false, describe: 'never download; use the hub cache only' })
           .option('out', { type: 'string', coerce: strOpt('out'), describe: 'also write the metrics as JSON to this FILE' }),
       async (a) => (await import('../commands/metrics.js')).runMetrics(io, a),
@@ -164,10 +203,18 @@ export function sweepDef(io: Io) {
               .option('config', { type: 'string', coerce: strOpt('config'), describe: 'sweep config JSON (configs/sweeps/default.json, tiny.json)' })
               .option('shard', { type: 'string', coerce: strOpt('shard'), describe: 'run only shard i of n (0-based i/n): the runs with index mod n = i' })
               .option('model', { type: 'string', coerce: strOpt('model'), describe: 'generating model (overrides the config; default: the embedded model)' })
-              .option('evaluator', { type: 'string', coerce: strOpt('evaluator'), describe: 'model for perplexity/entropy (overrides the config; default: the generating model)' })
+              .option('evaluator', {
+                type: 'string',
+                coerce: strOpt('evaluator'),
+                describe: 'model for perplexity/entropy (overrides the config; default: the generating model)',
+              })
               .option('offline', { type: 'boolean', default: false, describe: 'never download; use the hub cache only' })
               .option('list', { type: 'boolean', default: false, describe: 'print the grid (index, shard, setting, seed) and exit' })
-              .option('out', { type: 'string', coerce: strOpt('out'), describe: 'run DIR (default spinbath-out/sweeps/NAME[/shard-i-of-n]); locked while the sweep runs' }),
+              .option('out', {
+                type: 'string',
+                coerce: strOpt('out'),
+                describe: 'run DIR (default spinbath-out/sweeps/NAME[/shard-i-of-n]); locked while the sweep runs',
+              }),
           async (a) => (await import('../commands/sweep.js')).runSweepCommand(io, a),
         )
         .command(
@@ -186,7 +233,11 @@ export function sweepDef(io: Io) {
             engineOptions(c)
               .positional('dir', { type: 'string', demandOption: true, describe: 'a (merged) sweep output directory' })
               .option('config', { type: 'string', coerce: strOpt('config'), describe: 'the sweep config the runs came from (its "report" section)' })
-              .option('model', { type: 'string', coerce: strOpt('model'), describe: 'generating model (overrides the config; its tokenizer reads the prompts)' })
+              .option('model', {
+                type: 'string',
+                coerce: strOpt('model'),
+                describe: 'generating model (overrides the config; its tokenizer reads the prompts)',
+              })
               .option('offline', { type: 'boolean', default: false, describe: 'never download; use the hub cache only' })
               .option('out', { type: 'string', coerce: strOpt('out'), describe: 'DIR for summary.csv and the plots (default DIR/decisive)' }),
           async (a) => (await import('../commands/sweep.js')).runReport(io, a),

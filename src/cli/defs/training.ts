@@ -40,7 +40,11 @@ export function trainRunOptions<T>(y: Argv<T>, text: { config: string; cacheDir:
     .option('config', { type: 'string', coerce: strOpt('config'), describe: text.config })
     .option('out', { type: 'string', coerce: strOpt('out'), describe: text.out })
     .option('resume', { type: 'boolean', default: false, describe: 'continue from the last checkpoint in --out' })
-    .option('stop-after', { type: 'number', coerce: intOpt('stop-after', 1), describe: 'stop (after a checkpoint) once this many steps are done; continue later with --resume' })
+    .option('stop-after', {
+      type: 'number',
+      coerce: intOpt('stop-after', 1),
+      describe: 'stop (after a checkpoint) once this many steps are done; continue later with --resume',
+    })
     .option('cache-dir', { type: 'string', coerce: strOpt('cache-dir'), describe: text.cacheDir });
 }
 
@@ -69,7 +73,11 @@ export function lmDef(io: Io) {
               .option('stride', { type: 'number', coerce: intOpt('stride', 1), describe: 'window stride (default: the context, non-overlapping windows)' })
               .option('batch-size', { type: 'number', default: 8, coerce: intOpt('batch-size', 1, 4096), describe: 'windows per forward pass' })
               .option('max-tokens', { type: 'number', coerce: intOpt('max-tokens', 1), describe: 'score only the first N tokens of the split' })
-              .option('cache-dir', { type: 'string', coerce: strOpt('cache-dir'), describe: 'token cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)' })
+              .option('cache-dir', {
+                type: 'string',
+                coerce: strOpt('cache-dir'),
+                describe: 'token cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)',
+              })
               .option('out', { type: 'string', coerce: strOpt('out'), describe: 'also write the JSON report to this FILE' }),
           async (a) => (await import('../commands/lm.js')).runLmEval(io, a),
         )
@@ -87,7 +95,12 @@ export function trainDef(io: Io) {
           config: 'score config JSON (configs/score/brown-small.json, configs/score/tiny.json)',
           cacheDir: 'token and field cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)',
           out: 'run DIR (required): checkpoints/, report.json, loss curve; locked while training; `sample --score DIR` uses its latest checkpoint',
-        }).option('space', { type: 'string', choices: SPACES, default: 'sphere', describe: 'sphere (the residual tangent score) | euclidean (the Brownian VP-DDPM baseline on the token embeddings)' }),
+        }).option('space', {
+          type: 'string',
+          choices: SPACES,
+          default: 'sphere',
+          describe: 'sphere (the residual tangent score) | euclidean (the Brownian VP-DDPM baseline on the token embeddings)',
+        }),
       async (a) => (await import('../commands/train.js')).runScoreTrain(io, a),
     );
 }

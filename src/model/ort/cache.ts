@@ -50,7 +50,10 @@ export class OrtCache implements ModelCache {
     this.batch = batch;
     const rows = batch * H; // one (row, head) pair per contiguous run of capacity·dh floats
     for (let l = 0; l < this.k.length; l++) {
-      for (const [buf, add] of [[this.k[l], newK[l]], [this.v[l], newV[l]]] as const) {
+      for (const [buf, add] of [
+        [this.k[l], newK[l]],
+        [this.v[l], newV[l]],
+      ] as const) {
         for (let r = 0; r < rows; r++) buf.set(add.subarray(r * p * dh, (r + 1) * p * dh), (r * this.capacity + this.length) * dh);
       }
     }
@@ -86,7 +89,8 @@ export class OrtCache implements ModelCache {
     const [H, dh] = [this.nHead, this.dHead];
     const move = (old: Float32Array) => {
       const buf = new Float32Array(batch * H * capacity * dh);
-      if (this.length > 0) for (let r = 0; r < batch * H; r++) buf.set(old.subarray(r * this.capacity * dh, (r * this.capacity + this.length) * dh), r * capacity * dh);
+      if (this.length > 0)
+        for (let r = 0; r < batch * H; r++) buf.set(old.subarray(r * this.capacity * dh, (r * this.capacity + this.length) * dh), r * capacity * dh);
       return buf;
     };
     this.k = this.k.map(move);

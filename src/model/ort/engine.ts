@@ -26,7 +26,7 @@ let ortModule: Promise<OrtModule> | null = null;
 
 /** Load onnxruntime-node once (dynamically, so a missing or broken native binary is an error value, not a crash at import). */
 function loadOrt(): Promise<OrtModule> {
-  ortModule ??= import('onnxruntime-node').then((m) => ((m as unknown as { default?: OrtModule }).default ?? m));
+  ortModule ??= import('onnxruntime-node').then((m) => (m as unknown as { default?: OrtModule }).default ?? m);
   return ortModule;
 }
 
@@ -34,7 +34,10 @@ function loadOrt(): Promise<OrtModule> {
 export async function ortAvailable(): Promise<{ ok: true; version: string; providers: string[] } | { ok: false; reason: string }> {
   try {
     const ort = await loadOrt();
-    const providers = ort.listSupportedBackends().filter((b) => b.bundled).map((b) => b.name);
+    const providers = ort
+      .listSupportedBackends()
+      .filter((b) => b.bundled)
+      .map((b) => b.name);
     return { ok: true, version: ort.env.versions.node ?? ort.env.versions.common, providers };
   } catch (e) {
     ortModule = null;
@@ -88,7 +91,14 @@ export async function createOrtGpt2(weights: Gpt2Weights, opts: OrtOptions = {})
   const bytes = [...weights.tensors.values()].reduce((a, t) => a + t.data.byteLength, 0);
   const mode = opts.weights ?? 'auto';
   const weightsAs = mode === 'auto' ? (bytes <= AUTO_INITIALIZER_BYTES ? 'initializers' : 'inputs') : mode;
-  const resolved = { threads, executionProviders, maxSessions: opts.maxSessions ?? 6, weights: weightsAs, memArena: opts.memArena ?? true, spin: opts.spin ?? false } as const;
+  const resolved = {
+    threads,
+    executionProviders,
+    maxSessions: opts.maxSessions ?? 6,
+    weights: weightsAs,
+    memArena: opts.memArena ?? true,
+    spin: opts.spin ?? false,
+  } as const;
   return new OrtGpt2(await loadOrt(), weights, untied, resolved);
 }
 
@@ -117,7 +127,14 @@ function checkWeights(w: Gpt2Weights): boolean {
 }
 
 /** OrtOptions with every default applied. */
-type ResolvedOptions = { threads: number; executionProviders: string[]; maxSessions: number; weights: 'inputs' | 'initializers'; memArena: boolean; spin: boolean };
+type ResolvedOptions = {
+  threads: number;
+  executionProviders: string[];
+  maxSessions: number;
+  weights: 'inputs' | 'initializers';
+  memArena: boolean;
+  spin: boolean;
+};
 
 /** One forward's request, common to every public method. */
 interface RunRequest extends EngineForwardOptions {
@@ -241,7 +258,8 @@ export class OrtGpt2 implements LanguageModel {
     if (targets.length !== n) throw new UserError('E_INPUT', `targets has ${targets.length} entries, expected batch × pos = ${n}`);
     for (let i = 0; i < n; i++) {
       const t = targets[i];
-      if (!Number.isInteger(t) || t < 0 || t >= this.vocab) throw new UserError('E_INPUT', `target id ${t} at ${i} is outside the vocabulary [0, ${this.vocab})`);
+      if (!Number.isInteger(t) || t < 0 || t >= this.vocab)
+        throw new UserError('E_INPUT', `target id ${t} at ${i} is outside the vocabulary [0, ${this.vocab})`);
     }
     const res = await this.runGraph(ids, { output: 'nll' }, { targets: BigInt64Array.from(Array.from(targets), (t) => BigInt(t)) });
     return (res.res.nll as Ort.Tensor).data as Float32Array; // [b·p]
@@ -330,7 +348,9 @@ export class OrtGpt2 implements LanguageModel {
     const bad = hooks.find((h) => !expressible(h));
     if (bad) {
       const name = typeof bad.name === 'string' ? bad.name : 'a name predicate';
-      throw new EngineHookError(`the ort engine runs only declarative interventions (src/model/interventions.ts); the hook on ${name} is arbitrary JS: run it on the tfjs engine`);
+      throw new EngineHookError(
+        `the ort engine runs only declarative interventions (src/model/interventions.ts); the hook on ${name} is arbitrary JS: run it on the tfjs engine`,
+      );
     }
     const cache = this.ownCache(req.cache);
     const past = this.checkInput(ids, cache);
@@ -343,8 +363,16 @@ export class OrtGpt2 implements LanguageModel {
 
     const T = this.ort.Tensor;
     const feeds: Record<string, Ort.Tensor> = this.opts.weights === 'inputs' ? { ...this.weightFeeds } : {};
-    feeds.input_ids = new T('int64', BigInt64Array.from(ids.flat(), (t) => BigInt(t)), [B, P]); // [b, p]
-    feeds.position_ids = new T('int64', BigInt64Array.from({ length: P }, (_, i) => BigInt(past + i)), [P]); // [p]
+    feeds.input_ids = new T(
+      'int64',
+      BigInt64Array.from(ids.flat(), (t) => BigInt(t)),
+      [B, P],
+    ); // [b, p]
+    feeds.position_ids = new T(
+      'int64',
+      BigInt64Array.from({ length: P }, (_, i) => BigInt(past + i)),
+      [P],
+    ); // [p]
     const cap = cache?.capacity ?? 0;
     feeds.attn_mask = new T('float32', attentionMask(P, past, cache ? cap : null), [P, (cache ? cap : 0) + P]); // [p, keys]
     for (const [name, f] of iv.feeds) feeds[name] = new T('float32', f.data, f.dims);
@@ -372,7 +400,12 @@ export class OrtGpt2 implements LanguageModel {
     if (cache) {
       const layers = [...Array(this.nLayer).keys()];
       const data = (name: string) => res[name].data as Float32Array;
-      cache.append(layers.map((l) => data(`present_key.${l}`)), layers.map((l) => data(`present_value.${l}`)), B, P);
+      cache.append(
+        layers.map((l) => data(`present_key.${l}`)),
+        layers.map((l) => data(`present_value.${l}`)),
+        B,
+        P,
+      );
     }
     return { res, names, spec };
   }

@@ -177,8 +177,7 @@ export function buildGpt2Graph(
       const sigmaNew = g.op('Slice', [pattern, cap, end, lastAxis]); // [b, h, p, p]
       zBH = g.op('Add', [g.op('MatMul', [sigmaPast, pastV]), g.op('MatMul', [sigmaNew, v])]); // [b, h, p, dh]
       // Hooks see the filled positions only, in order: [past | new] (pk = past_len + p).
-      const filled = (t: string, axis: number, tail: string) =>
-        g.op('Concat', [g.op('Slice', [t, g.ints([0]), pastLen!, g.ints([axis])]), tail], { axis }); // pk along `axis`
+      const filled = (t: string, axis: number, tail: string) => g.op('Concat', [g.op('Slice', [t, g.ints([0]), pastLen!, g.ints([axis])]), tail], { axis }); // pk along `axis`
       const tailOf = (t: string) => g.op('Slice', [t, cap, end, lastAxis]); // the new keys' columns [b, h, p, p]
       if (hooked.has(`${tl}hook_k`)) hook(`${tl}hook_k`, toBHPD(filled(pastK, 2, k)), ['b', 'pk', H, dh]); // [b, pk, h, dh]
       if (hooked.has(`${tl}hook_v`)) hook(`${tl}hook_v`, toBHPD(filled(pastV, 2, v)), ['b', 'pk', H, dh]); // [b, pk, h, dh]
