@@ -18,6 +18,7 @@
  * engine throws `EngineHookError` for those it cannot (the caller then runs that call on tfjs).
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import { UserError } from '../errors.js';
 import type { Hook, NameFilter } from './hooks.js';
 import type { Gpt2Config } from './weights.js';
 
@@ -106,4 +107,36 @@ export interface LanguageModel {
   canRun(hooks: readonly Hook[]): boolean;
   /** Release the weights. */
   dispose(): void;
+}
+
+/**
+ * Validate a batch of token ids for a forward pass of either engine (one set of messages): rows
+ * non-empty and of equal length, ids inside [0, vocab), the cache's batch matching, and cached + new
+ * positions within n_positions. Returns the number of cached positions.
+ */
+export function checkEngineInput(ids: number[][], vocab: number, nPositions: number, cache?: ModelCache | null): number {
+  if (!Array.isArray(ids) || ids.length === 0 || !Array.isArray(ids[0]) || ids[0].length === 0) {
+    throw new UserError('E_INPUT', 'ids must be a non-empty batch of non-empty rows of token ids (number[][])');
+  }
+  const P = ids[0].length;
+  for (const [r, row] of ids.entries()) {
+    if (row.length !== P) throw new UserError('E_INPUT', `ids rows must have equal lengths: row ${r} has ${row.length} tokens, row 0 has ${P}`);
+    for (const t of row) {
+      if (!Number.isInteger(t) || t < 0 || t >= vocab) {
+        throw new UserError('E_INPUT', `token id ${t} in row ${r} is outside the vocabulary [0, ${vocab})`);
+      }
+    }
+  }
+  const past = cache?.length ?? 0;
+  if (cache && past > 0 && cache.batch !== ids.length) {
+    throw new UserError('E_INPUT', `the KV cache holds a batch of ${cache.batch} rows but ids has ${ids.length}`);
+  }
+  if (past + P > nPositions) {
+    const what = past > 0 ? `${past} cached + ${P} new tokens = ${past + P}` : `a prompt of ${P} tokens`;
+    throw new UserError(
+      'E_INPUT',
+      `${what} exceeds the model's context of ${nPositions} positions (n_positions); use --truncate left to keep the last ${nPositions} tokens`,
+    );
+  }
+  return past;
 }

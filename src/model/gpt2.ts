@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { attend, boltzmannWeights, causalMask, ensembleAverage } from '../core/attention.js';
 import { linear, matmul, swapLast } from '../core/linalg.js';
 import { UserError } from '../errors.js';
-import type { EngineForwardOptions, LanguageModel, ModelCache, RunWithCacheOptions } from './engine.js';
+import { checkEngineInput, type EngineForwardOptions, type LanguageModel, type ModelCache, type RunWithCacheOptions } from './engine.js';
 import { HookPoints, type Hook } from './hooks.js';
 import { activation, embeddingLookup, KVCache, kvCache, LazyTensorMap } from './gpt2-ops.js';
 import { expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from './weights.js';
@@ -317,7 +317,7 @@ export class Gpt2Model implements LanguageModel {
   forward(ids: number[][], opts: ForwardOptions = {}): tf.Tensor {
     const cache = kvCache(opts.cache);
     const hp = opts.hookPoints ?? NO_HOOKS;
-    const past = this.checkInput(ids, cache);
+    const past = checkEngineInput(ids, this.vocab, this.nPositions, cache);
     const [B, P, d] = [ids.length, ids[0].length, this.dModel];
     const newKV: { k: tf.Tensor; v: tf.Tensor }[] = [];
     try {
@@ -452,34 +452,6 @@ export class Gpt2Model implements LanguageModel {
     const scale = hp.run(prefix + 'hook_scale', tf.sqrt(tf.add(variance, this.config.layer_norm_epsilon))); // [batch, pos, 1]
     const normalized = hp.run(prefix + 'hook_normalized', tf.div(centred, scale)); // [batch, pos, d_model]
     return tf.add(tf.mul(normalized, w), b); // [batch, pos, d_model]
-  }
-
-  /** Validate ids and the context length; returns the number of cached positions. */
-  private checkInput(ids: number[][], cache?: ModelCache): number {
-    if (!Array.isArray(ids) || ids.length === 0 || !Array.isArray(ids[0]) || ids[0].length === 0) {
-      throw new UserError('E_INPUT', 'ids must be a non-empty batch of non-empty rows of token ids (number[][])');
-    }
-    const P = ids[0].length;
-    for (const [r, row] of ids.entries()) {
-      if (row.length !== P) throw new UserError('E_INPUT', `ids rows must have equal lengths: row ${r} has ${row.length} tokens, row 0 has ${P}`);
-      for (const t of row) {
-        if (!Number.isInteger(t) || t < 0 || t >= this.vocab) {
-          throw new UserError('E_INPUT', `token id ${t} in row ${r} is outside the vocabulary [0, ${this.vocab})`);
-        }
-      }
-    }
-    const past = cache?.length ?? 0;
-    if (cache && past > 0 && cache.batch !== ids.length) {
-      throw new UserError('E_INPUT', `the KV cache holds a batch of ${cache.batch} rows but ids has ${ids.length}`);
-    }
-    if (past + P > this.nPositions) {
-      const what = past > 0 ? `${past} cached + ${P} new tokens = ${past + P}` : `a prompt of ${P} tokens`;
-      throw new UserError(
-        'E_INPUT',
-        `${what} exceeds the model's context of ${this.nPositions} positions (n_positions); use --truncate left to keep the last ${this.nPositions} tokens`,
-      );
-    }
-    return past;
   }
 
   /** Logits [batch, pos, vocab]. */

@@ -13,7 +13,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as Ort from 'onnxruntime-node';
 import { UserError } from '../../errors.js';
-import { EngineHookError, type EngineForwardOptions, type LanguageModel, type ModelCache, type RunWithCacheOptions } from '../engine.js';
+import { checkEngineInput, EngineHookError, type EngineForwardOptions, type LanguageModel, type ModelCache, type RunWithCacheOptions } from '../engine.js';
 import { hookNames, type Hook, type NameFilter } from '../hooks.js';
 import { expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from '../weights.js';
 import { OrtCache } from './cache.js';
@@ -253,7 +253,7 @@ export class OrtGpt2 implements LanguageModel {
    * LanguageModel contract); `lm eval` uses it when the model is an OrtGpt2.
    */
   async tokenNllAsync(ids: number[][], targets: ArrayLike<number>): Promise<Float32Array> {
-    this.checkInput(ids, null);
+    checkEngineInput(ids, this.vocab, this.nPositions);
     const n = ids.length * ids[0].length;
     if (targets.length !== n) throw new UserError('E_INPUT', `targets has ${targets.length} entries, expected batch × pos = ${n}`);
     for (let i = 0; i < n; i++) {
@@ -353,7 +353,7 @@ export class OrtGpt2 implements LanguageModel {
       );
     }
     const cache = this.ownCache(req.cache);
-    const past = this.checkInput(ids, cache);
+    const past = checkEngineInput(ids, this.vocab, this.nPositions, cache);
     const [B, P] = [ids.length, ids[0].length];
     const output = req.output ?? 'logits';
     const names = selectHooks(hookNames(this.nLayer), req.names).filter((n) => !(output !== 'logits' && n === 'hook_logits'));
@@ -416,34 +416,6 @@ export class OrtGpt2 implements LanguageModel {
       throw new UserError('E_INPUT', 'this KV cache was not made by this ort model: make it with model.newCache()');
     }
     return cache;
-  }
-
-  /** Validate ids and the context length (messages as the tfjs engine's); returns the number of cached positions. */
-  private checkInput(ids: number[][], cache: OrtCache | null): number {
-    if (!Array.isArray(ids) || ids.length === 0 || !Array.isArray(ids[0]) || ids[0].length === 0) {
-      throw new UserError('E_INPUT', 'ids must be a non-empty batch of non-empty rows of token ids (number[][])');
-    }
-    const P = ids[0].length;
-    for (const [r, row] of ids.entries()) {
-      if (row.length !== P) throw new UserError('E_INPUT', `ids rows must have equal lengths: row ${r} has ${row.length} tokens, row 0 has ${P}`);
-      for (const t of row) {
-        if (!Number.isInteger(t) || t < 0 || t >= this.vocab) {
-          throw new UserError('E_INPUT', `token id ${t} in row ${r} is outside the vocabulary [0, ${this.vocab})`);
-        }
-      }
-    }
-    const past = cache?.length ?? 0;
-    if (cache && past > 0 && cache.batch !== ids.length) {
-      throw new UserError('E_INPUT', `the KV cache holds a batch of ${cache.batch} rows but ids has ${ids.length}`);
-    }
-    if (past + P > this.nPositions) {
-      const what = past > 0 ? `${past} cached + ${P} new tokens = ${past + P}` : `a prompt of ${P} tokens`;
-      throw new UserError(
-        'E_INPUT',
-        `${what} exceeds the model's context of ${this.nPositions} positions (n_positions); use --truncate left to keep the last ${this.nPositions} tokens`,
-      );
-    }
-    return past;
   }
 }
 
