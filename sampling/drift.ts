@@ -283,7 +283,7 @@ export class GuidedDrift implements Sde {
     const s = this.runS;
     if (this.bound) this.bound.score(S, this.T - tau, s, true); // ambient: projected below with the rest
     // P_S(a G + b s + g ΔW̄) = v − (S·v) S, one pass (g = 0 without noise: ΔW̄ is then any finite row)
-    projectCombineRows(S, this.runG, s, noise ?? s, a, b, g, out, this.d);
+    projectCombineRows(S, { G: this.runG, s, xi: noise ?? s, a, b, g }, out, this.d);
     if (this.prec !== 'none' && gammaEta !== 0) this.addPrecession(S, gammaEta * dtau, gamma * dtau, out);
     return out;
   }

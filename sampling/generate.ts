@@ -29,7 +29,7 @@ import { UserError } from '../src/errors.js';
 import { checkFieldSource, contextFields, DEFAULT_FIELD_SOURCE, fieldSourceId, type FieldSource } from '../src/field/source.js';
 import type { LanguageModel, ModelCache } from '../src/model/engine.js';
 import type { Tokenizer } from '../src/model/tokenizer.js';
-import { makeRng } from '../src/rng.js';
+import { makeRng, type Rng } from '../src/rng.js';
 import { GuidedDrift } from './drift.js';
 import { INTEGRATORS } from './integrators/index.js';
 import { checkGuidedOptions, checkSchedule, DEFAULT_READOUT_TEMPERATURE, DEFAULT_STEPS, defaultSchedule, type GuidedOptions } from './options.js';
@@ -163,34 +163,56 @@ export async function prefill(model: LanguageModel, ids: number[], source: Field
   }
 }
 
-/** Generate `tokens` new tokens for every (prompt, sample) with the guided reverse SDE. */
-export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise<GuidedResult[]> {
+/** The run-wide settings of one guided generation, resolved from the options and the score's metadata. */
+interface GuidedPlan {
+  source: FieldSource;
+  samples: number;
+  steps: number;
+  integrator: (typeof INTEGRATORS)[keyof typeof INTEGRATORS];
+  readoutKind: NonNullable<GuidedOptions['readout']>;
+  temperature: number;
+  /** The drift's settings (BL Eq. 14; LLG, BL Eq. 9, when `llg` is set), without the per-token field. */
+  drift: Omit<ConstructorParameters<typeof GuidedDrift>[0], 'N' | 'rng'>;
+  tMin: number | undefined;
+  maxBatch: number;
+}
+
+/** Stage 1: validate the options against the model and the score, and resolve every default. */
+function planGuided(model: LanguageModel, opts: GuidedOptions): GuidedPlan {
   checkGuidedOptions(opts);
-  const { model } = lm;
   const source: FieldSource = opts.fieldSource ?? DEFAULT_FIELD_SOURCE;
   const score = opts.score ?? null;
   checkModelCompat(model, source, score?.meta ?? null);
   const schedule = opts.schedule ?? score?.meta.schedule ?? defaultSchedule(model.dModel);
   checkSchedule(schedule);
-  const samples = opts.samples ?? 1;
-  const steps = opts.steps ?? DEFAULT_STEPS;
-  const integrator = INTEGRATORS[opts.integrator ?? 'heun'];
-  const readoutKind = opts.readout ?? 'nearest';
-  const temperature = opts.readoutTemperature ?? DEFAULT_READOUT_TEMPERATURE;
-  const eta = opts.eta ?? score?.meta.eta ?? 1;
   // How N enters the η term, and where the run ends: as the score was trained (src/score/scoreNet.ts)
   const saved = score?.meta;
-  const fieldScale = opts.fieldScale ?? saved?.fieldScaling ?? 'unit';
-  const tMin = opts.tMin ?? (saved !== undefined && saved.tMin < schedule.T ? saved.tMin : undefined);
-  const llg = opts.lambda !== undefined ? { lambda: opts.lambda, gamma: opts.gamma, precession: opts.precession } : null;
-  const maxBatch = opts.maxBatch ?? 64;
-  const prof = opts.profile;
-  const d = model.dModel;
-  const clock = () => performance.now();
+  return {
+    source,
+    samples: opts.samples ?? 1,
+    steps: opts.steps ?? DEFAULT_STEPS,
+    integrator: INTEGRATORS[opts.integrator ?? 'heun'],
+    readoutKind: opts.readout ?? 'nearest',
+    temperature: opts.readoutTemperature ?? DEFAULT_READOUT_TEMPERATURE,
+    drift: {
+      d: model.dModel,
+      eta: opts.eta ?? saved?.eta ?? 1,
+      schedule,
+      score,
+      llg: opts.lambda !== undefined ? { lambda: opts.lambda, gamma: opts.gamma, precession: opts.precession } : null,
+      fieldScale: opts.fieldScale ?? saved?.fieldScaling ?? 'unit',
+      steer: opts.steer,
+    },
+    tMin: opts.tMin ?? (saved !== undefined && saved.tMin < schedule.T ? saved.tMin : undefined),
+    maxBatch: opts.maxBatch ?? 64,
+  };
+}
 
-  const prompts = encodePrompts(lm, opts);
+/** Stage 2: one result row per (prompt, sample), prompt-major, grouped by prompt, in chunks of at most maxBatch rows (at least one prompt each). */
+function groupRows(prompts: { text: string; ids: number[] }[], samples: number, maxBatch: number): { results: GuidedResult[]; chunks: Group[][] } {
   const results: GuidedResult[] = [];
-  const groups: Group[] = prompts.map((p, promptIndex) => {
+  const chunks: Group[][] = [];
+  for (const [promptIndex, p] of prompts.entries()) {
     const rows = Array.from({ length: samples }, (_, sample) => ({
       prompt: p.text,
       promptIndex,
@@ -201,16 +223,101 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
       trace: [] as TokenTrace[],
     }));
     results.push(...rows);
-    return { promptIndex, prompt: p.text, ids: p.ids, rows, cache: null, field: null };
-  });
-
-  // chunks of whole prompts with at most maxBatch rows (at least one prompt each)
-  const chunks: Group[][] = [];
-  for (const g of groups) {
+    const g: Group = { promptIndex, prompt: p.text, ids: p.ids, rows, cache: null, field: null };
     const last = chunks[chunks.length - 1];
     if (last && (last.length + 1) * samples <= maxBatch) last.push(g);
     else chunks.push([g]);
   }
+  return { results, chunks };
+}
+
+/** The chunk's context fields as host rows N [rows·d] with their norms |N_i|. */
+function hostFields(chunk: Group[], d: number): { N: Float32Array; norms: number[] } {
+  const Nt =
+    chunk.length === 1
+      ? chunk[0].field!
+      : tf.concat(
+          chunk.map((g) => g.field!),
+          0,
+        ); // [rows, d]
+  const N = Float32Array.from(Nt.dataSync()); // host rows [rows·d]
+  if (chunk.length > 1) Nt.dispose();
+  const rows = N.length / d;
+  return { N, norms: Array.from({ length: rows }, (_, i) => Math.hypot(...N.subarray(i * d, (i + 1) * d))) };
+}
+
+/**
+ * Stage 3: the spins of one token for every row of a chunk: uniform initial spins run through the
+ * guided reverse SDE (BL Eq. 14) in the field N. Returns the final spins [rows·d], or why it failed.
+ */
+function reverseSpins(
+  plan: GuidedPlan,
+  N: Float32Array,
+  rows: GuidedResult[],
+  k: number,
+  rngs: { init: Rng; noise: Rng; precession: Rng },
+): { S: Float32Array } | { failure: string } {
+  const d = plan.drift.d;
+  const sde = new GuidedDrift({ ...plan.drift, N, rng: rngs.precession });
+  try {
+    const run = integrateReverse(uniformSpinRows(rows.length, d, rngs.init), sde, {
+      integrator: plan.integrator,
+      steps: plan.steps,
+      T: plan.drift.schedule.T,
+      tMin: plan.tMin,
+      rng: rngs.noise,
+    });
+    if (!run.nonFinite) return { S: run.S };
+    const r = rows[run.nonFinite.row];
+    return {
+      failure: `non-finite value in the reverse SDE at token ${k + 1}, step ${run.nonFinite.step} of ${plan.steps} (prompt ${r.promptIndex}, sample ${r.sample}); try more --steps or a smaller --eta`,
+    };
+  } finally {
+    sde.dispose();
+  }
+}
+
+/** Stage 4: append token k of every row (with its trace) and stream it. */
+function recordTokens(
+  rows: GuidedResult[],
+  out: { ids: number[]; cosChosen: number[]; cosRunnerUp: number[]; runnerUp: number[] },
+  norms: number[],
+  k: number,
+  plan: GuidedPlan,
+  onToken: GuidedOptions['onToken'],
+): void {
+  rows.forEach((r, i) => {
+    r.tokens.push(out.ids[i]);
+    r.trace.push({ fieldNorm: norms[i], cosChosen: out.cosChosen[i], cosRunnerUp: out.cosRunnerUp[i], runnerUp: out.runnerUp[i], steps: plan.steps });
+    onToken?.({ row: r.promptIndex * plan.samples + r.sample, promptIndex: r.promptIndex, sample: r.sample, index: k, token: out.ids[i], tokens: r.tokens });
+  });
+}
+
+/** Stage 5: feed token k of every row through the KV-cached forward and replace each group's field. */
+async function advanceFields(model: LanguageModel, chunk: Group[], source: FieldSource, k: number): Promise<void> {
+  for (const g of chunk) {
+    const next = await contextFields(
+      model,
+      g.rows.map((r) => [r.tokens[k]]),
+      source,
+      g.cache!,
+    ); // [samples, d]
+    g.field!.dispose();
+    g.field = next;
+  }
+}
+
+/**
+ * Generate `tokens` new tokens for every (prompt, sample) with the guided reverse SDE, chunk by
+ * chunk: prefill each prompt's cache and field, then per token reverse the spins in the field
+ * (BL Eq. 14), read the token out (BL Sec. V D) and advance the fields with it.
+ */
+export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise<GuidedResult[]> {
+  const { model } = lm;
+  const plan = planGuided(model, opts);
+  const prof = opts.profile;
+  const clock = () => performance.now();
+  const { results, chunks } = groupRows(encodePrompts(lm, opts), plan.samples, plan.maxBatch);
 
   const embed = model.params().get('embed.W_E')!; // [vocab, d]
   const readout = new TokenReadout(embed, lm.tokenizer.eosId < model.vocab ? [lm.tokenizer.eosId] : []);
@@ -218,87 +325,44 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
   let stopped: string | null = null;
   try {
     for (const [c, chunk] of chunks.entries()) {
+      const rows = chunk.flatMap((g) => g.rows);
       if (stopped) {
-        for (const g of chunk) for (const r of g.rows) r.error = `not generated: ${stopped}`;
+        for (const r of rows) r.error = `not generated: ${stopped}`;
         continue;
       }
-      const rngInit = master.fork(`chunk${c}/init`);
-      const rngNoise = master.fork(`chunk${c}/noise`);
-      const rngPrec = master.fork(`chunk${c}/precession`);
+      const rngs = { init: master.fork(`chunk${c}/init`), noise: master.fork(`chunk${c}/noise`), precession: master.fork(`chunk${c}/precession`) };
       const rngRead = master.fork(`chunk${c}/readout`);
-      const rows = chunk.flatMap((g) => g.rows);
       try {
         let t0 = clock();
         for (const g of chunk) {
-          const p = await prefill(model, g.ids, source, samples);
+          const p = await prefill(model, g.ids, plan.source, plan.samples);
           g.cache = p.cache;
           g.field = p.field; // [samples, d]
         }
         if (prof) prof.lmMs += clock() - t0;
         for (let k = 0; k < opts.tokens; k++) {
           t0 = clock();
-          const Nt =
-            chunk.length === 1
-              ? chunk[0].field!
-              : tf.concat(
-                  chunk.map((g) => g.field!),
-                  0,
-                ); // [rows, d]
-          const N = Float32Array.from(Nt.dataSync()); // host rows [rows·d]
-          if (chunk.length > 1) Nt.dispose();
-          const norms = rows.map((_, i) => Math.hypot(...N.subarray(i * d, (i + 1) * d)));
-          const badField = norms.findIndex((x) => !Number.isFinite(x));
-          let S: Float32Array | null = null;
-          let failure: string | null = null;
-          if (badField >= 0) failure = `non-finite context field at token ${k + 1} (prompt ${rows[badField].promptIndex}, sample ${rows[badField].sample})`;
-          else {
-            const sde = new GuidedDrift({ N, d, eta, schedule, score, llg, fieldScale, rng: rngPrec, steer: opts.steer });
-            try {
-              const run = integrateReverse(uniformSpinRows(rows.length, d, rngInit), sde, { integrator, steps, T: schedule.T, tMin, rng: rngNoise });
-              S = run.S;
-              if (run.nonFinite) {
-                const r = rows[run.nonFinite.row];
-                failure = `non-finite value in the reverse SDE at token ${k + 1}, step ${run.nonFinite.step} of ${steps} (prompt ${r.promptIndex}, sample ${r.sample}); try more --steps or a smaller --eta`;
-              }
-            } finally {
-              sde.dispose();
-            }
-          }
+          const { N, norms } = hostFields(chunk, plan.drift.d);
+          const bad = norms.findIndex((x) => !Number.isFinite(x));
+          const spins =
+            bad >= 0
+              ? { failure: `non-finite context field at token ${k + 1} (prompt ${rows[bad].promptIndex}, sample ${rows[bad].sample})` }
+              : reverseSpins(plan, N, rows, k, rngs);
           if (prof) prof.sdeMs += clock() - t0;
-          if (failure) {
-            stopped = failure;
-            for (const r of rows) r.error = failure;
+          if ('failure' in spins) {
+            stopped = spins.failure;
+            for (const r of rows) r.error = spins.failure;
             break;
           }
           t0 = clock();
-          const St = tf.tensor2d(S!, [rows.length, d]); // [rows, d]
-          const out = readout.read(St, readoutKind, temperature, rngRead);
+          const St = tf.tensor2d(spins.S, [rows.length, plan.drift.d]); // [rows, d]
+          const out = readout.read(St, plan.readoutKind, plan.temperature, rngRead);
           St.dispose();
           if (prof) prof.readoutMs += clock() - t0;
-          rows.forEach((r, i) => {
-            r.tokens.push(out.ids[i]);
-            r.trace.push({ fieldNorm: norms[i], cosChosen: out.cosChosen[i], cosRunnerUp: out.cosRunnerUp[i], runnerUp: out.runnerUp[i], steps });
-            opts.onToken?.({
-              row: r.promptIndex * samples + r.sample,
-              promptIndex: r.promptIndex,
-              sample: r.sample,
-              index: k,
-              token: out.ids[i],
-              tokens: r.tokens,
-            });
-          });
+          recordTokens(rows, out, norms, k, plan, opts.onToken);
           if (k + 1 < opts.tokens) {
             t0 = clock();
-            for (const g of chunk) {
-              const next = await contextFields(
-                model,
-                g.rows.map((r) => [r.tokens[k]]),
-                source,
-                g.cache!,
-              ); // [samples, d]
-              g.field!.dispose();
-              g.field = next;
-            }
+            await advanceFields(model, chunk, plan.source, k);
             if (prof) prof.lmMs += clock() - t0;
           }
           await Promise.resolve(); // let streamed output flush between tokens

@@ -104,22 +104,23 @@ function simd(S: Float32Array, a: Float32Array, b: Float32Array, d: number): boo
   return d % 4 === 0 && onArena(S) && onArena(a) && onArena(b) && a.length >= S.length && b.length >= S.length;
 }
 
+/** The ambient combination v = a·G_i + b·s_i + g·ξ_i of {@link projectCombineRows}: three row sets [n·d] and their scalars. */
+export interface RowCombination {
+  G: Float32Array;
+  s: Float32Array;
+  xi: Float32Array;
+  a: number;
+  b: number;
+  g: number;
+}
+
 /**
- * The fused tangent projection of a combination: out_i = v − (S_i·v) S_i with v = a·G_i + b·s_i +
- * g·ξ_i (a, b, g scalars). The guided drift's increment in one pass (sampling/drift.ts). `out` may
- * alias G, s or ξ, not S.
+ * The fused tangent projection of a combination (BL Eq. 10 applied to BL Eq. 14's increment):
+ * out_i = v − (S_i·v) S_i with v = a·G_i + b·s_i + g·ξ_i. The guided drift's increment in one pass
+ * (sampling/drift.ts). `out` may alias G, s or ξ, not S.
  */
-export function projectCombineRows(
-  S: Float32Array,
-  G: Float32Array,
-  s: Float32Array,
-  xi: Float32Array,
-  a: number,
-  b: number,
-  g: number,
-  out: Float32Array,
-  d: number,
-): Float32Array {
+export function projectCombineRows(S: Float32Array, combination: RowCombination, out: Float32Array, d: number): Float32Array {
+  const { G, s, xi, a, b, g } = combination;
   if (simd(S, G, out, d) && onArena(s) && onArena(xi) && s.length >= S.length && xi.length >= S.length) {
     arenaKernelsFor(S)!.projectCombine(S.byteOffset, G.byteOffset, s.byteOffset, xi.byteOffset, out.byteOffset, a, b, g, S.length / d, d);
     return out;
@@ -143,7 +144,7 @@ export function projectCombineRows(
 
 /** BL Eq. 10 / B3 on host rows: out_i = v_i − (S_i·v_i) S_i. `out` may alias `v`. */
 export function tangentProjectRows(S: Float32Array, v: Float32Array, out: Float32Array, d: number): Float32Array {
-  return projectCombineRows(S, v, v, v, 1, 0, 0, out, d);
+  return projectCombineRows(S, { G: v, s: v, xi: v, a: 1, b: 0, g: 0 }, out, d);
 }
 
 /** Host rows projected onto the sphere: out_i = X_i/|X_i|. `out` may alias `X`. */

@@ -63,7 +63,7 @@ describe('host row functions: arena (WASM SIMD for d % 4 = 0) = plain loops', ()
       };
       // references: plain arrays (never arena views)
       const ref = {
-        pc: projectCombineRows(S, G, s, xi, a, b, g, new Float32Array(len), d),
+        pc: projectCombineRows(S, { G, s, xi, a, b, g }, new Float32Array(len), d),
         tp: tangentProjectRows(S, v, new Float32Array(len), d),
         rt: retractRows(S, v, 0.5, new Float32Array(len), d),
         nr: normalizeRows(G, new Float32Array(len), d),
@@ -79,7 +79,7 @@ describe('host row functions: arena (WASM SIMD for d % 4 = 0) = plain loops', ()
           expect(got.length).toBe(want.length);
           expect(relErr(got, want), `${name}, d = ${d}`).toBeLessThanOrEqual(1e-6);
         };
-        check('projectCombineRows', projectCombineRows(rS, rG, rs, rxi, a, b, g, rowBuffer(len), d), ref.pc);
+        check('projectCombineRows', projectCombineRows(rS, { G: rG, s: rs, xi: rxi, a, b, g }, rowBuffer(len), d), ref.pc);
         check('tangentProjectRows', tangentProjectRows(rS, rv, rowBuffer(len), d), ref.tp);
         check('retractRows', retractRows(rS, rv, 0.5, rowBuffer(len), d), ref.rt);
         check('normalizeRows', normalizeRows(rG, rowBuffer(len), d), ref.nr);
@@ -87,12 +87,12 @@ describe('host row functions: arena (WASM SIMD for d % 4 = 0) = plain loops', ()
         expect(Math.abs(sumFloats(rG) - ref.sum), `sumFloats, d = ${d}`).toBeLessThanOrEqual(1e-6 * len);
         // aliasing: out = s, out = ξ, out = G (projectCombine); out = v (tangent projection);
         // out = S and out = v (retraction); in place (normalize); y = x (axpy)
-        check('projectCombineRows out = s', projectCombineRows(rS, rG, onRows(s), rxi, a, b, g, rs, d), ref.pc);
+        check('projectCombineRows out = s', projectCombineRows(rS, { G: rG, s: onRows(s), xi: rxi, a, b, g }, rs, d), ref.pc);
         rs.set(s);
-        check('projectCombineRows out = ξ', projectCombineRows(rS, rG, rs, rxi, a, b, g, rxi, d), ref.pc);
+        check('projectCombineRows out = ξ', projectCombineRows(rS, { G: rG, s: rs, xi: rxi, a, b, g }, rxi, d), ref.pc);
         rxi.set(xi);
         const G2 = onRows(G);
-        check('projectCombineRows out = G', projectCombineRows(rS, G2, rs, rxi, a, b, g, G2, d), ref.pc);
+        check('projectCombineRows out = G', projectCombineRows(rS, { G: G2, s: rs, xi: rxi, a, b, g }, G2, d), ref.pc);
         const v2 = onRows(v);
         check('tangentProjectRows out = v', tangentProjectRows(rS, v2, v2, d), ref.tp);
         const S2 = onRows(S);
@@ -195,7 +195,7 @@ describe('row scopes', () => {
     expect(() => retractRows(plain, plain, 1, w, 4)).toThrow(/detached/);
     expect(() => normalizeRows(v, v, 4)).toThrow(/detached/);
     expect(() => tangentProjectRows(plain, v, plain, 4)).toThrow(/detached/);
-    expect(() => projectCombineRows(plain, plain, plain, v, 1, 1, 1, plain, 4)).toThrow(/detached/);
+    expect(() => projectCombineRows(plain, { G: plain, s: plain, xi: v, a: 1, b: 1, g: 1 }, plain, 4)).toThrow(/detached/);
     expect(() => expMapRows(plain, v, plain, 4)).toThrow(/detached/);
     expect(() => axpy(v, plain, 1)).toThrow(/detached/);
     expect(() => sumFloats(v)).toThrow(/detached/);
