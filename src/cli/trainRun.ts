@@ -10,6 +10,7 @@ import { latestCheckpoint } from '../io/checkpointDir.js';
 import { acquireRunLock, type RunLock } from '../io/lock.js';
 import { checkOutDir, removeStaleTemps } from '../io/output.js';
 import type { TrainRunArgs } from './defs/training.js';
+import type { GlobalArgs } from './io.js';
 
 /** What a trainer reports after each update (each trainer adds its own rates). */
 import type { StepInfo, TrainProgress } from '../io/trainProgress.js';
@@ -81,8 +82,8 @@ export interface BegunRun<C> {
  * at once) and are the temporary files of killed runs in it removed. Nothing is written before
  * every check passed. Release `lock` when the run ends.
  */
-export function beginTrainRun<C>(
-  a: TrainRunArgs,
+export function beginTrainRun<C extends { training: { seed: number } }>(
+  a: TrainRunArgs & Pick<GlobalArgs, 'seed'>,
   command: string,
   example: string,
   exported: string,
@@ -94,6 +95,7 @@ export function beginTrainRun<C>(
   const out = a.out;
   checkOutDir(out);
   const config = load(a.config);
+  if (a.seed !== undefined) config.training.seed = a.seed; // --seed overrides the config's seed (recorded in report.json's config)
   const existing = latestCheckpoint(out);
   if (a.resume && !existing)
     throw new UserError('E_CHECKPOINT', `--resume: ${out} has no checkpoint (no checkpoints/latest.json); run without --resume to start training`);

@@ -39,18 +39,7 @@ function progressFor(io: Io, quiet: boolean): TrainProgress | undefined {
 /** `spinbath lm train`: config and --out checked, the run directory locked, then training. */
 export async function runLmTrain(io: Io, a: LmTrainArgs): Promise<void> {
   const say = (l: string) => (a.quiet ? undefined : io.err(`${l}\n`));
-  const run = beginTrainRun(
-    a,
-    'lm train',
-    'configs/lm/tiny.json',
-    'model',
-    (path) => {
-      const config = loadLmConfig(path);
-      if (a.seed !== undefined) config.training.seed = a.seed; // --seed overrides the config's seed (recorded in report.json's config)
-      return config;
-    },
-    say,
-  );
+  const run = beginTrainRun(a, 'lm train', 'configs/lm/tiny.json', 'model', loadLmConfig, say);
   try {
     await trainWith(io, a, run.config, run);
   } finally {

@@ -68,18 +68,7 @@ export async function runScoreTrain(io: Io, a: ScoreTrainArgs): Promise<void> {
     if (a.resume || a['stop-after'] !== undefined) throw new UserError('E_ARG', '--space euclidean writes no checkpoints: drop --resume and --stop-after');
     if (a.out !== undefined && isEuclidDir(a.out)) throw new UserError('E_ARG', `${a.out} already holds a trained Euclidean DDPM; choose another --out`);
   }
-  const run = beginTrainRun(
-    a,
-    'train',
-    'configs/score/brown-small.json',
-    'score model',
-    (path) => {
-      const config = loadScoreConfig(path);
-      if (a.seed !== undefined) config.training.seed = a.seed; // --seed overrides the config's seed (recorded in report.json's config)
-      return config;
-    },
-    say,
-  );
+  const run = beginTrainRun(a, 'train', 'configs/score/brown-small.json', 'score model', loadScoreConfig, say);
   try {
     await train(io, a, run.config, run.out, run.stopAfter, a.config!);
   } finally {
