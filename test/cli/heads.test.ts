@@ -11,7 +11,7 @@ import { writeTinyGpt2 } from '../helpers/tinyGpt2.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sb-heads-'));
 const full = join(root, 'full'); // GPT-2 vocabulary, so real prompts encode
-const small = join(root, 'small'); // vocabulary 300
+const small = join(root, 'small'); // vocabulary 300, with GPT-2's BPE truncated to 43 merges
 const prompts = join(root, 'p.json');
 const B = ['--backend', 'wasm', '--quiet'];
 
@@ -152,7 +152,7 @@ describe('bad input: one line, exit 2, no partial output', () => {
     ],
     ['prompt longer than n_positions', () => ['--model', full, '--text', 'word '.repeat(40)], /longer than the model's context of 24.*--truncate left/],
     ['empty prompt', () => ['--model', full, '--text=', '--ids', '1'], /empty|conflict|mutually/],
-    ['token outside the vocabulary', () => ['--model', small, '--text', 'Hello there'], /outside the model's vocabulary of 300/],
+    ['token id outside the vocabulary', () => ['--model', small, '--ids', '1,300'], /token id 300 is outside the model's vocabulary of 300/],
   ];
   for (const [name, args, re] of cases) {
     it(name, async () => {
