@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'E_BACKEND' // a tensor backend cannot be used
   | 'E_NETWORK' // a download was needed and the network is unavailable
   | 'E_TOKENIZER' // text that the tokenizer cannot encode
+  | 'E_VOCAB' // a model directory's tokenizer has ids the model's embedding has no rows for
   | 'E_NUMERIC'; // a non-finite value appeared during a computation
 
 /** An error caused by the input (exit code 2 in the CLI): one line naming what is wrong, where, and how to fix it. */

@@ -14,6 +14,7 @@ import { loadOrBuildTokenCache } from '../src/data/tokenCache.js';
 import { UserError } from '../src/errors.js';
 import { checkFieldSource, fieldSourceId } from '../src/field/source.js';
 import type { LanguageModel } from '../src/model/engine.js';
+import { checkTokenizerFitsModel } from '../src/model/tokenizer.js';
 import type { RunIdentity } from './checkpoint.js';
 import { configFieldSource, type ScoreConfig } from './config.js';
 import { modelHash } from '../src/score/identity.js';
@@ -64,9 +65,7 @@ export async function prepareScoreData(config: ScoreConfig, model: LanguageModel
     );
   }
   const tok = await loadTokenizerDir(dir);
-  if (tok.vocabSize > model.vocab) {
-    throw new UserError('E_INPUT', `the tokenizer in ${dir} has ${tok.vocabSize} tokens but the model only ${model.vocab}; they do not belong together`);
-  }
+  checkTokenizerFitsModel({ vocabSize: tok.vocabSize, eosId: tok.eotId }, model.vocab, dir, log);
   const source = configFieldSource(config);
   const stride = config.field.stride ?? config.field.context;
   const caches = {} as PreparedData['caches'];

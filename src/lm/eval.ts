@@ -18,6 +18,7 @@ import { UserError } from '../errors.js';
 import { loadGpt2Weights } from '../model/checkpoint.js';
 import type { EngineName, LanguageModel } from '../model/engine.js';
 import { createLanguageModel, resolveThreads, type EngineOptions } from '../model/load.js';
+import { checkTokenizerFitsModel } from '../model/tokenizer.js';
 import { brownSplitIds, modelDirTokenizer, type TokenIds } from './data.js';
 import { tokenNll } from './loss.js';
 import { KneserNeyBigram, scoreNgram, UnigramModel } from './ngram.js';
@@ -140,12 +141,7 @@ export interface EvalReport {
 export async function evaluateModelDir(dir: string, opts: EvalOptions): Promise<EvalReport> {
   const weights = await loadGpt2Weights(dir);
   const tok = await modelDirTokenizer(dir);
-  if (tok.vocabSize !== weights.config.vocab_size) {
-    throw new UserError(
-      'E_CHECKPOINT',
-      `${dir}: the tokenizer has ${tok.vocabSize} tokens but config.json says vocab_size ${weights.config.vocab_size}; they belong to different models`,
-    );
-  }
+  checkTokenizerFitsModel({ vocabSize: tok.vocabSize, eosId: tok.eotId }, weights.config.vocab_size, dir, opts.onNote);
   const all: TokenIds = brownSplitIds(opts.split, tok, { cacheDir: opts.cacheDir });
   const ids = opts.maxTokens !== undefined ? all.subarray(0, opts.maxTokens + 1) : all;
   if (ids.length < 2) throw new UserError('E_INPUT', `the ${opts.split} split has ${ids.length} tokens; at least 2 are needed to score one`);

@@ -19,7 +19,7 @@ import { ENGINE_CHOICES, type EngineChoice, type EngineName, type LanguageModel 
 import type { Hook } from './hooks.js';
 import { Gpt2Model } from './gpt2.js';
 import { resolveModelDir, type DownloadProgress } from './hub.js';
-import { loadTokenizer, packageRoot, type Tokenizer } from './tokenizer.js';
+import { checkTokenizerFitsModel, loadTokenizer, packageRoot, type Tokenizer } from './tokenizer.js';
 import type { Gpt2Weights } from './weights.js';
 
 /** The embedded default model (trained by spinbath on the Brown corpus; see models/brown-small/README.md). */
@@ -171,7 +171,13 @@ export function disposeTwin(model: LanguageModel): void {
   if (src) src.twin = undefined;
 }
 
-/** Resolve `modelArg` (or the embedded default when undefined) and load model + tokenizer. */
+/**
+ * Resolve `modelArg` (or the embedded default when undefined) and load model + tokenizer. A
+ * directory is complete or refused (UserError, exit 2 in the CLI): config.json and weights that
+ * match it, its own tokenizer files (never a substitute), and a tokenizer whose ids all fit the
+ * embedding (`checkTokenizerFitsModel`: V_tok ≤ V_emb, padding rows allowed, note through
+ * `onNote` when more than 1,024 rows are padding).
+ */
 export async function loadModel(modelArg: string | undefined, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   resolveEngineChoice(opts.engine); // bad input fails before any download or read
   resolveThreads(opts.threads);
@@ -190,8 +196,10 @@ export async function loadModel(modelArg: string | undefined, opts: LoadModelOpt
   }
   const onProgress = opts.onProgress;
   const weights = await loadGpt2Weights(dir, { onProgress: onProgress && ((e) => onProgress({ stage: 'weights', ...e })) });
-  // A model directory is complete or refused: its own tokenizer, never a substitute (loadTokenizer names the missing file).
+  // A model directory is complete or refused: its own tokenizer, never a substitute (loadTokenizer names the missing file),
+  // whose ids all have rows in the embedding (checkTokenizerFitsModel: padding rows allowed, never missing rows).
   const tokenizer = await loadTokenizer(dir);
+  checkTokenizerFitsModel(tokenizer, weights.config.vocab_size, dir, opts.onNote);
   const model = await createLanguageModel(weights, opts);
   return {
     dir,

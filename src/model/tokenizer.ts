@@ -19,6 +19,7 @@ export interface Tokenizer {
   decode(ids: number[]): string;
   /** The decoded text of a single id (may be '�' for an id holding part of a UTF-8 character). */
   tokenString(id: number): string;
+  /** The number of ids the tokenizer can produce: its largest id (added/special tokens included) + 1. */
   vocabSize: number;
   eosId: number;
 }
@@ -130,7 +131,9 @@ async function fromPretrained(absDir: string): Promise<HfTokenizer> {
 }
 
 function wrap(tok: HfTokenizer, where: string): Tokenizer {
-  const vocabSize = tok.get_vocab().size;
+  // max id + 1, not the count of entries: a vocabulary with holes still produces its largest id
+  let vocabSize = 0;
+  for (const [token, id] of tok.get_vocab()) if (token !== undefined && id + 1 > vocabSize) vocabSize = id + 1;
   const eos = tok.eos_token_id ?? tok.get_vocab().get(EOS);
   if (typeof eos !== 'number') throw new UserError('E_FILE', `the tokenizer in ${where} has no end-of-text token (${EOS})`);
   const checkIds = (ids: number[]): void => {
@@ -184,5 +187,49 @@ export async function loadTokenizer(dir?: string): Promise<Tokenizer> {
     return wrap(await fromPretrained(tmp), abs);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Rows of padding above which {@link checkTokenizerFitsModel} prints a note: padding conventions
+ * round the embedding up to a multiple of 64, 128 or (Megatron, 128 × 8-way tensor parallelism)
+ * 1024 rows, so a larger gap suggests a tokenizer from another model.
+ */
+export const PADDING_NOTE_ROWS = 1024;
+
+/** The tokenizer file of a model directory, as named in messages: tokenizer.json, else the vocab.json + merges.txt pair. */
+export function tokenizerFileName(dir: string): string {
+  return existsSync(join(dir, 'tokenizer.json')) ? join(dir, 'tokenizer.json') : `${join(dir, 'vocab.json')} + merges.txt`;
+}
+
+/**
+ * The model-directory rule for a tokenizer and an embedding (one check, used by `loadModel`,
+ * `lm eval` and score training). V_tok = the tokenizer's largest id + 1 (added and special
+ * tokens included), V_emb = rows of wte (config.json's vocab_size, which the weight loader
+ * checks against the weights):
+ * - V_tok > V_emb: refused, a UserError `E_VOCAB` naming both files and both sizes (ids ≥ V_emb
+ *   would index rows that do not exist);
+ * - V_tok ≤ V_emb: accepted; the extra rows are padding (GPT-2 checkpoints with 50,304 rows for
+ *   50,257 tokens), never produced by encoding. A gap above {@link PADDING_NOTE_ROWS} rows gets
+ *   one note through `onNote`;
+ * - the end-of-text id must be < V_emb.
+ */
+export function checkTokenizerFitsModel(tok: { vocabSize: number; eosId: number }, embeddingRows: number, dir: string, onNote?: (line: string) => void): void {
+  const tokFile = tokenizerFileName(dir);
+  const config = join(dir, 'config.json');
+  const fix = "use the model's own tokenizer files (tokenizer.json, or vocab.json + merges.txt) in that directory";
+  if (tok.vocabSize > embeddingRows) {
+    throw new UserError(
+      'E_VOCAB',
+      `${tokFile} has ${tok.vocabSize} token ids but ${config} has vocab_size ${embeddingRows} (rows of the embedding); they belong to different models: ${fix}`,
+    );
+  }
+  if (!(Number.isInteger(tok.eosId) && tok.eosId >= 0 && tok.eosId < embeddingRows)) {
+    throw new UserError('E_VOCAB', `${tokFile} has ${EOS} at id ${tok.eosId}, outside the ${embeddingRows} rows of the embedding in ${config}: ${fix}`);
+  }
+  if (embeddingRows - tok.vocabSize > PADDING_NOTE_ROWS) {
+    onNote?.(
+      `note: ${config} has vocab_size ${embeddingRows} but ${tokFile} only ${tok.vocabSize} token ids; the ${embeddingRows - tok.vocabSize} extra rows are treated as padding`,
+    );
   }
 }

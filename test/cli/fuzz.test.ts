@@ -36,12 +36,22 @@ beforeAll(() => {
   mkdirSync(P('adir'));
   w('afile', 'x');
   w('prompts.txt', 'Hello there\n');
+  w('gens.jsonl', '{"prompt": "Hello", "text": " there"}\n');
   w('pairs.json', JSON.stringify([{ prompt: 'The cat', good: 'sat', bad: 'ran' }]));
   // a model directory without tokenizer files
   mkdirSync(P('notok'));
   for (const f of ['config.json', 'model.safetensors']) copyFileSync(join('models', 'brown-small', f), P('notok', f));
   mkdirSync(P('halftok'));
   for (const f of ['config.json', 'model.safetensors', 'vocab.json']) copyFileSync(join('models', 'brown-small', f), P('halftok', f));
+  // model directories whose tokenizer has more ids (GPT-2's 50,257) than the embedding has rows (brown-small's 8,257)
+  for (const [name, files] of [
+    ['bigtok', ['tokenizer.json', 'tokenizer_config.json']],
+    ['bigvocab', ['vocab.json', 'merges.txt']],
+  ] as const) {
+    mkdirSync(P(name));
+    for (const f of ['config.json', 'model.safetensors']) copyFileSync(join('models', 'brown-small', f), P(name, f));
+    for (const f of files) copyFileSync(join('assets', 'gpt2', f), P(name, f));
+  }
   // a run directory whose checkpoint pointer is corrupt
   mkdirSync(P('badrun', 'checkpoints'), { recursive: true });
   w(join('badrun', 'checkpoints', 'latest.json'), '{not json');
@@ -83,11 +93,11 @@ const bad = {
   sweepNotJson: () => w('sweepnot.json', 'nope'),
 };
 
-/** [name, argv]: every one must be refused with exit 2 and leave the tree untouched. */
-function cases(): [string, string[]][] {
-  const c: [string, string[]][] = [];
-  const add = (name: string, argv: string[]) => c.push([name, [...argv, ...B]]);
-  const addRaw = (name: string, argv: string[]) => c.push([name, argv]);
+/** [name, argv, expected message]: every one must be refused with exit 2 and leave the tree untouched. */
+function cases(): [string, string[], RegExp | undefined][] {
+  const c: [string, string[], RegExp | undefined][] = [];
+  const add = (name: string, argv: string[], message?: RegExp) => c.push([name, [...argv, ...B], message]);
+  const addRaw = (name: string, argv: string[]) => c.push([name, argv, undefined]);
   // global flags and parsing
   for (const s of ['abc', '1.5', '-1', '1e3x', '4294967296', '', ' ', '0x10']) add(`--seed ${JSON.stringify(s)}`, ['env', '--seed', s]);
   add('unknown command', ['frobnicate']);
@@ -152,6 +162,23 @@ function cases(): [string, string[]][] {
   add('logits --ids out of vocabulary', ['logits', '--ids', '99999999']);
   add('logits model without tokenizer', ['logits', '--text', 'hi', '--model', P('notok')]);
   add('logits model with half a tokenizer', ['logits', '--text', 'hi', '--model', P('halftok')]);
+  // a tokenizer whose ids do not fit the embedding, on every command that loads a model
+  const tooBig = (file: string) => new RegExp(`${file} has 50257 token ids but .*config\\.json has vocab_size 8257 .*use the model's own tokenizer files`);
+  const bigtok = tooBig('bigtok/tokenizer\\.json');
+  add('logits tokenizer larger than the embedding', ['logits', '--text', 'hi', '--model', P('bigtok')], bigtok);
+  add('logits vocab.json larger than the embedding', ['logits', '--ids', '1,2', '--model', P('bigvocab')], tooBig('bigvocab/vocab\\.json \\+ merges\\.txt'));
+  add('generate tokenizer larger than the embedding', ['generate', '--prompt', 'hi', '--tokens', '2', '--model', P('bigtok'), '--out', P('gen.txt')], bigtok);
+  add('sample tokenizer larger than the embedding', ['sample', '--prompt', 'hi', '--tokens', '2', '--model', P('bigtok'), '--out', P('sample.txt')], bigtok);
+  add('heads tokenizer larger than the embedding', ['heads', '--model', P('bigtok'), '--out', P('hout')], bigtok);
+  add(
+    'metrics evaluator tokenizer larger than the embedding',
+    ['metrics', '--input', P('gens.jsonl'), '--evaluator', P('bigtok'), '--out', P('m.json')],
+    bigtok,
+  );
+  add('lm eval tokenizer larger than the embedding', ['lm', 'eval', '--model', P('bigtok'), '--max-tokens', '8', '--out', P('eval.json')], bigtok);
+  add('train tokenizer larger than the embedding', ['train', '--config', 'configs/score/tiny.json', '--model', P('bigtok'), '--out', P('srun')], bigtok);
+  add('sweep tokenizer larger than the embedding', ['sweep', '--config', 'configs/sweeps/tiny.json', '--model', P('bigtok'), '--out', P('sw')], bigtok);
+  add('demo tokenizer larger than the embedding', ['demo', '--model', P('bigtok'), '--out', P('demo')], bigtok);
   // heads
   add('heads --top NaN', ['heads', '--top', 'NaN', '--out', P('hout')]);
   add('heads --top 0', ['heads', '--top', '0', '--out', P('hout')]);
@@ -304,7 +331,7 @@ describe('spinbath fuzz: malformed input is refused with one line, exit 2, nothi
   it('has at least 100 cases', () => expect(all.length).toBeGreaterThanOrEqual(100));
   it.each(all)(
     '%s',
-    async (_name, argv) => {
+    async (_name, argv, message) => {
       const before = snapshot(root);
       const r = await runCli(argv);
       const after = snapshot(root);
@@ -313,6 +340,7 @@ describe('spinbath fuzz: malformed input is refused with one line, exit 2, nothi
       expect(r.stderr.endsWith('\n')).toBe(true);
       expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
       expect(r.stderr).not.toMatch(/internal error|\n\s+at |Error:/);
+      if (message) expect(r.stderr).toMatch(message);
       expect([...after.entries()]).toEqual([...before.entries()]);
     },
     60_000,
