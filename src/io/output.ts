@@ -28,11 +28,14 @@ function writableDir(dir: string): boolean {
   }
 }
 
-/** The directory that will be created to hold `path` must be creatable: its nearest existing ancestor is a writable directory. */
-function checkCreatable(path: string, flag: string): void {
-  const anc = existingAncestor(path);
-  if (!statSync(anc).isDirectory()) throw new UserError('E_ARG', `--${flag} ${path}: ${anc} is a file, not a directory; choose another --${flag}`);
-  if (!writableDir(anc)) throw new UserError('E_ARG', `--${flag} ${path}: ${anc} is not writable; choose a directory you can write to`);
+/**
+ * The directory `dir` (to be created, or holding the file to be created) must be creatable: its
+ * nearest existing ancestor is a writable directory. Messages name `shown`, the --out value given.
+ */
+function checkCreatable(dir: string, flag: string, shown = dir): void {
+  const anc = existingAncestor(dir);
+  if (!statSync(anc).isDirectory()) throw new UserError('E_ARG', `--${flag} ${shown}: ${anc} is a file, not a directory; choose another --${flag}`);
+  if (!writableDir(anc)) throw new UserError('E_ARG', `--${flag} ${shown}: ${anc} is not writable; choose a directory you can write to`);
 }
 
 /** `--out DIR`: a directory (existing, writable) or a path where one can be created. */
@@ -61,7 +64,7 @@ export function checkOutFile(file: string, flag = 'out'): void {
     if (!writableDir(dirname(resolve(file)))) throw new UserError('E_ARG', `--${flag} ${file}: its directory is not writable; choose another file`);
     return;
   }
-  checkCreatable(dirname(resolve(file)), flag);
+  checkCreatable(dirname(resolve(file)), flag, file);
 }
 
 /** Temporary names of atomicWrite (`.NAME.PID.N.tmp`) and of checkpoint directories (`.step-N.PID.tmp`). */
