@@ -65,10 +65,18 @@ export { meanAblateHeads, patchHeadResults, zeroAblateHeads, type HeadPatch, typ
 export { defaultHubCacheDir, isHubId, resolveModelDir, type ResolveOptions } from './model/hub.js';
 export { checkpointFiles, loadGpt2Weights, saveGpt2Checkpoint, type LoadOptions, type SaveOptions } from './model/checkpoint.js';
 export { parseGpt2Config, readGpt2Config, writeGpt2Config } from './model/config.js';
-export { expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from './model/weights.js';
+export { dropPaddingRows, expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from './model/weights.js';
 export { randomGpt2Weights, TINY_CONFIG, type RandomWeightOptions } from './model/randomWeights.js';
 export { loadSafetensors, readSafetensors, writeSafetensors, type SafetensorsEntry, type SafetensorsFile, type WriteDtype } from './model/safetensors.js';
-export { bundledGpt2Dir, loadTokenizer, packageRoot, type Tokenizer } from './model/tokenizer.js';
+export {
+  bundledGpt2Dir,
+  checkTokenizerFitsModel,
+  loadTokenizer,
+  packageRoot,
+  PADDING_NOTE_ROWS,
+  tokenizerFileName,
+  type Tokenizer,
+} from './model/tokenizer.js';
 
 // 3. The Hamiltonian core (HJ; BL for the sphere and the noising) -----------------------------
 export { attend, boltzmannWeights, causalMask, ensembleAverage, pairEnergy, pairEnergyQK, type AttendResult, type BoltzmannOptions } from './core/attention.js';

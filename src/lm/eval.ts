@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { SplitName } from '../data/brown.js';
 import { UserError } from '../errors.js';
 import { loadGpt2Weights } from '../model/checkpoint.js';
+import { dropPaddingRows } from '../model/weights.js';
 import type { EngineName, LanguageModel } from '../model/engine.js';
 import { createLanguageModel, resolveThreads, type EngineOptions } from '../model/load.js';
 import { checkTokenizerFitsModel } from '../model/tokenizer.js';
@@ -139,9 +140,10 @@ export interface EvalReport {
 
 /** Evaluate the model directory `dir` (HF layout + tokenizer) on a Brown split. */
 export async function evaluateModelDir(dir: string, opts: EvalOptions): Promise<EvalReport> {
-  const weights = await loadGpt2Weights(dir);
+  const stored = await loadGpt2Weights(dir);
   const tok = await modelDirTokenizer(dir);
-  checkTokenizerFitsModel({ vocabSize: tok.vocabSize, eosId: tok.eotId }, weights.config.vocab_size, dir, opts.onNote);
+  checkTokenizerFitsModel({ vocabSize: tok.vocabSize, eosId: tok.eotId }, stored.config.vocab_size, dir, opts.onNote);
+  const weights = dropPaddingRows(stored, tok.vocabSize); // as loadModel: probabilities over the tokenizer's ids
   const all: TokenIds = brownSplitIds(opts.split, tok, { cacheDir: opts.cacheDir });
   const ids = opts.maxTokens !== undefined ? all.subarray(0, opts.maxTokens + 1) : all;
   if (ids.length < 2) throw new UserError('E_INPUT', `the ${opts.split} split has ${ids.length} tokens; at least 2 are needed to score one`);

@@ -20,7 +20,7 @@ import type { Hook } from './hooks.js';
 import { Gpt2Model } from './gpt2.js';
 import { resolveModelDir, type DownloadProgress } from './hub.js';
 import { checkTokenizerFitsModel, loadTokenizer, packageRoot, type Tokenizer } from './tokenizer.js';
-import type { Gpt2Weights } from './weights.js';
+import { dropPaddingRows, type Gpt2Weights } from './weights.js';
 
 /** The embedded default model (trained by spinbath on the Brown corpus; see models/brown-small/README.md). */
 export const EMBEDDED_MODEL = 'models/brown-small';
@@ -175,8 +175,9 @@ export function disposeTwin(model: LanguageModel): void {
  * Resolve `modelArg` (or the embedded default when undefined) and load model + tokenizer. A
  * directory is complete or refused (UserError, exit 2 in the CLI): config.json and weights that
  * match it, its own tokenizer files (never a substitute), and a tokenizer whose ids all fit the
- * embedding (`checkTokenizerFitsModel`: V_tok ≤ V_emb, padding rows allowed, note through
- * `onNote` when more than 1,024 rows are padding).
+ * embedding (`checkTokenizerFitsModel`: V_tok ≤ V_emb, note through `onNote` when more than
+ * 1,024 rows are padding). Padding rows are dropped (`dropPaddingRows`): `model.vocab` is the
+ * tokenizer's V_tok, so no sampler can produce an id the tokenizer cannot decode.
  */
 export async function loadModel(modelArg: string | undefined, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   resolveEngineChoice(opts.engine); // bad input fails before any download or read
@@ -195,11 +196,12 @@ export async function loadModel(modelArg: string | undefined, opts: LoadModelOpt
     dir = await resolveModelDir(modelArg, { offline: opts.offline, onProgress: onProgress && ((e) => onProgress({ stage: 'download', ...e })) });
   }
   const onProgress = opts.onProgress;
-  const weights = await loadGpt2Weights(dir, { onProgress: onProgress && ((e) => onProgress({ stage: 'weights', ...e })) });
+  const stored = await loadGpt2Weights(dir, { onProgress: onProgress && ((e) => onProgress({ stage: 'weights', ...e })) });
   // A model directory is complete or refused: its own tokenizer, never a substitute (loadTokenizer names the missing file),
   // whose ids all have rows in the embedding (checkTokenizerFitsModel: padding rows allowed, never missing rows).
   const tokenizer = await loadTokenizer(dir);
-  checkTokenizerFitsModel(tokenizer, weights.config.vocab_size, dir, opts.onNote);
+  checkTokenizerFitsModel(tokenizer, stored.config.vocab_size, dir, opts.onNote);
+  const weights = dropPaddingRows(stored, tokenizer.vocabSize); // [V_tok, d_model]: padding rows are never produced
   const model = await createLanguageModel(weights, opts);
   return {
     dir,

@@ -3,7 +3,8 @@
  * network). A model directory needs tokenizer.json (+ tokenizer_config.json), or the older
  * vocab.json + merges.txt pair, from which an equivalent tokenizer.json is built in a temp dir.
  * `loadTokenizer()` without a directory uses the bundled GPT-2 tokenizer in assets/gpt2.
- * Encoding never adds BOS/EOS tokens.
+ * Encoding never adds BOS/EOS tokens. `checkTokenizerFitsModel` is the rule pairing a tokenizer
+ * with a model's embedding (every loader applies it).
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -210,8 +211,8 @@ export function tokenizerFileName(dir: string): string {
  * - V_tok > V_emb: refused, a UserError `E_VOCAB` naming both files and both sizes (ids ≥ V_emb
  *   would index rows that do not exist);
  * - V_tok ≤ V_emb: accepted; the extra rows are padding (GPT-2 checkpoints with 50,304 rows for
- *   50,257 tokens), never produced by encoding. A gap above {@link PADDING_NOTE_ROWS} rows gets
- *   one note through `onNote`;
+ *   50,257 tokens), never produced by encoding, and the loaders drop them (src/model/weights.ts
+ *   `dropPaddingRows`). A gap above {@link PADDING_NOTE_ROWS} rows gets one note through `onNote`;
  * - the end-of-text id must be < V_emb.
  */
 export function checkTokenizerFitsModel(tok: { vocabSize: number; eosId: number }, embeddingRows: number, dir: string, onNote?: (line: string) => void): void {
@@ -229,7 +230,7 @@ export function checkTokenizerFitsModel(tok: { vocabSize: number; eosId: number 
   }
   if (embeddingRows - tok.vocabSize > PADDING_NOTE_ROWS) {
     onNote?.(
-      `note: ${config} has vocab_size ${embeddingRows} but ${tokFile} only ${tok.vocabSize} token ids; the ${embeddingRows - tok.vocabSize} extra rows are treated as padding`,
+      `note: ${config} has vocab_size ${embeddingRows} but ${tokFile} only ${tok.vocabSize} token ids; the ${embeddingRows - tok.vocabSize} extra rows are treated as padding and not used`,
     );
   }
 }

@@ -169,3 +169,24 @@ export function tlParamsFromHost(w: Gpt2Weights): Map<string, HostTensor> {
   put('unembed.W_U', transposed(w.tensors.get('lm_head.weight') ?? get('wte.weight')));
   return out;
 }
+
+/**
+ * A padded embedding cut to the tokenizer's ids: wte (and an untied lm_head) keep their first
+ * `rows` rows and config.vocab_size becomes `rows`. The dropped rows are ids no tokenizer
+ * produces or decodes (e.g. GPT-2 checkpoints padded to 50,304 rows for 50,257 tokens); the
+ * logits of the kept ids are unchanged, and probabilities are normalised over them, so nothing
+ * can sample an id that cannot be decoded. The kept rows are views (no copy).
+ */
+export function dropPaddingRows(w: Gpt2Weights, rows: number): Gpt2Weights {
+  const vocab = w.config.vocab_size;
+  if (!(Number.isInteger(rows) && rows >= 1 && rows <= vocab)) throw new Error(`internal: cannot keep ${rows} of ${vocab} embedding rows`);
+  if (rows === vocab) return w;
+  const tensors = new Map(w.tensors);
+  for (const name of ['wte.weight', 'lm_head.weight']) {
+    const t = w.tensors.get(name);
+    if (!t) continue;
+    const [, d] = t.shape; // [vocab, d_model]
+    tensors.set(name, { shape: [rows, d], data: t.data.subarray(0, rows * d) });
+  }
+  return { config: { ...w.config, vocab_size: rows }, tensors };
+}

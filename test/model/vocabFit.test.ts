@@ -12,12 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend.js';
 import { UserError } from '../../src/errors.js';
 import { evaluateModelDir } from '../../src/lm/eval.js';
+import { loadGpt2Weights } from '../../src/model/checkpoint.js';
 import { Gpt2Model } from '../../src/model/gpt2.js';
 import { loadModel, type LoadedModel } from '../../src/model/load.js';
 import { checkTokenizerFitsModel, PADDING_NOTE_ROWS } from '../../src/model/tokenizer.js';
 import type { LanguageModel } from '../../src/model/engine.js';
+import { dropPaddingRows } from '../../src/model/weights.js';
 import { loadScoreConfig } from '../../training/config.js';
 import { prepareScoreData } from '../../training/data.js';
+import { runCli } from '../helpers/cli.js';
 import { randomGpt2Weights, TINY_CONFIG, writeTinyGpt2 } from '../helpers/tinyGpt2.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sb-vocabfit-'));
@@ -89,7 +92,7 @@ describe('checkTokenizerFitsModel', () => {
     expect(notes).toEqual([]);
     checkTokenizerFitsModel({ vocabSize: 300, eosId: 299 }, 301 + PADDING_NOTE_ROWS, '/m', note);
     expect(notes).toHaveLength(1);
-    expect(notes[0]).toMatch(/^note: .*vocab_size 1325 .* only 300 token ids; the 1025 extra rows are treated as padding$/);
+    expect(notes[0]).toMatch(/^note: .*vocab_size 1325 .* only 300 token ids; the 1025 extra rows are treated as padding and not used$/);
   });
 
   it('refuses an end-of-text id outside the embedding', () => {
@@ -138,23 +141,52 @@ describe('loadModel: a model directory whose tokenizer does not fit its embeddin
     }
   });
 
-  it('accepts a padded embedding (320 rows for 300 ids) without a note; the logits keep all 320 rows', async () => {
-    const notes: string[] = [];
-    const lm = await load(D('padded'), notes);
-    try {
-      expect(notes.filter((n) => /padding/.test(n))).toEqual([]);
-      expect(lm.tokenizer.vocabSize).toBe(300);
-      expect(lm.model.vocab).toBe(320);
-      const ids = lm.tokenizer.encode('Hello there');
-      const out = await lm.model.forwardAsync([ids]); // [batch, pos, vocab]
+  it.each(['tfjs', 'ort'] as const)(
+    'accepts a padded embedding (320 rows for 300 ids) without a note on %s; padding rows are dropped, the other logits unchanged',
+    async (engine) => {
+      const notes: string[] = [];
+      const lm = await loadModel(D('padded'), { engine, onNote: (l) => notes.push(l) });
+      const full = Gpt2Model.fromWeights(await loadGpt2Weights(D('padded'))); // all 320 rows, the reference
       try {
-        expect(out.shape).toEqual([1, ids.length, 320]);
+        expect(notes.filter((n) => /padding/.test(n))).toEqual([]);
+        expect(lm.engine).toBe(engine);
+        expect(lm.tokenizer.vocabSize).toBe(300);
+        expect(lm.model.vocab).toBe(300);
+        const ids = lm.tokenizer.encode('Hello there');
+        const got = await lm.model.forwardAsync([ids]); // [batch, pos, 300]
+        const ref = full.forward([ids]); // [batch, pos, 320]
+        try {
+          expect(got.shape).toEqual([1, ids.length, 300]);
+          expect(ref.shape).toEqual([1, ids.length, 320]);
+          const a = (await got.array()) as number[][][];
+          const b = (await ref.array()) as number[][][];
+          let worst = 0;
+          for (let p = 0; p < ids.length; p++) for (let v = 0; v < 300; v++) worst = Math.max(worst, Math.abs(a[0][p][v] - b[0][p][v]));
+          expect(worst).toBeLessThan(1e-4);
+        } finally {
+          got.dispose();
+          ref.dispose();
+        }
       } finally {
-        out.dispose();
+        full.dispose();
+        lm.dispose();
       }
-    } finally {
-      lm.dispose();
+    },
+  );
+
+  it('dropPaddingRows keeps the first rows of wte and of an untied head as views, and only those', () => {
+    const w = randomGpt2Weights({ vocab_size: 310 }, 5, { untiedHead: true });
+    const cut = dropPaddingRows(w, 300);
+    expect(cut.config.vocab_size).toBe(300);
+    expect(w.config.vocab_size).toBe(310);
+    for (const name of ['wte.weight', 'lm_head.weight']) {
+      const [t, full] = [cut.tensors.get(name)!, w.tensors.get(name)!];
+      expect(t.shape).toEqual([300, 16]);
+      expect(t.data.buffer).toBe(full.data.buffer);
+      expect(Array.from(t.data)).toEqual(Array.from(full.data.subarray(0, 300 * 16)));
     }
+    expect(cut.tensors.get('wpe.weight')).toBe(w.tensors.get('wpe.weight'));
+    expect(dropPaddingRows(w, 310)).toBe(w);
   });
 
   it('notes padding above PADDING_NOTE_ROWS rows (once), and not at exactly that many', async () => {
@@ -164,7 +196,7 @@ describe('loadModel: a model directory whose tokenizer does not fit its embeddin
     const wide: string[] = [];
     (await load(D('wide'), wide)).dispose();
     expect(wide.filter((n) => /padding/.test(n))).toEqual([
-      `note: ${join(D('wide'), 'config.json')} has vocab_size ${301 + PADDING_NOTE_ROWS} but ${join(D('wide'), 'tokenizer.json')} only 300 token ids; the ${1 + PADDING_NOTE_ROWS} extra rows are treated as padding`,
+      `note: ${join(D('wide'), 'config.json')} has vocab_size ${301 + PADDING_NOTE_ROWS} but ${join(D('wide'), 'tokenizer.json')} only 300 token ids; the ${1 + PADDING_NOTE_ROWS} extra rows are treated as padding and not used`,
     ]);
   });
 });
@@ -188,6 +220,43 @@ describe('the other loaders use the same rule', () => {
       expect(existsSync(cacheDir) && readdirSync(cacheDir)).toEqual([]);
     } finally {
       model.dispose();
+    }
+  });
+});
+
+describe('the CLI on padded and inconsistent model directories', () => {
+  const B = ['--backend', 'cpu'];
+
+  it('logits: a padded directory runs without a note; the inconsistent one is refused with one line and nothing written', async () => {
+    const ok = await runCli(['logits', '--model', D('padded'), '--text', 'Hello there', '--top', '300', '--json', ...B]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).not.toMatch(/padding/);
+    const top = (JSON.parse(ok.stdout) as { top: { id: number }[] }).top;
+    expect(top).toHaveLength(300);
+    expect(new Set(top.map((t) => t.id)).size).toBe(300); // exactly the tokenizer's ids, no padding row
+    const out = D('refused.json');
+    const bad = await runCli(['logits', '--model', D('big'), '--text', 'Hello', '--out', out, ...B]);
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr.trimEnd().split('\n')).toEqual([
+      `spinbath: ${join(D('big'), 'tokenizer.json')} has 50257 token ids but ${join(D('big'), 'config.json')} has vocab_size 300 (rows of the embedding); they belong to different models: use the model's own tokenizer files (tokenizer.json, or vocab.json + merges.txt) in that directory`,
+    ]);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('generate on an embedding with 1,025 padding rows: one note on stderr, and every sampled id decodes', async () => {
+    const out = D('gen.jsonl');
+    const r = await runCli(['generate', '--model', D('wide'), '--prompt', 'Hello', '--tokens', '10', '--samples', '4', '--seed', '3', '--out', out, ...B]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.split('\n').filter((l) => /padding/.test(l))).toHaveLength(1);
+    const rows = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { tokens: number[] });
+    expect(rows).toHaveLength(4);
+    for (const row of rows) {
+      expect(row.tokens).toHaveLength(10);
+      expect(Math.max(...row.tokens)).toBeLessThan(300);
     }
   });
 });
