@@ -10,13 +10,17 @@
  * 256 byte tokens, the first K merges, `<|endoftext|>` at id 256 + K). A vocabulary below 257
  * cannot hold a byte-level BPE and is refused here.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GPT2_MERGES, writeTruncatedTokenizer } from '../../src/data/bpe.js';
-import { copyTokenizerFiles, bundledGpt2Dir } from '../../src/model/tokenizer.js';
+import { copyTokenizerFiles, bundledGpt2Dir, loadTokenizer, type Tokenizer } from '../../src/model/tokenizer.js';
 import { saveGpt2Checkpoint } from '../../src/model/checkpoint.js';
 import type { WriteDtype } from '../../src/model/safetensors.js';
 import { randomGpt2Weights } from '../../src/model/randomWeights.js';
 import type { Gpt2Config, Gpt2Weights } from '../../src/model/weights.js';
 
+import { TINY_CONFIG } from '../../src/model/randomWeights.js';
 export { randomGpt2Weights, TINY_CONFIG, type RandomWeightOptions } from '../../src/model/randomWeights.js';
 
 export interface TinyGpt2Options {
@@ -86,4 +90,21 @@ export function writeTinyGpt2(dir: string, opts: TinyGpt2Options = {}): Gpt2Weig
   saveGpt2Checkpoint(dir, toSave, { dtype, prefix: opts.prefix ?? false, shardSizeBytes });
   writeBpeTokenizer(dir, tokenizerVocab);
   return weights;
+}
+
+const tokenizerDirs = new Map<number, string>();
+
+/**
+ * The tokenizer that fits a model of `vocab` rows (default TINY_CONFIG's 300), for tests that
+ * pair random weights with a tokenizer in memory: the files are written once per vocabulary and
+ * process into a temporary directory. Ids below 256 are GPT-2's byte tokens, as in GPT-2 itself.
+ */
+export async function tinyTokenizer(vocab = TINY_CONFIG.vocab_size): Promise<Tokenizer> {
+  let dir = tokenizerDirs.get(vocab);
+  if (dir === undefined) {
+    dir = mkdtempSync(join(tmpdir(), `sb-tok${vocab}-`));
+    writeBpeTokenizer(dir, vocab);
+    tokenizerDirs.set(vocab, dir);
+  }
+  return loadTokenizer(dir);
 }

@@ -10,9 +10,9 @@ import { useBackend } from '../../src/backend.js';
 import { generateDef } from '../../src/cli/defs/generation.js';
 import { globalOptions } from '../../src/cli/io.js';
 import { Gpt2Model } from '../../src/model/gpt2.js';
-import { loadTokenizer, type Tokenizer } from '../../src/model/tokenizer.js';
+import type { Tokenizer } from '../../src/model/tokenizer.js';
 import { makeRng } from '../../src/rng.js';
-import { randomGpt2Weights, writeTinyGpt2 } from '../helpers/tinyGpt2.js';
+import { randomGpt2Weights, tinyTokenizer, writeTinyGpt2 } from '../helpers/tinyGpt2.js';
 
 let lm: BaselineLm;
 let tokenizer: Tokenizer;
@@ -25,8 +25,8 @@ const prompts = ['a', 'b', 'c'];
 
 beforeAll(async () => {
   await useBackend('wasm');
-  tokenizer = await loadTokenizer();
-  lm = { model: Gpt2Model.fromWeights(randomGpt2Weights({ vocab_size: 80, n_positions: 32 }, 3)), tokenizer };
+  tokenizer = await tinyTokenizer(300); // fits the 300-row embedding below
+  lm = { model: Gpt2Model.fromWeights(randomGpt2Weights({ vocab_size: 300, n_positions: 32 }, 3)), tokenizer };
 });
 afterAll(() => lm.model.dispose());
 
