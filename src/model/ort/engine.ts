@@ -358,7 +358,9 @@ export class OrtGpt2 implements LanguageModel {
     const output = req.output ?? 'logits';
     const names = selectHooks(hookNames(this.nLayer), req.names).filter((n) => !(output !== 'logits' && n === 'hook_logits'));
     const iv = interventionInputs(hooks, this, B, P);
-    const spec: GraphSpec = { cache: cache !== null, lastOnly: req.lastOnly ?? false, output, hooks: names, interventions: iv.slots };
+    // An empty cache runs the graph without past inputs (never a zero-length past: see graph.ts).
+    const withPast = cache !== null && past > 0;
+    const spec: GraphSpec = { cache: cache !== null, past: withPast, lastOnly: req.lastOnly ?? false, output, hooks: names, interventions: iv.slots };
     const session = await this.session(spec);
 
     const T = this.ort.Tensor;
@@ -373,11 +375,11 @@ export class OrtGpt2 implements LanguageModel {
       BigInt64Array.from({ length: P }, (_, i) => BigInt(past + i)),
       [P],
     ); // [p]
-    const cap = cache?.capacity ?? 0;
-    feeds.attn_mask = new T('float32', attentionMask(P, past, cache ? cap : null), [P, (cache ? cap : 0) + P]); // [p, keys]
+    const cap = withPast ? cache.capacity : 0;
+    feeds.attn_mask = new T('float32', attentionMask(P, past, withPast ? cap : null), [P, cap + P]); // [p, keys]
     for (const [name, f] of iv.feeds) feeds[name] = new T('float32', f.data, f.dims);
     if (extra.targets) feeds.targets = new T('int64', extra.targets, [B, P]); // [b, p]
-    if (cache) {
+    if (withPast) {
       feeds.past_len = new T('int64', BigInt64Array.of(BigInt(past)), [1]);
       const dims = cache.pastDims(B);
       for (let l = 0; l < this.nLayer; l++) {
