@@ -22,6 +22,7 @@ import {
   modelForHooks,
   ortStatus,
   pickEngine,
+  planEngine,
   resolveEngineChoice,
   resolveThreads,
   type OrtStatus,
@@ -80,6 +81,35 @@ describe('engine choice', () => {
     const notes: string[] = [];
     expect(await pickEngine({ engine: 'auto', probe: broken, onNote: (l) => notes.push(l) })).toBe('tfjs');
     expect(notes).toEqual(['note: ONNX Runtime cannot load (libonnxruntime.so: cannot open shared object file); using the tfjs engine']);
+  });
+
+  it('the webgpu backend puts ort on [webgpu, cpu]; without the WebGPU EP: --engine ort is one line, auto keeps ort on the CPU with a note', async () => {
+    let gpuProbes = 0;
+    const gpuOk = async () => (gpuProbes++, { ok: true as const });
+    const reason = "ORT's WebGPU execution provider cannot start: Failed to get a WebGPU adapter: No supported adapters";
+    const gpuBroken = async () => (gpuProbes++, { ok: false as const, reason });
+    const plan = (engine: 'auto' | 'ort' | 'tfjs', backend: string, webgpuProbe = gpuOk, onNote?: (l: string) => void) =>
+      planEngine({ engine, backend, probe: ok, webgpuProbe, onNote });
+    expect(await plan('auto', 'webgpu')).toEqual({ engine: 'ort', executionProviders: ['webgpu', 'cpu'] });
+    expect(await plan('ort', 'webgpu')).toEqual({ engine: 'ort', executionProviders: ['webgpu', 'cpu'] });
+    expect(await plan('tfjs', 'webgpu')).toEqual({ engine: 'tfjs', executionProviders: null });
+    for (const b of ['wasm', 'cpu', 'tensorflow']) expect(await plan('auto', b)).toEqual({ engine: 'ort', executionProviders: ['cpu'] });
+    expect(await planEngine({ engine: 'auto', backend: 'webgpu', purpose: 'training', probe: ok, webgpuProbe: gpuOk })).toEqual({
+      engine: 'tfjs',
+      executionProviders: null,
+    });
+    expect(gpuProbes).toBe(2); // only ort on webgpu probes the EP
+    const e = await plan('ort', 'webgpu', gpuBroken).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(isUserError(e) && (e as { code: string }).code).toBe('E_BACKEND');
+    expect((e as Error).message).toBe(
+      `--engine ort --backend webgpu: ${reason}; use --backend wasm (ORT on the CPU) or --engine tfjs (the tfjs-webgpu forward)`,
+    );
+    const notes: string[] = [];
+    expect(await plan('auto', 'webgpu', gpuBroken, (l) => notes.push(l))).toEqual({ engine: 'ort', executionProviders: ['cpu'] });
+    expect(notes).toEqual([`note: ${reason}; the ort engine runs on the CPU`]);
   });
 
   it('SPINBATH_ENGINE and SPINBATH_THREADS are the defaults; bad values are one-line errors', async () => {

@@ -18,6 +18,7 @@ import { hookNames, type Hook, type NameFilter } from '../hooks.js';
 import { expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from '../weights.js';
 import { OrtCache } from './cache.js';
 import { buildGpt2Graph, type GraphSpec } from './graph.js';
+import { GraphBuilder } from './onnx.js';
 import { expressible, interventionInputs } from './interventions.js';
 import { LazyParams } from './params.js';
 
@@ -45,14 +46,59 @@ export async function ortAvailable(): Promise<{ ok: true; version: string; provi
   }
 }
 
+let webgpuProbe: Promise<{ ok: true } | { ok: false; reason: string }> | null = null;
+
+/**
+ * Whether ORT's WebGPU execution provider starts here: bundled in this onnxruntime-node and able
+ * to get a Dawn adapter and device (probed once per process by running y = 2·x on ['webgpu'] alone
+ * and checking y). Never throws; the reason is one line.
+ */
+export function ortWebgpuAvailable(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  webgpuProbe ??= (async () => {
+    const avail = await ortAvailable();
+    if (!avail.ok) return avail;
+    if (!avail.providers.includes('webgpu'))
+      return { ok: false as const, reason: `this onnxruntime-node ${avail.version} has no webgpu execution provider (it has: ${avail.providers.join(', ')})` };
+    try {
+      const ort = await loadOrt();
+      const g = new GraphBuilder();
+      g.output(g.op('Mul', [g.input('x', [4]), g.float(2)]), 'y', [4]);
+      const session = await ort.InferenceSession.create(g.build('probe'), {
+        executionProviders: [{ name: 'webgpu', validationMode: 'full' }],
+        logSeverityLevel: 3,
+      });
+      const y = (await session.run({ x: new ort.Tensor('float32', Float32Array.of(1, 2, 3, 4), [4]) })).y.data as Float32Array;
+      await session.release();
+      if (Array.from(y).join() !== '2,4,6,8')
+        return { ok: false as const, reason: `ORT's WebGPU execution provider computed 2·[1,2,3,4] = [${Array.from(y).join(', ')}]` };
+      return { ok: true as const };
+    } catch (e) {
+      // ORT's enforce messages read "<file>.cc:N <function> <condition> was false. <why>": keep <why>.
+      const first = (e as Error).message.split('\n')[0];
+      const line = / was false\. (.+)$/.exec(first)?.[1] ?? first;
+      return { ok: false as const, reason: `ORT's WebGPU execution provider cannot start: ${line}` };
+    }
+  })();
+  return webgpuProbe;
+}
+
 /** Up to this many fp32 weight bytes, `weights: 'auto'` copies the weights into each session (64 MB). */
 export const AUTO_INITIALIZER_BYTES = 64 * 2 ** 20;
 
 export interface OrtOptions {
   /** intraOpNumThreads (default: os.availableParallelism()). */
   threads?: number;
-  /** ORT execution providers in order of preference (default ['cpu']). */
+  /**
+   * ORT execution providers in order of preference (default ['cpu']); ['webgpu', 'cpu'] runs on the
+   * GPU through ORT's WebGPU EP (its own Dawn device), nodes it has no kernel for on the CPU.
+   */
   executionProviders?: string[];
+  /**
+   * Validation of ORT's WebGPU EP (its `validationMode`; default 'full'). With 'full' every kernel
+   * runs inside a Dawn error scope and a validation error fails the run; with 'basic' (ORT's
+   * default) Dawn errors are only logged by ORT and the run returns whatever the GPU computed.
+   */
+  webgpuValidation?: 'full' | 'basic';
   /** Compiled graph variants kept alive (default 6). */
   maxSessions?: number;
   /**
@@ -98,6 +144,7 @@ export async function createOrtGpt2(weights: Gpt2Weights, opts: OrtOptions = {})
     weights: weightsAs,
     memArena: opts.memArena ?? true,
     spin: opts.spin ?? false,
+    webgpuValidation: opts.webgpuValidation ?? 'full',
   } as const;
   return new OrtGpt2(await loadOrt(), weights, untied, resolved);
 }
@@ -134,6 +181,7 @@ type ResolvedOptions = {
   weights: 'inputs' | 'initializers';
   memArena: boolean;
   spin: boolean;
+  webgpuValidation: 'full' | 'basic';
 };
 
 /** One forward's request, common to every public method. */
@@ -292,7 +340,7 @@ export class OrtGpt2 implements LanguageModel {
           })
         : undefined;
     const created = this.ort.InferenceSession.create(model, {
-      executionProviders: this.opts.executionProviders,
+      executionProviders: this.opts.executionProviders.map((p) => (p === 'webgpu' ? { name: 'webgpu', validationMode: this.opts.webgpuValidation } : p)),
       intraOpNumThreads: this.opts.threads,
       interOpNumThreads: 1,
       enableCpuMemArena: this.opts.memArena,
