@@ -148,6 +148,7 @@ describe('engine choice', () => {
     const j = JSON.parse(r.stdout);
     expect(j.engine.choice).toBe(process.env.SPINBATH_ENGINE ?? 'auto');
     expect(j.engine.training).toBe('tfjs');
+    expect(j.engine.executionProviders).toEqual(j.engine.inference === 'ort' ? ['cpu'] : null); // wasm: ORT on its CPU provider
     if (ort.ok) {
       expect(j.engine.ort).toEqual({ available: true, version: ort.version, threads: 2, providers: ort.providers });
       expect(ort.providers).toContain('cpu');
