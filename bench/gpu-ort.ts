@@ -29,7 +29,7 @@ export interface OrtGpuFigures {
 /** Median ms (after one warm-up that compiles the session) and the last run's logits. */
 async function timeLast(m: OrtGpt2, ids: number[][], reps: number): Promise<{ ms: number; logits: Float32Array }> {
   const times: number[] = [];
-  let logits = new Float32Array(0);
+  let logits: Float32Array = new Float32Array(0);
   for (let i = 0; i < reps + 1; i++) {
     const t0 = performance.now();
     const z = await m.lastLogitsAsync(ids); // [1, vocab]

@@ -26,6 +26,7 @@ import {
   resolveEngineChoice,
   resolveThreads,
   type OrtStatus,
+  type OrtWebgpuStatus,
 } from '../../src/model/load.js';
 import { runCli } from '../helpers/cli.js';
 import { writeTinyGpt2 } from '../helpers/tinyGpt2.js';
@@ -88,7 +89,7 @@ describe('engine choice', () => {
     const gpuOk = async () => (gpuProbes++, { ok: true as const });
     const reason = "ORT's WebGPU execution provider cannot start: Failed to get a WebGPU adapter: No supported adapters";
     const gpuBroken = async () => (gpuProbes++, { ok: false as const, reason });
-    const plan = (engine: 'auto' | 'ort' | 'tfjs', backend: string, webgpuProbe = gpuOk, onNote?: (l: string) => void) =>
+    const plan = (engine: 'auto' | 'ort' | 'tfjs', backend: string, webgpuProbe: () => Promise<OrtWebgpuStatus> = gpuOk, onNote?: (l: string) => void) =>
       planEngine({ engine, backend, probe: ok, webgpuProbe, onNote });
     expect(await plan('auto', 'webgpu')).toEqual({ engine: 'ort', executionProviders: ['webgpu', 'cpu'] });
     expect(await plan('ort', 'webgpu')).toEqual({ engine: 'ort', executionProviders: ['webgpu', 'cpu'] });

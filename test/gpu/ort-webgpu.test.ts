@@ -13,7 +13,7 @@
  * Runs on any WebGPU adapter, the software one of scripts/setup-webgpu.sh included. Skipped when
  * Dawn finds no adapter, unless CI is set: in CI a missing adapter is a failure (as webgpu.test.ts).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ import type { HostTensor } from '../../src/model/weights.js';
 import { adapterPresent, ci, DECODE_STEPS, GREEDY_TOKENS } from './common.js';
 
 const TSX = join('node_modules', '.bin', 'tsx');
-const present = adapterPresent();
+const present = await adapterPresent();
 if (!present && ci) {
   describe('ORT webgpu', () => {
     it('has an adapter in CI (run scripts/setup-webgpu.sh as root first)', () => {
@@ -127,10 +127,31 @@ describe.skipIf(!present)('ORT on its WebGPU execution provider', () => {
   }
 });
 
+describe.skipIf(process.platform !== 'linux')('ORT webgpu without an adapter (VK_ICD_FILENAMES pointing nowhere)', () => {
+  it('the probe answers one line and a session on [webgpu, cpu] fails with one E_BACKEND line, no crash', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-ortprobe-'));
+    try {
+      const env = { ...process.env, VK_ICD_FILENAMES: join(dir, 'no-such-icd.json') };
+      await run(TSX, [join('test', 'gpu', 'ort-worker.ts'), 'probe', dir], { timeout: 300_000, env });
+      const r = JSON.parse(readFileSync(join(dir, 'probe.json'), 'utf8')) as {
+        probe: { ok: boolean; reason?: string };
+        forward: { code: string; message: string } | null;
+      };
+      expect(r.probe.ok).toBe(false);
+      expect(r.probe.reason).toMatch(/^ORT's WebGPU execution provider cannot start: (Failed to get a WebGPU adapter|this onnxruntime-node .* has no webgpu)/);
+      expect(r.forward?.code).toBe('E_BACKEND');
+      expect(r.forward?.message).toMatch(/^onnxruntime could not build a session on execution providers \[webgpu,cpu\]: [^\n]+$/);
+      expect(r.forward?.message).not.toContain('.cc:'); // ORT's source location is dropped
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(!present)('the CLI with --backend webgpu --engine ort', () => {
   const cli = (args: string[]) => run('node', ['bin/spinbath.js', ...args, '--quiet'], { timeout: 300_000, maxBuffer: 64 << 20 });
-  beforeAll(() => {
-    if (!existsSync('dist/src/cli/main.js')) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'ignore' });
+  beforeAll(async () => {
+    if (!existsSync('dist/src/cli/main.js')) await run('npx', ['tsc', '-p', 'tsconfig.build.json']);
   }, 300_000);
 
   it('env names ORT on the execution providers [webgpu, cpu] for the forward', async () => {

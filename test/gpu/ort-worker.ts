@@ -4,6 +4,7 @@
  * runner):
  *
  *   tsx test/gpu/ort-worker.ts EP OUT     EP = cpu (['cpu']) or webgpu (['webgpu', 'cpu'])
+ *   tsx test/gpu/ort-worker.ts probe OUT  the WebGPU EP's probe and a forward on ['webgpu', 'cpu'] → OUT/probe.json
  *
  * For a tiny random GPT-2 ('tiny.') and the embedded brown-small ('brown.'), on the same seeded
  * ids [2, P]: the logits and every hook output of a full forward; KV-cached decoding (a prefill of
@@ -20,7 +21,7 @@ import { loadGpt2Weights } from '../../src/model/checkpoint.js';
 import { Gpt2Model } from '../../src/model/gpt2.js';
 import { hookNames } from '../../src/model/hooks.js';
 import { zeroAblateHeads } from '../../src/model/interventions.js';
-import { createOrtGpt2 } from '../../src/model/ort/index.js';
+import { createOrtGpt2, ortWebgpuAvailable } from '../../src/model/ort/index.js';
 import { randomGpt2Weights } from '../../src/model/randomWeights.js';
 import { writeSafetensors } from '../../src/model/safetensors.js';
 import type { Gpt2Weights, HostTensor } from '../../src/model/weights.js';
@@ -28,9 +29,21 @@ import { makeRng } from '../../src/rng.js';
 import { DECODE_STEPS, GREEDY_TOKENS } from './common.js';
 
 const [ep, out] = process.argv.slice(2);
-if (!['cpu', 'webgpu'].includes(ep) || !out) {
-  console.error('usage: tsx test/gpu/ort-worker.ts cpu|webgpu OUT');
+if (!['cpu', 'webgpu', 'probe'].includes(ep) || !out) {
+  console.error('usage: tsx test/gpu/ort-worker.ts cpu|webgpu|probe OUT');
   process.exit(2);
+}
+if (ep === 'probe') {
+  // What the WebGPU EP's probe answers here, and what a session on ['webgpu', 'cpu'] does (run with no adapter: VK_ICD_FILENAMES=/nonexistent)
+  const probe = await ortWebgpuAvailable();
+  const m = await createOrtGpt2(randomGpt2Weights(undefined, 7), { executionProviders: ['webgpu', 'cpu'], threads: 1 });
+  const forward = await m.forwardAsync([[1, 2, 3]]).then(
+    () => null,
+    (e: unknown) => ({ code: (e as { code?: string }).code, message: (e as Error).message }),
+  );
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'probe.json'), JSON.stringify({ probe, forward }));
+  process.exit(0);
 }
 await useBackend('wasm');
 mkdirSync(out, { recursive: true });

@@ -23,7 +23,7 @@ import { adapterPresent, ci } from './common.js';
 
 const TSX = join('node_modules', '.bin', 'tsx');
 const WORKER = join('test', 'gpu', 'worker.ts');
-const present = adapterPresent();
+const present = await adapterPresent();
 if (!present && ci) {
   describe('webgpu', () => {
     it('has an adapter in CI (run scripts/setup-webgpu.sh as root first)', () => {

@@ -73,13 +73,16 @@ export function ortWebgpuAvailable(): Promise<{ ok: true } | { ok: false; reason
         return { ok: false as const, reason: `ORT's WebGPU execution provider computed 2·[1,2,3,4] = [${Array.from(y).join(', ')}]` };
       return { ok: true as const };
     } catch (e) {
-      // ORT's enforce messages read "<file>.cc:N <function> <condition> was false. <why>": keep <why>.
-      const first = (e as Error).message.split('\n')[0];
-      const line = / was false\. (.+)$/.exec(first)?.[1] ?? first;
-      return { ok: false as const, reason: `ORT's WebGPU execution provider cannot start: ${line}` };
+      return { ok: false as const, reason: `ORT's WebGPU execution provider cannot start: ${ortReason(e)}` };
     }
   })();
   return webgpuProbe;
+}
+
+/** The first line of an ORT error; of an enforce message ("<file>.cc:N <function> <condition> was false. <why>") only <why>. */
+function ortReason(e: unknown): string {
+  const first = String((e as Error).message ?? e).split('\n')[0];
+  return / was false\. (.+)$/.exec(first)?.[1] ?? first;
 }
 
 /** Up to this many fp32 weight bytes, `weights: 'auto'` copies the weights into each session (64 MB). */
@@ -351,8 +354,7 @@ export class OrtGpt2 implements LanguageModel {
     });
     const made = created.catch((e: unknown) => {
       this.sessions.delete(key);
-      const why = (e as Error).message.split('\n')[0];
-      throw new UserError('E_BACKEND', `onnxruntime could not build a session on execution providers [${this.opts.executionProviders}]: ${why}`);
+      throw new UserError('E_BACKEND', `onnxruntime could not build a session on execution providers [${this.opts.executionProviders}]: ${ortReason(e)}`);
     });
     this.sessions.set(key, made);
     while (this.sessions.size > this.opts.maxSessions) {
