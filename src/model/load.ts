@@ -139,8 +139,9 @@ export async function ortWebgpuStatus(): Promise<OrtWebgpuStatus> {
   }
 }
 
-/** The ORT execution providers for the CPU, and for the GPU (nodes without a WebGPU kernel run on the CPU). */
+/** The ORT execution providers of the ort engine on the CPU. */
 export const ORT_CPU: readonly string[] = ['cpu'];
+/** The ORT execution providers of the ort engine on the GPU (nodes without a WebGPU kernel run on the CPU). */
 export const ORT_WEBGPU: readonly string[] = ['webgpu', 'cpu'];
 
 /**
