@@ -5,6 +5,9 @@
  * measured on wasm first, then on webgpu (tensors are created afresh on each backend; nothing
  * moves from webgpu back to wasm), and reported as the webgpu/wasm speed ratio of the same run.
  *
+ * The section also times the ORT engine on its WebGPU execution provider against its CPU provider
+ * on brown-small (bench/gpu-ort.ts; scripts/gpu-check.sh does it on a GPT-2-small shape).
+ *
  * On a software adapter (Mesa llvmpipe, `fallback` in the adapter record) the webgpu figures are
  * correctness-only: it runs the shaders on the same CPU cores, slower than wasm SIMD.
  * scripts/gpu-check.sh prints the same figures as JSON on a machine with a real GPU.
@@ -16,7 +19,9 @@ import { packageRoot } from '../src/model/tokenizer.js';
 import { Gpt2Model } from '../src/model/gpt2.js';
 import { makeRng } from '../src/rng.js';
 import { randomGpt2Weights } from '../src/model/randomWeights.js';
+import { loadGpt2Weights } from '../src/model/checkpoint.js';
 import { gpt2SmallConfig, GPT2_SMALL_SEED, median, type BenchContext, type BenchRow, type Section } from './common.js';
+import { compareOrtGpu } from './gpu-ort.js';
 import { measureTraining } from './score.js';
 
 export const GPU_WIDTHS = [64, 512, 1024] as const;
@@ -132,7 +137,8 @@ export async function compareGpu(o: GpuBenchOptions, log: (m: string) => void): 
 
 export const gpuSection: Section = {
   name: 'gpu',
-  description: 'webgpu vs wasm: score training at widths 64/512/1024 (d 768) and a GPT-2-small forward',
+  description:
+    'webgpu vs wasm: score training at widths 64/512/1024 (d 768) and a GPT-2-small forward; ORT webgpu EP vs CPU EP: brown-small last-position logits',
   isolate: true,
   async run(ctx: BenchContext) {
     const c = await compareGpu({ steps: 3 }, (m) => ctx.log(m));
@@ -160,6 +166,30 @@ export const gpuSection: Section = {
         row(`GPT-2-small forward ${len} tokens, webgpu`, c.webgpu.forwardMs[len], 'ms', null, `${c.speedup!.forward[len].toFixed(2)}× wasm; ${c.note}`);
     }
     if (!c.webgpu) rows.push({ name: 'webgpu', value: NaN, unit: '', note: c.note });
-    return { rows, data: c as unknown as Record<string, unknown> };
+    // ORT: its outputs become tensors of the active tfjs backend, so back to wasm (no GPU upload in the timing)
+    await useBackend('wasm');
+    const ort = await compareOrtGpu(
+      'brown-small',
+      await loadGpt2Weights(join(packageRoot(), 'models', 'brown-small')),
+      [32, 128],
+      {
+        reps: 5,
+        fallback: c.adapter?.fallback ?? null,
+      },
+      (m) => ctx.log(m),
+    );
+    for (const len of Object.keys(ort.cpuMs).map(Number)) {
+      row(`ORT brown-small last logits ${len} tokens, cpu EP`, ort.cpuMs[len], 'ms', null);
+      if (ort.webgpuMs)
+        row(
+          `ORT brown-small last logits ${len} tokens, webgpu EP`,
+          ort.webgpuMs[len],
+          'ms',
+          null,
+          `${(ort.speedup?.[len] ?? NaN).toFixed(2)}× the cpu EP; max rel. diff ${ort.maxRelDiff?.toExponential(1)}; ${ort.note}`,
+        );
+    }
+    if (!ort.webgpuMs) rows.push({ name: 'ORT webgpu EP', value: NaN, unit: '', note: ort.note });
+    return { rows, data: { ...c, ort } as unknown as Record<string, unknown> };
   },
 };

@@ -39,15 +39,21 @@ export {
   embeddedModelDir,
   loadModel,
   modelForHooks,
+  ORT_CPU,
+  ORT_WEBGPU,
   ortStatus,
+  ortWebgpuStatus,
   pickEngine,
+  planEngine,
   resolveEngineChoice,
   resolveThreads,
   type EngineOptions,
+  type EnginePlan,
   type LoadedModel,
   type LoadModelOptions,
   type ModelLoadProgress,
   type OrtStatus,
+  type OrtWebgpuStatus,
 } from './model/load.js';
 export { Gpt2Model, KVCache, truncateLeft, type ForwardOptions } from './model/gpt2.js';
 export {

@@ -5,7 +5,11 @@
  *
  * Engines: `tfjs` (Gpt2Model, the reference and the training engine) or `ort` (ONNX Runtime,
  * src/model/ort/). `auto` = ort for inference when its native binary loads, tfjs for training or
- * when ORT cannot load (with a one-line note through `onNote`). The choice comes from the option,
+ * when ORT cannot load (with a one-line note through `onNote`). On the `webgpu` backend the ort
+ * engine runs on ORT's WebGPU execution provider (['webgpu', 'cpu']); when that provider cannot
+ * start, `--engine ort` is a one-line error and `auto` keeps the ort engine on the CPU provider
+ * with a note (not the tfjs-webgpu forward, which cannot decode under Node: it reads
+ * synchronously). On every other backend ORT runs on its CPU provider. The choice comes from the option,
  * else SPINBATH_ENGINE, else `auto`; `threads` from the option, else SPINBATH_THREADS, else the
  * machine's cores. The library draws no terminal UI: downloads and weight reading report through
  * `onProgress`, and the CLI draws the bars (src/cli/commands/model-args.ts).
@@ -36,6 +40,15 @@ export function embeddedModelDir(): string {
 /** What ORT's availability probe answers (src/model/ort `ortAvailable`). */
 export type OrtStatus = { ok: true; version: string; providers: string[] } | { ok: false; reason: string };
 
+/** What the probe of ORT's WebGPU execution provider answers (src/model/ort `ortWebgpuAvailable`). */
+export type OrtWebgpuStatus = { ok: true } | { ok: false; reason: string };
+
+/** The engine that runs inference and, on ort, the execution providers of its sessions (null on tfjs). */
+export interface EnginePlan {
+  engine: EngineName;
+  executionProviders: readonly string[] | null;
+}
+
 /** How the engine is chosen and configured (shared by loadModel, lm eval and the bench). */
 export interface EngineOptions {
   /** auto | ort | tfjs (default: SPINBATH_ENGINE, else auto). */
@@ -48,6 +61,13 @@ export interface EngineOptions {
   onNote?: (line: string) => void;
   /** Probe of ORT's native binary (default: src/model/ort `ortAvailable`); injectable for tests. */
   probe?: () => Promise<OrtStatus>;
+  /**
+   * The tensor backend of the run (default: SPINBATH_BACKEND, else wasm). With 'webgpu' the ort
+   * engine runs on ORT's WebGPU execution provider, else on its CPU provider.
+   */
+  backend?: string;
+  /** Probe of ORT's WebGPU execution provider (default: src/model/ort `ortWebgpuAvailable`); injectable for tests. */
+  webgpuProbe?: () => Promise<OrtWebgpuStatus>;
 }
 
 /** A step of loading: a file downloading from the hub, or the weights being read. */
@@ -92,7 +112,8 @@ export function resolveThreads(explicit?: number): number {
 
 interface OrtModule {
   ortAvailable(): Promise<OrtStatus>;
-  createOrtGpt2(weights: Gpt2Weights, opts?: { threads?: number }): Promise<LanguageModel>;
+  ortWebgpuAvailable(): Promise<OrtWebgpuStatus>;
+  createOrtGpt2(weights: Gpt2Weights, opts?: { threads?: number; executionProviders?: string[] }): Promise<LanguageModel>;
 }
 
 /** The ORT engine module, imported on first use (so a broken native binary costs nothing until ORT is chosen). */
@@ -109,21 +130,57 @@ export async function ortStatus(): Promise<OrtStatus> {
   }
 }
 
-/**
- * Which engine runs: `tfjs` and `ort` as asked (ort failing to load is a one-line UserError, exit 2);
- * `auto` → tfjs for training, else ort when it loads, else tfjs with a note.
- */
-export async function pickEngine(opts: EngineOptions = {}): Promise<EngineName> {
-  const choice = resolveEngineChoice(opts.engine);
-  if (choice === 'tfjs') return 'tfjs';
-  if (choice === 'auto' && opts.purpose === 'training') return 'tfjs';
-  const status = await (opts.probe ?? ortStatus)();
-  if (status.ok) return 'ort';
-  if (choice === 'ort') {
-    throw new UserError('E_BACKEND', `--engine ort: ONNX Runtime cannot load here (${status.reason}); use --engine tfjs`);
+/** Whether ORT's WebGPU execution provider starts here (probed once per process). Never throws. */
+export async function ortWebgpuStatus(): Promise<OrtWebgpuStatus> {
+  try {
+    return await (await ortModule()).ortWebgpuAvailable();
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message?.split('\n')[0] ?? String(e) };
   }
-  opts.onNote?.(`note: ONNX Runtime cannot load (${status.reason}); using the tfjs engine`);
-  return 'tfjs';
+}
+
+/** The ORT execution providers of the ort engine on the CPU. */
+export const ORT_CPU: readonly string[] = ['cpu'];
+/** The ORT execution providers of the ort engine on the GPU (nodes without a WebGPU kernel run on the CPU). */
+export const ORT_WEBGPU: readonly string[] = ['webgpu', 'cpu'];
+
+/**
+ * Which engine runs, and on ort which execution providers: `tfjs` and `ort` as asked (ort failing
+ * to load is a one-line UserError, exit 2); `auto` → tfjs for training, else ort when it loads,
+ * else tfjs with a note. On the webgpu backend ort runs on ['webgpu', 'cpu'] when ORT's WebGPU EP
+ * starts; when it does not, `--engine ort` is a one-line UserError and `auto` notes it and keeps ort
+ * on ['cpu'].
+ */
+export async function planEngine(opts: EngineOptions = {}): Promise<EnginePlan> {
+  const choice = resolveEngineChoice(opts.engine);
+  const tfjs: EnginePlan = { engine: 'tfjs', executionProviders: null };
+  if (choice === 'tfjs') return tfjs;
+  if (choice === 'auto' && opts.purpose === 'training') return tfjs;
+  const status = await (opts.probe ?? ortStatus)();
+  if (!status.ok) {
+    if (choice === 'ort') {
+      throw new UserError('E_BACKEND', `--engine ort: ONNX Runtime cannot load here (${status.reason}); use --engine tfjs`);
+    }
+    opts.onNote?.(`note: ONNX Runtime cannot load (${status.reason}); using the tfjs engine`);
+    return tfjs;
+  }
+  const backend = opts.backend ?? (process.env.SPINBATH_BACKEND || 'wasm');
+  if (backend !== 'webgpu') return { engine: 'ort', executionProviders: ORT_CPU };
+  const gpu = await (opts.webgpuProbe ?? ortWebgpuStatus)();
+  if (gpu.ok) return { engine: 'ort', executionProviders: ORT_WEBGPU };
+  if (choice === 'ort') {
+    throw new UserError(
+      'E_BACKEND',
+      `--engine ort --backend webgpu: ${gpu.reason}; use --backend wasm (ORT on the CPU) or --engine tfjs (the tfjs-webgpu forward)`,
+    );
+  }
+  opts.onNote?.(`note: ${gpu.reason}; the ort engine runs on the CPU`);
+  return { engine: 'ort', executionProviders: ORT_CPU };
+}
+
+/** The engine `planEngine` picks (see there). */
+export async function pickEngine(opts: EngineOptions = {}): Promise<EngineName> {
+  return (await planEngine(opts)).engine;
 }
 
 /**
@@ -132,9 +189,14 @@ export async function pickEngine(opts: EngineOptions = {}): Promise<EngineName> 
  * references to them (no second copy), so they must stay alive.
  */
 export async function createLanguageModel(weights: Gpt2Weights, opts: EngineOptions = {}): Promise<LanguageModel> {
-  const engine = await pickEngine(opts);
-  if (engine === 'ort') {
-    const model = await (await ortModule()).createOrtGpt2(weights, { threads: resolveThreads(opts.threads) });
+  const plan = await planEngine(opts);
+  if (plan.engine === 'ort') {
+    const model = await (
+      await ortModule()
+    ).createOrtGpt2(weights, {
+      threads: resolveThreads(opts.threads),
+      executionProviders: [...(plan.executionProviders ?? ORT_CPU)],
+    });
     twinSources.set(model, { weights, onNote: opts.onNote });
     return model;
   }

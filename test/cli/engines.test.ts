@@ -22,9 +22,11 @@ import {
   modelForHooks,
   ortStatus,
   pickEngine,
+  planEngine,
   resolveEngineChoice,
   resolveThreads,
   type OrtStatus,
+  type OrtWebgpuStatus,
 } from '../../src/model/load.js';
 import { runCli } from '../helpers/cli.js';
 import { writeTinyGpt2 } from '../helpers/tinyGpt2.js';
@@ -82,6 +84,35 @@ describe('engine choice', () => {
     expect(notes).toEqual(['note: ONNX Runtime cannot load (libonnxruntime.so: cannot open shared object file); using the tfjs engine']);
   });
 
+  it('the webgpu backend puts ort on [webgpu, cpu]; without the WebGPU EP: --engine ort is one line, auto keeps ort on the CPU with a note', async () => {
+    let gpuProbes = 0;
+    const gpuOk = async () => (gpuProbes++, { ok: true as const });
+    const reason = "ORT's WebGPU execution provider cannot start: Failed to get a WebGPU adapter: No supported adapters";
+    const gpuBroken = async () => (gpuProbes++, { ok: false as const, reason });
+    const plan = (engine: 'auto' | 'ort' | 'tfjs', backend: string, webgpuProbe: () => Promise<OrtWebgpuStatus> = gpuOk, onNote?: (l: string) => void) =>
+      planEngine({ engine, backend, probe: ok, webgpuProbe, onNote });
+    expect(await plan('auto', 'webgpu')).toEqual({ engine: 'ort', executionProviders: ['webgpu', 'cpu'] });
+    expect(await plan('ort', 'webgpu')).toEqual({ engine: 'ort', executionProviders: ['webgpu', 'cpu'] });
+    expect(await plan('tfjs', 'webgpu')).toEqual({ engine: 'tfjs', executionProviders: null });
+    for (const b of ['wasm', 'cpu', 'tensorflow']) expect(await plan('auto', b)).toEqual({ engine: 'ort', executionProviders: ['cpu'] });
+    expect(await planEngine({ engine: 'auto', backend: 'webgpu', purpose: 'training', probe: ok, webgpuProbe: gpuOk })).toEqual({
+      engine: 'tfjs',
+      executionProviders: null,
+    });
+    expect(gpuProbes).toBe(2); // only ort on webgpu probes the EP
+    const e = await plan('ort', 'webgpu', gpuBroken).then(
+      () => null,
+      (x: unknown) => x,
+    );
+    expect(isUserError(e) && (e as { code: string }).code).toBe('E_BACKEND');
+    expect((e as Error).message).toBe(
+      `--engine ort --backend webgpu: ${reason}; use --backend wasm (ORT on the CPU) or --engine tfjs (the tfjs-webgpu forward)`,
+    );
+    const notes: string[] = [];
+    expect(await plan('auto', 'webgpu', gpuBroken, (l) => notes.push(l))).toEqual({ engine: 'ort', executionProviders: ['cpu'] });
+    expect(notes).toEqual([`note: ${reason}; the ort engine runs on the CPU`]);
+  });
+
   it('SPINBATH_ENGINE and SPINBATH_THREADS are the defaults; bad values are one-line errors', async () => {
     delete process.env.SPINBATH_ENGINE;
     expect(resolveEngineChoice()).toBe('auto');
@@ -118,6 +149,7 @@ describe('engine choice', () => {
     const j = JSON.parse(r.stdout);
     expect(j.engine.choice).toBe(process.env.SPINBATH_ENGINE ?? 'auto');
     expect(j.engine.training).toBe('tfjs');
+    expect(j.engine.executionProviders).toEqual(j.engine.inference === 'ort' ? ['cpu'] : null); // wasm: ORT on its CPU provider
     if (ort.ok) {
       expect(j.engine.ort).toEqual({ available: true, version: ort.version, threads: 2, providers: ort.providers });
       expect(ort.providers).toContain('cpu');

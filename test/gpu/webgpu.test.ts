@@ -11,7 +11,7 @@
  * Runs on any WebGPU adapter, the software one of scripts/setup-webgpu.sh included. Skipped when
  * Dawn finds no adapter, unless CI is set: in CI a missing adapter is a failure.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,22 +19,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensors } from '../../src/model/safetensors.js';
 import type { HostTensor } from '../../src/model/weights.js';
+import { adapterPresent, ci } from './common.js';
 
 const TSX = join('node_modules', '.bin', 'tsx');
 const WORKER = join('test', 'gpu', 'worker.ts');
-const ci = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
-
-/** Whether Dawn (the `webgpu` package) offers an adapter here; probed in a child process. */
-function adapterPresent(): boolean {
-  const probe = `
-    const { create, globals } = await import('webgpu');
-    Object.assign(globalThis, globals);
-    const a = await create([]).requestAdapter();
-    process.exit(a ? 0 : 1);`;
-  return spawnSync(process.execPath, ['--input-type=module', '-e', probe], { stdio: 'ignore', timeout: 60_000 }).status === 0;
-}
-
-const present = adapterPresent();
+const present = await adapterPresent();
 if (!present && ci) {
   describe('webgpu', () => {
     it('has an adapter in CI (run scripts/setup-webgpu.sh as root first)', () => {

@@ -175,7 +175,11 @@ describe.each(SHAPES.map((s, i) => [s.name, i] as const))('OrtGpt2 vs tfjs: %s',
 describe('the ONNX graph', () => {
   it('is standard-op ONNX that ORT fuses: tanh-GELU → FastGelu, LayerNormalization kept, no Tanh left', async () => {
     const cfg = SHAPES[0].cfg;
-    const { model, nodes } = buildGpt2Graph(cfg, { cache: false, lastOnly: false, output: 'logits', hooks: [], interventions: [] }, { untiedHead: false });
+    const { model, nodes } = buildGpt2Graph(
+      cfg,
+      { cache: false, past: false, lastOnly: false, output: 'logits', hooks: [], interventions: [] },
+      { untiedHead: false },
+    );
     const built = onnxPkg.onnx.ModelProto.decode(model);
     expect(built.graph!.node!.length).toBe(nodes);
     expect(built.graph!.node!.every((n) => !n.domain)).toBe(true); // only the default ONNX domain
@@ -291,6 +295,23 @@ describe('OrtGpt2 contract and errors', () => {
     runs.forEach((r, i) => expectClose(r, want[i === 3 ? 0 : i], `concurrent run ${i}`));
     tf.dispose([...runs, ...want]);
     ort.dispose();
+  });
+
+  it('prefilling an empty cache runs the graph without past inputs and equals the uncached forward to the bit', async () => {
+    const { ort } = e();
+    const ids = randomIds(16, 2, 5, ort.vocab);
+    const names = ['blocks.0.attn.hook_pattern', 'blocks.1.attn.hook_k'];
+    const [plain, cached] = [await ort.runWithCacheAsync(ids, { names }), await ort.runWithCacheAsync(ids, { names, cache: ort.newCache() })];
+    expect(maxAbsDiff(cached.logits.dataSync(), plain.logits.dataSync())).toBe(0);
+    for (const n of names) expect(maxAbsDiff(cached.activations.get(n)!.dataSync(), plain.activations.get(n)!.dataSync())).toBe(0);
+    const [last, lastCached] = [await ort.lastLogitsAsync(ids), await ort.lastLogitsAsync(ids, { cache: ort.newCache() })];
+    expect(maxAbsDiff(lastCached.dataSync(), last.dataSync())).toBe(0);
+    // The first call's session has no past_* inputs (a zero-length past crashes ORT's WebGPU EP); the next call's has.
+    const inputs = async (past: boolean) =>
+      (await ort.session({ cache: true, past, lastOnly: true, output: 'logits', hooks: [], interventions: [] })).inputNames.filter((n) => n.startsWith('past'));
+    expect(await inputs(false)).toEqual([]);
+    expect((await inputs(true)).length).toBe(2 * ort.nLayer + 1);
+    tf.dispose([plain.logits, cached.logits, ...plain.activations.values(), ...cached.activations.values(), last, lastCached]);
   });
 
   it('tile(n) repeats a prefilled batch-1 cache: decoding from it equals prefilling n copies', async () => {

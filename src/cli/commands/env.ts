@@ -10,28 +10,35 @@ export async function runEnv(io: Io, args: EnvArgs): Promise<void> {
   if (args.out !== undefined) checkOutFile(args.out);
   await initBackend(args);
   const { backendInfo } = await import('../../backend.js');
-  const { ortStatus, pickEngine, resolveEngineChoice, resolveThreads } = await import('../../model/load.js');
+  const { ortStatus, planEngine, resolveEngineChoice, resolveThreads } = await import('../../model/load.js');
   const choice = resolveEngineChoice(args.engine);
   const threads = resolveThreads(args.threads);
   const ort = await ortStatus();
-  const engine = await pickEngine({ engine: choice as EngineChoice, probe: async () => ort });
   const info = await backendInfo();
+  const notes: string[] = [];
+  const plan = await planEngine({ engine: choice as EngineChoice, backend: info.backend, probe: async () => ort, onNote: (l) => notes.push(l) });
+  const engine = plan.engine;
+  const eps = plan.executionProviders;
   const engineInfo = {
     choice,
     inference: engine,
     training: 'tfjs',
+    executionProviders: eps,
     ort: ort.ok ? { available: true, version: ort.version, threads, providers: ort.providers } : { available: false, reason: ort.reason },
+    ...(notes.length > 0 ? { notes } : {}),
   };
   const jobs: Record<string, string> = { ...info.jobs };
-  if (engine === 'ort') {
-    jobs['forward (logits, heads, fields)'] = `ort (onnxruntime-node ${ort.ok ? ort.version : ''}, ${threads} threads); tfjs-${info.backend} for JS hooks`;
-    jobs['sample / generate'] = 'ort forward + host score kernel (WASM SIMD)';
-    jobs['lm eval'] = 'ort';
+  if (engine === 'ort' && eps) {
+    const on = `ort on execution providers [${eps.join(', ')}]${eps[0] === 'webgpu' ? ' (ORT WebGPU EP, validation full)' : ''}`;
+    jobs['forward (logits, heads, fields)'] = `${on} (onnxruntime-node ${ort.ok ? ort.version : ''}, ${threads} threads); tfjs-${info.backend} for JS hooks`;
+    jobs['sample / generate'] = `${on} forward + host score kernel (WASM SIMD)`;
+    jobs['lm eval'] = on;
   }
   const report = { engine: engineInfo, ...info, jobs };
   if (args.out !== undefined) atomicWriteJson(args.out, report);
   if (args.json) return printJson(io, report);
-  io.out(`engine    ${engine} for inference (--engine ${choice}), tfjs for training\n`);
+  io.out(`engine    ${engine} for inference (--engine ${choice})${eps ? ` on execution providers ${eps.join(', ')}` : ''}, tfjs for training\n`);
+  for (const n of notes) io.out(`          ${n}\n`);
   if (ort.ok)
     io.out(`ort       onnxruntime-node ${ort.version}, ${threads} thread${threads === 1 ? '' : 's'}, execution providers: ${ort.providers.join(', ')}\n`);
   else io.out(`ort       not available: ${ort.reason}\n`);

@@ -89,6 +89,7 @@ export async function runLmEval(io: Io, a: LmEvalArgs): Promise<void> {
       cacheDir: a['cache-dir'],
       engine: a.engine as EngineChoice | undefined,
       threads: a.threads,
+      backend: a.backend,
       onNote: (l) => void (!a.quiet && io.err(`${l}\n`)),
       onBatch: (done, total) => {
         if (bar && !started) bar.start(total, 0);

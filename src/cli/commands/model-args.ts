@@ -103,6 +103,7 @@ export function loadOptions(
   return {
     engine: args.engine as EngineChoice | undefined,
     threads: args.threads,
+    backend: args.backend,
     purpose,
     offline: args.offline,
     onProgress: loadProgressBars(!args.quiet && !args.json && process.stderr.isTTY),

@@ -18,6 +18,7 @@ import { hookNames, type Hook, type NameFilter } from '../hooks.js';
 import { expectedShapes, type Gpt2Config, type Gpt2Weights, type HostTensor } from '../weights.js';
 import { OrtCache } from './cache.js';
 import { buildGpt2Graph, type GraphSpec } from './graph.js';
+import { GraphBuilder } from './onnx.js';
 import { expressible, interventionInputs } from './interventions.js';
 import { LazyParams } from './params.js';
 
@@ -45,14 +46,62 @@ export async function ortAvailable(): Promise<{ ok: true; version: string; provi
   }
 }
 
+let webgpuProbe: Promise<{ ok: true } | { ok: false; reason: string }> | null = null;
+
+/**
+ * Whether ORT's WebGPU execution provider starts here: bundled in this onnxruntime-node and able
+ * to get a Dawn adapter and device (probed once per process by running y = 2·x on ['webgpu'] alone
+ * and checking y). Never throws; the reason is one line.
+ */
+export function ortWebgpuAvailable(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  webgpuProbe ??= (async () => {
+    const avail = await ortAvailable();
+    if (!avail.ok) return avail;
+    if (!avail.providers.includes('webgpu'))
+      return { ok: false as const, reason: `this onnxruntime-node ${avail.version} has no webgpu execution provider (it has: ${avail.providers.join(', ')})` };
+    try {
+      const ort = await loadOrt();
+      const g = new GraphBuilder();
+      g.output(g.op('Mul', [g.input('x', [4]), g.float(2)]), 'y', [4]);
+      const session = await ort.InferenceSession.create(g.build('probe'), {
+        executionProviders: [{ name: 'webgpu', validationMode: 'full' }],
+        logSeverityLevel: 3,
+      });
+      const y = (await session.run({ x: new ort.Tensor('float32', Float32Array.of(1, 2, 3, 4), [4]) })).y.data as Float32Array;
+      await session.release();
+      if (Array.from(y).join() !== '2,4,6,8')
+        return { ok: false as const, reason: `ORT's WebGPU execution provider computed 2·[1,2,3,4] = [${Array.from(y).join(', ')}]` };
+      return { ok: true as const };
+    } catch (e) {
+      return { ok: false as const, reason: `ORT's WebGPU execution provider cannot start: ${ortReason(e)}` };
+    }
+  })();
+  return webgpuProbe;
+}
+
+/** The first line of an ORT error; of an enforce message ("<file>.cc:N <function> <condition> was false. <why>") only <why>. */
+function ortReason(e: unknown): string {
+  const first = String((e as Error).message ?? e).split('\n')[0];
+  return / was false\. (.+)$/.exec(first)?.[1] ?? first;
+}
+
 /** Up to this many fp32 weight bytes, `weights: 'auto'` copies the weights into each session (64 MB). */
 export const AUTO_INITIALIZER_BYTES = 64 * 2 ** 20;
 
 export interface OrtOptions {
   /** intraOpNumThreads (default: os.availableParallelism()). */
   threads?: number;
-  /** ORT execution providers in order of preference (default ['cpu']). */
+  /**
+   * ORT execution providers in order of preference (default ['cpu']); ['webgpu', 'cpu'] runs on the
+   * GPU through ORT's WebGPU EP (its own Dawn device), nodes it has no kernel for on the CPU.
+   */
   executionProviders?: string[];
+  /**
+   * Validation of ORT's WebGPU EP (its `validationMode`; default 'full'). With 'full' every kernel
+   * runs inside a Dawn error scope and a validation error fails the run; with 'basic' (ORT's
+   * default) Dawn errors are only logged by ORT and the run returns whatever the GPU computed.
+   */
+  webgpuValidation?: 'full' | 'basic';
   /** Compiled graph variants kept alive (default 6). */
   maxSessions?: number;
   /**
@@ -98,6 +147,7 @@ export async function createOrtGpt2(weights: Gpt2Weights, opts: OrtOptions = {})
     weights: weightsAs,
     memArena: opts.memArena ?? true,
     spin: opts.spin ?? false,
+    webgpuValidation: opts.webgpuValidation ?? 'full',
   } as const;
   return new OrtGpt2(await loadOrt(), weights, untied, resolved);
 }
@@ -134,6 +184,7 @@ type ResolvedOptions = {
   weights: 'inputs' | 'initializers';
   memArena: boolean;
   spin: boolean;
+  webgpuValidation: 'full' | 'basic';
 };
 
 /** One forward's request, common to every public method. */
@@ -292,7 +343,7 @@ export class OrtGpt2 implements LanguageModel {
           })
         : undefined;
     const created = this.ort.InferenceSession.create(model, {
-      executionProviders: this.opts.executionProviders,
+      executionProviders: this.opts.executionProviders.map((p) => (p === 'webgpu' ? { name: 'webgpu', validationMode: this.opts.webgpuValidation } : p)),
       intraOpNumThreads: this.opts.threads,
       interOpNumThreads: 1,
       enableCpuMemArena: this.opts.memArena,
@@ -303,8 +354,7 @@ export class OrtGpt2 implements LanguageModel {
     });
     const made = created.catch((e: unknown) => {
       this.sessions.delete(key);
-      const why = (e as Error).message.split('\n')[0];
-      throw new UserError('E_BACKEND', `onnxruntime could not build a session on execution providers [${this.opts.executionProviders}]: ${why}`);
+      throw new UserError('E_BACKEND', `onnxruntime could not build a session on execution providers [${this.opts.executionProviders}]: ${ortReason(e)}`);
     });
     this.sessions.set(key, made);
     while (this.sessions.size > this.opts.maxSessions) {
@@ -358,7 +408,9 @@ export class OrtGpt2 implements LanguageModel {
     const output = req.output ?? 'logits';
     const names = selectHooks(hookNames(this.nLayer), req.names).filter((n) => !(output !== 'logits' && n === 'hook_logits'));
     const iv = interventionInputs(hooks, this, B, P);
-    const spec: GraphSpec = { cache: cache !== null, lastOnly: req.lastOnly ?? false, output, hooks: names, interventions: iv.slots };
+    // An empty cache runs the graph without past inputs (never a zero-length past: see graph.ts).
+    const withPast = cache !== null && past > 0;
+    const spec: GraphSpec = { cache: cache !== null, past: withPast, lastOnly: req.lastOnly ?? false, output, hooks: names, interventions: iv.slots };
     const session = await this.session(spec);
 
     const T = this.ort.Tensor;
@@ -373,11 +425,11 @@ export class OrtGpt2 implements LanguageModel {
       BigInt64Array.from({ length: P }, (_, i) => BigInt(past + i)),
       [P],
     ); // [p]
-    const cap = cache?.capacity ?? 0;
-    feeds.attn_mask = new T('float32', attentionMask(P, past, cache ? cap : null), [P, (cache ? cap : 0) + P]); // [p, keys]
+    const cap = withPast ? cache.capacity : 0;
+    feeds.attn_mask = new T('float32', attentionMask(P, past, withPast ? cap : null), [P, cap + P]); // [p, keys]
     for (const [name, f] of iv.feeds) feeds[name] = new T('float32', f.data, f.dims);
     if (extra.targets) feeds.targets = new T('int64', extra.targets, [B, P]); // [b, p]
-    if (cache) {
+    if (withPast) {
       feeds.past_len = new T('int64', BigInt64Array.of(BigInt(past)), [1]);
       const dims = cache.pastDims(B);
       for (let l = 0; l < this.nLayer; l++) {

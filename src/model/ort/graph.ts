@@ -12,9 +12,13 @@
  *
  * Variants (`GraphSpec`): hook sites become graph outputs named by their TransformerLens names
  * (table in src/model/hooks.ts); head interventions become graph inputs (`iv{i}.*`); a KV cache adds
+ * `present_key.{l}` / `present_value.{l}` outputs [batch, head, p, d_head] (this call's keys and
+ * values only; src/model/ort/cache.ts appends them) and, once the cache holds positions,
  * `past_key.{l}` / `past_value.{l}` inputs [batch, head, cap, d_head] (the cache's buffers, read in
- * place; slots past `past_len` are masked) and `present_key.{l}` / `present_value.{l}` outputs
- * [batch, head, p, d_head] (this call's keys and values only; src/model/ort/cache.ts appends them).
+ * place; slots past `past_len` are masked). The first call into an empty cache runs the graph
+ * without past inputs (`past: false`): a zero-length past would make σ_past·V_past a MatMul with an
+ * inner dimension of 0, which crashes ORT 1.30's WebGPU execution provider (SIGSEGV; the CPU
+ * provider returns zeros); without it, a prefill equals the uncached forward to the bit.
  * Symbols below: b batch, p new positions, pk = past_len + p key positions, h heads,
  * dh = d_head, d = d_model, dm = d_mlp, V vocab.
  *
@@ -33,8 +37,10 @@ export interface InterventionSlot {
 
 /** What one compiled graph computes (sessions are cached by this, JSON-keyed). */
 export interface GraphSpec {
-  /** KV cache inputs (past) and outputs (present). */
+  /** KV cache outputs (present_key/present_value: this call's keys and values). */
   cache: boolean;
+  /** KV cache inputs (past_key/past_value, past_len): only with `cache`, false while the cache is empty. */
+  past: boolean;
   /** Unembed (or return the residual of) the last position only. */
   lastOnly: boolean;
   /**
@@ -101,7 +107,8 @@ export function buildGpt2Graph(
   // Additive mask over the keys, 0 visible / −1e9 hidden: causal [p, p], or with a KV cache
   // [p, cap + p] over [cache slots | new keys] (slots ≥ past_len hidden too).
   const mask = g.input('attn_mask', ['p', 'keys']);
-  const pastLen = spec.cache ? g.input('past_len', [1], INT64) : null; // [1] filled cache positions
+  const withPast = spec.cache && spec.past;
+  const pastLen = withPast ? g.input('past_len', [1], INT64) : null; // [1] filled cache positions
   const wte = W('wte.weight', [V, d]);
   const wpe = W('wpe.weight', [c.n_positions, d]);
 
@@ -154,7 +161,11 @@ export function buildGpt2Graph(
     const qk = (keys: string) => g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [keys], { perm: [0, 1, 3, 2] })]), g.float(1 / Math.sqrt(dh))]);
 
     let zBH: string; // ⟨V⟩ = σ·V [b, h, p, dh]
-    if (!spec.cache) {
+    if (spec.cache) {
+      out(k, `present_key.${l}`, ['b', H, 'p', dh]);
+      out(v, `present_value.${l}`, ['b', H, 'p', dh]);
+    }
+    if (!withPast) {
       if (hooked.has(`${tl}hook_k`)) hook(`${tl}hook_k`, toBHPD(k), ['b', 'p', H, dh]); // [b, p, h, dh]
       if (hooked.has(`${tl}hook_v`)) hook(`${tl}hook_v`, toBHPD(v), ['b', 'p', H, dh]); // [b, p, h, dh]
       const scores = hook(`${tl}hook_attn_scores`, g.op('Add', [qk(k), mask]), ['b', H, 'p', 'p']); // −H = Q·Kᵀ/√dh + mask [b, h, p, p]
@@ -166,8 +177,6 @@ export function buildGpt2Graph(
       // Only this call's k, v leave the graph (present_*); the engine appends them to the cache.
       const pastK = g.input(`past_key.${l}`, ['b', H, 'cap', dh]);
       const pastV = g.input(`past_value.${l}`, ['b', H, 'cap', dh]);
-      out(k, `present_key.${l}`, ['b', H, 'p', dh]);
-      out(v, `present_value.${l}`, ['b', H, 'p', dh]);
       const cap = g.op('Shape', [pastK], { start: 2, end: 3 }); // [1] = cap
       const lastAxis = g.ints([3]);
       const end = g.ints([Number.MAX_SAFE_INTEGER]);
