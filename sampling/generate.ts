@@ -355,9 +355,7 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
             break;
           }
           t0 = clock();
-          const St = tf.tensor2d(spins.S, [rows.length, plan.drift.d]); // [rows, d]
-          const out = readout.read(St, plan.readoutKind, plan.temperature, rngRead);
-          St.dispose();
+          const out = readout.readRows(spins.S, rows.length, plan.readoutKind, plan.temperature, rngRead); // S [rows·d]
           if (prof) prof.readoutMs += clock() - t0;
           recordTokens(rows, out, norms, k, plan, opts.onToken);
           if (k + 1 < opts.tokens) {
