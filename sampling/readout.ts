@@ -145,20 +145,32 @@ export class TokenReadout {
   /** Nearest token by cosine, with the runner-up, for host rows S [n·d]. */
   nearestRows(S: Float32Array, n: number): ReadoutResult {
     const C = this.cosines(S, n); // [panels, n, P]
-    const { vocab: V, P, excluded } = this;
-    const f = Math.fround;
+    const { vocab: V, P, panels } = this;
+    for (let i = 0; i < n; i++) {
+      for (const t of this.excludedIds) C[(((t / P) | 0) * n + i) * P + (t % P)] += EXCLUDED_BIAS; // float32, as tf.add
+    }
     const r: ReadoutResult = { ids: [], cosChosen: [], runnerUp: [], cosRunnerUp: [] };
     for (let i = 0; i < n; i++) {
-      // top-2 by value, ties to the lower id (as tf.topk)
-      let [b1, b2, v1, v2] = [-1, -1, -Infinity, -Infinity];
-      for (let q = 0; q < this.panels; q++) {
-        const o = (q * n + i) * P - q * P; // C index of token t is o + t in this panel
-        for (let t = q * P; t < Math.min(V, (q + 1) * P); t++) {
-          const v = excluded[t] ? f(C[o + t] + EXCLUDED_BIAS) : C[o + t];
-          if (b1 < 0 || v > v1) {
-            [b2, v2, b1, v1] = [b1, v1, t, v];
-          } else if (b2 < 0 || v > v2) {
-            [b2, v2] = [t, v];
+      // top-2 by value, ties to the lower id (as tf.topk); cosines are finite
+      let b1 = -1;
+      let b2 = -1;
+      let v1 = -Infinity;
+      let v2 = -Infinity;
+      for (let q = 0; q < panels; q++) {
+        const o = (q * n + i) * P - q * P; // C index of token t in this panel: o + t
+        const end = Math.min(V, (q + 1) * P);
+        for (let t = q * P; t < end; t++) {
+          const v = C[o + t];
+          if (v > v2) {
+            if (v > v1) {
+              b2 = b1;
+              v2 = v1;
+              b1 = t;
+              v1 = v;
+            } else {
+              b2 = t;
+              v2 = v;
+            }
           }
         }
       }
