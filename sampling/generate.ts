@@ -320,64 +320,58 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
   const { results, chunks } = groupRows(encodePrompts(lm, opts), plan.samples, plan.maxBatch);
 
   const embed = model.params().get('embed.W_E')!; // [vocab, d]
-  const readout = new TokenReadout(embed, lm.tokenizer.eosId < model.vocab ? [lm.tokenizer.eosId] : []);
+  const readout = TokenReadout.shared(embed, lm.tokenizer.eosId < model.vocab ? [lm.tokenizer.eosId] : []); // built once per model
   const master = makeRng(opts.seed ?? 0);
   let stopped: string | null = null;
-  try {
-    for (const [c, chunk] of chunks.entries()) {
-      const rows = chunk.flatMap((g) => g.rows);
-      if (stopped) {
-        for (const r of rows) r.error = `not generated: ${stopped}`;
-        continue;
+  for (const [c, chunk] of chunks.entries()) {
+    const rows = chunk.flatMap((g) => g.rows);
+    if (stopped) {
+      for (const r of rows) r.error = `not generated: ${stopped}`;
+      continue;
+    }
+    const rngs = { init: master.fork(`chunk${c}/init`), noise: master.fork(`chunk${c}/noise`), precession: master.fork(`chunk${c}/precession`) };
+    const rngRead = master.fork(`chunk${c}/readout`);
+    try {
+      let t0 = clock();
+      for (const g of chunk) {
+        const p = await prefill(model, g.ids, plan.source, plan.samples);
+        g.cache = p.cache;
+        g.field = p.field; // [samples, d]
       }
-      const rngs = { init: master.fork(`chunk${c}/init`), noise: master.fork(`chunk${c}/noise`), precession: master.fork(`chunk${c}/precession`) };
-      const rngRead = master.fork(`chunk${c}/readout`);
-      try {
-        let t0 = clock();
-        for (const g of chunk) {
-          const p = await prefill(model, g.ids, plan.source, plan.samples);
-          g.cache = p.cache;
-          g.field = p.field; // [samples, d]
+      if (prof) prof.lmMs += clock() - t0;
+      for (let k = 0; k < opts.tokens; k++) {
+        t0 = clock();
+        const { N, norms } = hostFields(chunk, plan.drift.d);
+        const bad = norms.findIndex((x) => !Number.isFinite(x));
+        const spins =
+          bad >= 0
+            ? { failure: `non-finite context field at token ${k + 1} (prompt ${rows[bad].promptIndex}, sample ${rows[bad].sample})` }
+            : reverseSpins(plan, N, rows, k, rngs);
+        if (prof) prof.sdeMs += clock() - t0;
+        if ('failure' in spins) {
+          stopped = spins.failure;
+          for (const r of rows) r.error = spins.failure;
+          break;
         }
-        if (prof) prof.lmMs += clock() - t0;
-        for (let k = 0; k < opts.tokens; k++) {
+        t0 = clock();
+        const out = readout.readRows(spins.S, rows.length, plan.readoutKind, plan.temperature, rngRead); // S [rows·d]
+        if (prof) prof.readoutMs += clock() - t0;
+        recordTokens(rows, out, norms, k, plan, opts.onToken);
+        if (k + 1 < opts.tokens) {
           t0 = clock();
-          const { N, norms } = hostFields(chunk, plan.drift.d);
-          const bad = norms.findIndex((x) => !Number.isFinite(x));
-          const spins =
-            bad >= 0
-              ? { failure: `non-finite context field at token ${k + 1} (prompt ${rows[bad].promptIndex}, sample ${rows[bad].sample})` }
-              : reverseSpins(plan, N, rows, k, rngs);
-          if (prof) prof.sdeMs += clock() - t0;
-          if ('failure' in spins) {
-            stopped = spins.failure;
-            for (const r of rows) r.error = spins.failure;
-            break;
-          }
-          t0 = clock();
-          const St = tf.tensor2d(spins.S, [rows.length, plan.drift.d]); // [rows, d]
-          const out = readout.read(St, plan.readoutKind, plan.temperature, rngRead);
-          St.dispose();
-          if (prof) prof.readoutMs += clock() - t0;
-          recordTokens(rows, out, norms, k, plan, opts.onToken);
-          if (k + 1 < opts.tokens) {
-            t0 = clock();
-            await advanceFields(model, chunk, plan.source, k);
-            if (prof) prof.lmMs += clock() - t0;
-          }
-          await Promise.resolve(); // let streamed output flush between tokens
+          await advanceFields(model, chunk, plan.source, k);
+          if (prof) prof.lmMs += clock() - t0;
         }
-      } finally {
-        for (const g of chunk) {
-          g.cache?.dispose();
-          g.field?.dispose();
-          g.cache = null;
-          g.field = null;
-        }
+        await Promise.resolve(); // let streamed output flush between tokens
+      }
+    } finally {
+      for (const g of chunk) {
+        g.cache?.dispose();
+        g.field?.dispose();
+        g.cache = null;
+        g.field = null;
       }
     }
-  } finally {
-    readout.dispose();
   }
   for (const r of results) r.text = r.tokens.length > 0 ? lm.tokenizer.decode(r.tokens) : '';
   return results;

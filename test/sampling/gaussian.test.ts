@@ -1,10 +1,12 @@
 /**
  * The Wiener increments' normals (sampling/gaussian.ts, xoshiro128** + ziggurat) against the
  * standard normal law: moments, the tail beyond the ziggurat's base R, a Kolmogorov–Smirnov distance
- * to Φ, no lag-1 correlation, and that `fill` and `normal` draw the same stream.
+ * to Φ, no lag-1 correlation, that `fill` and `normal` draw the same stream, and that the WASM
+ * fill gives the same bytes as the plain-JS `fillJs` (so a seed's noise is the same as before it).
  */
 import erfc from '@stdlib/math-base-special-erfc';
 import { describe, expect, it } from 'vitest';
+import { onArena, rowBuffer, withRowScope } from '../../src/core/kernels/rows.js';
 import { makeRng } from '../../src/rng.js';
 import { FastNormal } from '../../sampling/gaussian.js';
 
@@ -63,5 +65,32 @@ describe('FastNormal', () => {
     const out = new Float32Array(5000);
     new FastNormal(makeRng(7)).fill(5000, 2, out);
     expect(Array.from(out)).toEqual(Array.from(a));
+  });
+
+  it('the WASM fill gives the bytes of fillJs: across chunk edges, both paths, calls in a row, into arena rows', () => {
+    const bytes = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+    for (const [seed, std] of [
+      [1, 1],
+      [2, 0.37],
+      [3, 1e-3],
+    ] as const) {
+      const a = new FastNormal(makeRng(seed));
+      const b = new FastNormal(makeRng(seed));
+      let slow = 0;
+      for (const n of [0, 3, 4095, 4096, 4097, 12_289, 100_000]) {
+        const x = a.fill(n, std);
+        const y = b.fillJs(n, std);
+        expect(bytes(x).equals(bytes(y)), `seed ${seed}, n ${n}`).toBe(true);
+        slow += y.filter((v) => Math.abs(v / std) > 3.442619855899).length; // tail draws: the rejection path ran
+        expect(a.normal()).toBe(b.normal()); // the state after a fill is the same
+      }
+      expect(slow).toBeGreaterThan(10);
+    }
+    withRowScope(4 * 1024, () => {
+      const row = rowBuffer(1027); // a view on the kernels' arena memory, written with out.set
+      expect(onArena(row)).toBe(true);
+      new FastNormal(makeRng(9)).fill(1027, 0.5, row);
+      expect(bytes(row).equals(bytes(new FastNormal(makeRng(9)).fillJs(1027, 0.5)))).toBe(true);
+    });
   });
 });

@@ -131,3 +131,43 @@ describe('softmax readout', () => {
     tf.dispose([E, S]);
   });
 });
+
+describe('host cosines (WASM gemm)', () => {
+  it("equal tfjs-wasm's matMul + bias bit for bit, and nearest equals tf.topk (ties to the lower id)", () => {
+    for (const [V2, d2, n] of [
+      [203, 12, 5],
+      [1001, 768, 16],
+      [50, 128, 1],
+    ] as const) {
+      const rng = makeRng(`readout-bits/${d2}`);
+      const raw = normalArray(rng, V2 * d2);
+      raw.copyWithin(9 * d2, 3 * d2, 4 * d2); // token 9 = token 3: exact ties
+      const E = tf.tensor2d(raw, [V2, d2]);
+      const s0 = normalArray(rng, n * d2);
+      s0.set(raw.subarray(3 * d2, 4 * d2)); // row 0 points at token 3 (and 9)
+      const S = normalizeSpins(tf.tensor2d(s0, [n, d2]));
+      const exclude = [1, V2 - 1];
+      const ro = new TokenReadout(E, exclude);
+      const { ref, top } = tf.tidy(() => {
+        const ET = tf.transpose(tf.div(E, tf.maximum(tf.norm(E, 'euclidean', -1, true), 1e-12))); // [d, V]
+        const bias = tf.tensor1d(Float32Array.from({ length: V2 }, (_, t) => (exclude.includes(t) ? -4 : 0)));
+        const sc = tf.add(tf.matMul(S, ET), bias); // [n, V]
+        const k = tf.topk(sc, 2);
+        return { ref: sc.dataSync() as Float32Array, top: { v: k.values.dataSync(), i: k.indices.dataSync() } };
+      });
+      const host = ro.scores(S);
+      const bits = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+      expect(bits(host.dataSync() as Float32Array).equals(bits(ref)), `V ${V2}, d ${d2}`).toBe(true);
+      host.dispose();
+      const r = ro.nearest(S);
+      expect(r.ids[0]).toBe(3); // tied with 9: the lower id wins, the other is the runner-up
+      expect(r.runnerUp[0]).toBe(9);
+      for (let i = 0; i < n; i++) {
+        expect([r.ids[i], r.runnerUp[i]]).toEqual([top.i[2 * i], top.i[2 * i + 1]]);
+        expect([r.cosChosen[i], r.cosRunnerUp[i]]).toEqual([top.v[2 * i], top.v[2 * i + 1]]);
+      }
+      ro.dispose();
+      tf.dispose([E, S]);
+    }
+  });
+});

@@ -360,4 +360,64 @@
       (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
                (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
   )
+
+  ;; ---- seeded normals (sampling/gaussian.ts FastNormal.fill: same draws, same bytes) ----
+  ;; gauss_fill: out[i] = f32(hz·WN[iz]·std) for i = 0.. n−1, two xoshiro128** words per draw (the
+  ;; layer index iz = w1 & 127, then the signed value hz), the ziggurat's fast path |hz| < KN[iz]
+  ;; (Marsaglia & Tsang 2000). Tables: KN (128 u32) at $tab, WN (128 f64) at $tab + 512. State:
+  ;; s0..s3 (i32) at $st, read at entry and written back at exit. On a draw outside the fast path
+  ;; it stores hz at $st + 16 and iz at $st + 20 and returns that draw's index i (the host runs the
+  ;; rejection path, writes out[i] and calls again from i + 1); returns n when all n are written.
+  ;; Integer ops are the JS ones (Math.imul, <<, rotl wrap the same way), |hz| is compared exactly
+  ;; in i64, and the value is formed in f64 then rounded to f32 as the JS Float32Array store does.
+  (func (export "gauss_fill") (param $tab i32) (param $st i32) (param $out i32) (param $n i32) (param $std f64) (result i32)
+    (local $s0 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32) (local $t i32)
+    (local $w1 i32) (local $hz i32) (local $iz i32) (local $ahz i64) (local $i i32)
+    (local.set $s0 (i32.load (local.get $st)))
+    (local.set $s1 (i32.load offset=4 (local.get $st)))
+    (local.set $s2 (i32.load offset=8 (local.get $st)))
+    (local.set $s3 (i32.load offset=12 (local.get $st)))
+    (block $stop (loop $draws
+      (br_if $stop (i32.ge_u (local.get $i) (local.get $n)))
+      ;; word 1: the layer index
+      (local.set $t (i32.shl (local.get $s1) (i32.const 9)))
+      (local.set $w1 (i32.mul (i32.rotl (i32.mul (local.get $s1) (i32.const 5)) (i32.const 7)) (i32.const 9)))
+      (local.set $s2 (i32.xor (local.get $s2) (local.get $s0)))
+      (local.set $s3 (i32.xor (local.get $s3) (local.get $s1)))
+      (local.set $s1 (i32.xor (local.get $s1) (local.get $s2)))
+      (local.set $s0 (i32.xor (local.get $s0) (local.get $s3)))
+      (local.set $s2 (i32.xor (local.get $s2) (local.get $t)))
+      (local.set $s3 (i32.rotl (local.get $s3) (i32.const 11)))
+      ;; word 2: the value
+      (local.set $t (i32.shl (local.get $s1) (i32.const 9)))
+      (local.set $hz (i32.mul (i32.rotl (i32.mul (local.get $s1) (i32.const 5)) (i32.const 7)) (i32.const 9)))
+      (local.set $s2 (i32.xor (local.get $s2) (local.get $s0)))
+      (local.set $s3 (i32.xor (local.get $s3) (local.get $s1)))
+      (local.set $s1 (i32.xor (local.get $s1) (local.get $s2)))
+      (local.set $s0 (i32.xor (local.get $s0) (local.get $s3)))
+      (local.set $s2 (i32.xor (local.get $s2) (local.get $t)))
+      (local.set $s3 (i32.rotl (local.get $s3) (i32.const 11)))
+      (local.set $iz (i32.and (local.get $w1) (i32.const 127)))
+      (local.set $ahz (i64.extend_i32_s (local.get $hz)))
+      (if (i64.lt_s (local.get $ahz) (i64.const 0)) (then (local.set $ahz (i64.sub (i64.const 0) (local.get $ahz)))))
+      (if (i64.ge_s (local.get $ahz)
+                    (i64.extend_i32_u (i32.load (i32.add (local.get $tab) (i32.shl (local.get $iz) (i32.const 2))))))
+        (then
+          ;; outside the fast path: hand the draw to the host
+          (i32.store offset=16 (local.get $st) (local.get $hz))
+          (i32.store offset=20 (local.get $st) (local.get $iz))
+          (br $stop)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+        (f32.demote_f64 (f64.mul
+          (f64.mul (f64.convert_i32_s (local.get $hz))
+                   (f64.load offset=512 (i32.add (local.get $tab) (i32.shl (local.get $iz) (i32.const 3)))))
+          (local.get $std))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $draws)))
+    (i32.store (local.get $st) (local.get $s0))
+    (i32.store offset=4 (local.get $st) (local.get $s1))
+    (i32.store offset=8 (local.get $st) (local.get $s2))
+    (i32.store offset=12 (local.get $st) (local.get $s3))
+    (local.get $i)
+  )
 )

@@ -1,6 +1,7 @@
 /**
- * Host float32 kernels on WebAssembly SIMD: gemm and silu (the host score network), and the reverse
- * sampler's row passes projectCombine, retract, axpy and sum (used through src/core/kernels/rows.ts).
+ * Host float32 kernels on WebAssembly SIMD: gemm and silu (the host score network), the reverse
+ * sampler's row passes projectCombine, retract, axpy and sum (used through src/core/kernels/rows.ts),
+ * and the ziggurat fast path of its Gaussian noise (gaussFill, used by sampling/gaussian.ts).
  * Source: kernels.wat; bytes: the generated kernels.wasm.ts, rebuilt by
  * `npx tsx scripts/build-wasm.ts`. Loading is synchronous and does no
  * I/O: the module is compiled once per process and each `WasmKernels` instantiates it with its own
@@ -21,6 +22,7 @@ interface KernelExports {
   retract(S: number, v: number, w: number, out: number, n: number, d: number): void;
   axpy(x: number, y: number, a: number, len: number): void;
   sum(x: number, len: number): number;
+  gauss_fill(tab: number, st: number, out: number, n: number, std: number): number;
 }
 
 let compiled: WebAssembly.Module | null = null;
@@ -129,5 +131,17 @@ export class WasmKernels {
   /** Σ x over `len` floats, summed in f32 (for non-finite detection: a finite sum may still overflow). */
   sum(x: number, len: number): number {
     return this.ex.sum(x, len);
+  }
+
+  /**
+   * Ziggurat normals, fast path only: out[i] = f32(hz·WN[iz]·std) from two xoshiro128** words per
+   * draw, with the tables KN (128 u32) at byte offset `tab` and WN (128 f64) at `tab` + 512, the
+   * state s0..s3 (4 i32) at `st` (advanced in place). Stops at the first draw outside the fast path,
+   * leaving its hz at `st` + 16 and iz at `st` + 20 (state already past it), and returns its index;
+   * returns n when all n values are written. `out` holds n floats.
+   */
+  gaussFill(tab: number, st: number, out: number, n: number, std: number): number {
+    if ((tab | st) % 16 !== 0 || out % 4 !== 0) throw new Error('WasmKernels.gaussFill: tab and st must be 16-byte aligned, out 4-byte');
+    return this.ex.gauss_fill(tab, st, out, n, std);
   }
 }
