@@ -98,13 +98,18 @@ export interface CalibrationInputs {
   onCell?: (i: number, total: number, row: CalibrationRow) => void;
 }
 
-/** Run every setting of the grid; also returns the uniform-spin margin quantile that defines "wandering". */
-export function runCalibrationGrid(o: CalibrationInputs): { rows: CalibrationRow[]; nullMarginQ: number } {
+/**
+ * Run every setting of the grid; also returns the uniform-spin margin quantile that defines
+ * "wandering" and, for reference, the median readout margin of the fields N̂ themselves (where the
+ * drift-only flow ends).
+ */
+export function runCalibrationGrid(o: CalibrationInputs): { rows: CalibrationRow[]; nullMarginQ: number; fieldMargin: number } {
   const { d, seeds } = o;
   const contexts = o.fields.length / d;
   const N = new Float32Array(contexts * seeds * d); // [contexts·seeds·d], context-major
   for (let c = 0; c < contexts; c++) for (let s = 0; s < seeds; s++) N.set(o.fields.subarray(c * d, (c + 1) * d), (c * seeds + s) * d);
-  const fieldArgmax = readRows(o.readout, unitRowsOf(o.fields, d), d).ids;
+  const fieldRead = readRows(o.readout, unitRowsOf(o.fields, d), d);
+  const fieldArgmax = fieldRead.ids;
   const nullMargins = readRows(o.readout, uniformSpinRows(4096, d, makeRng(`calibration/${o.seed}/null`)), d).margin;
   const nullMarginQ = quantile(nullMargins, CALIBRATION_THRESHOLDS.wanderMarginQuantile);
   const grid = o.grid ?? calibrationGrid(o.base);
@@ -138,7 +143,7 @@ export function runCalibrationGrid(o: CalibrationInputs): { rows: CalibrationRow
     rows.push(row);
     o.onCell?.(i + 1, grid.length, row);
   }
-  return { rows, nullMarginQ };
+  return { rows, nullMarginQ, fieldMargin: quantile(fieldRead.margin, 0.5) };
 }
 
 const CSV_COLS = [
@@ -206,7 +211,7 @@ export function calibrationSpec(rows: readonly CalibrationRow[]): VegaLiteSpec {
 export function calibrationMarkdown(
   rows: readonly CalibrationRow[],
   nullMarginQ: number,
-  meta: { contexts: number; seeds: number; seed: number; wallS: number },
+  meta: { contexts: number; seeds: number; seed: number; wallS: number; fieldMargin: number },
 ): string {
   const th = CALIBRATION_THRESHOLDS;
   const f = (v: number, p = 3) => (Number.isFinite(v) ? v.toFixed(p) : String(v));
@@ -222,6 +227,8 @@ export function calibrationMarkdown(
     `- **over-damped**: seed agreement ≥ ${th.overDampedAgreement} — two seeds of the same context read out the same token at least ${th.overDampedAgreement * 100}% of the time: the noise no longer chooses.`,
     `- **wandering**: not over-damped, and the median readout margin cos(S, ê₁) − cos(S, ê₂) ≤ ${f(nullMarginQ, 4)} (the ${th.wanderMarginQuantile} quantile of the margin of uniformly random spins: S ends between tokens like a random point), or the median commitment fraction ≥ ${th.wanderCommitment} (the readout still changes in the last tenth of the run).`,
     '- **well calibrated**: neither.',
+    '',
+    `Reference: the median readout margin of the field directions N̂ themselves (where the drift-only flow ends) is ${f(meta.fieldMargin, 4)}; a spin that collapses onto N̂ inherits it.`,
     '',
     `Counts: over-damped ${count('over-damped')}, well calibrated ${count('well-calibrated')}, wandering ${count('wandering')}.`,
     '',
@@ -271,7 +278,7 @@ if (process.argv[1]?.endsWith('calibration-report.ts')) {
   const fields = Float32Array.from(Ft.dataSync());
   Ft.dispose();
   const readout = new TokenReadout(lm.model.params().get('embed.W_E')!, [lm.tokenizer.eosId]);
-  const { rows, nullMarginQ } = runCalibrationGrid({
+  const { rows, nullMarginQ, fieldMargin } = runCalibrationGrid({
     fields,
     d: lm.model.dModel,
     readout,
@@ -291,7 +298,7 @@ if (process.argv[1]?.endsWith('calibration-report.ts')) {
   const { renderSvg } = await import('../src/plot/render.js');
   writeFilesAtomic(out, [
     ['calibration.csv', calibrationCsv(rows)],
-    ['calibration.md', calibrationMarkdown(rows, nullMarginQ, { contexts, seeds, seed, wallS })],
+    ['calibration.md', calibrationMarkdown(rows, nullMarginQ, { contexts, seeds, seed, wallS, fieldMargin })],
     ['calibration.svg', await renderSvg(calibrationSpec(rows))],
   ]);
   readout.dispose();
