@@ -35,12 +35,15 @@ import { loadScoreModel, NetScoreModel, type ScoreNetMeta } from '../src/score/s
 import type { ScoreModel } from '../src/score/contract.js';
 import { generateEuclidean } from '../sampling/euclidean.js';
 import { generateGuided, type GuidedLm } from '../sampling/generate.js';
-import type { IntegratorName } from '../sampling/integrators/index.js';
+import { GuidedDrift } from '../sampling/drift.js';
+import { INTEGRATORS, type IntegratorName } from '../sampling/integrators/index.js';
+import { integrateReverse } from '../sampling/reverse.js';
+import { uniformSpinRows } from '../src/core/sphere.js';
 import { isEuclidDir, loadEuclidModel, type EuclidModel } from '../src/score/euclid.js';
 import { defaultSchedule } from '../sampling/options.js';
 import { TokenReadout } from '../sampling/readout.js';
 import { benchIds, decode } from './forward.js';
-import { median, target, timeIt, type BenchContext, type BenchRow, type BenchTarget, type Section } from './common.js';
+import { cpuMs, median, target, timeIt, type BenchContext, type BenchRow, type BenchTarget, type Section } from './common.js';
 
 const PROMPT = 32;
 const TOKENS = 24;
@@ -118,6 +121,30 @@ async function guidedMsPerToken(lm: GuidedLm, B: number, tokens: number, o: { sc
   const tN = performance.now() - t0;
   const per = (a: number, b: number) => (b - a) / tokens;
   return { ms: per(t1, tN), lm: per(p1.lmMs, pN.lmMs), sde: per(p1.sdeMs, pN.sdeMs), readout: per(p1.readoutMs, pN.readoutMs) };
+}
+
+/**
+ * The reverse run alone (what an integrator changes): ms of one K-step run of n rows in d dimensions
+ * (plain drift, η = 2, default schedule, no score), per integrator, interleaved over rounds; CPU time
+ * (cpuMs) rather than wall time, which a loaded machine disturbs less.
+ */
+function reverseRunMs(n: number, d: number, rounds = 7): Record<IntegratorName, number> {
+  const rng = makeRng('bench-reverse');
+  const N = Float32Array.from(normalArray(rng, n * d));
+  const S0 = uniformSpinRows(n, d, rng);
+  const names = ['heun', 'euler', 'midpoint', 'depondt'] as const;
+  const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++)
+    for (const name of names) {
+      const sde = new GuidedDrift({ N, d, eta: 2, schedule: defaultSchedule(d) });
+      const run = () => void integrateReverse(S0, sde, { integrator: INTEGRATORS[name], steps: K, T: 1, rng: makeRng(`bench-reverse/${r}`) });
+      run(); // warm-up
+      const c0 = cpuMs();
+      for (let k = 0; k < 5; k++) run();
+      times[name].push((cpuMs() - c0) / 5);
+      sde.dispose();
+    }
+  return Object.fromEntries(names.map((k) => [k, median(times[k])])) as Record<IntegratorName, number>;
 }
 
 /** The Brownian DDPM sampler: ms per token (all B rows), from the difference of a 1-token and a (1+tokens)-token run. */
@@ -231,17 +258,19 @@ export const sampleSection: Section = {
           });
           if (name === 'none' || name === 'score') targets.push(target(`guided (${label}) / greedy per token, batch ${B}`, ratio, '×', 'max', 3));
         }
-        // integrator cost per token against heun, both without a score, from the same interleaved runs (no target)
+        // integrator cost per token against heun (no target): the reverse run alone, interleaved, CPU time
+        const rr = reverseRunMs(B, s.lm.model.dModel);
         const heun = pick(runs.none).ms;
         for (const name of ['euler', 'midpoint', 'depondt'] as const) {
           const m = pick(runs[name]);
           rows.push({
-            name: `${name} / heun per token (K=${K}, no score), batch ${B}`,
-            value: m.ms / heun,
+            name: `${name} / heun, reverse run per token (K=${K}, no score), batch ${B}`,
+            value: rr[name] / rr.heun,
             unit: '×',
-            note: `SDE ${m.sde.toFixed(2)} vs ${pick(runs.none).sde.toFixed(2)} ms`,
+            note: `${rr[name].toFixed(3)} vs ${rr.heun.toFixed(3)} ms CPU; whole token ${m.ms.toFixed(2)} vs ${heun.toFixed(2)} ms`,
           });
         }
+        data[`reverse_run_cpu_ms_batch${B}`] = rr;
         if (pair) {
           const e = median(euclid);
           const d = pick(runs.decisive).ms;
