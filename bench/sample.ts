@@ -3,7 +3,11 @@
  * Bhattacharjee & Lee Eq. 14) against greedy KV-cached decoding on the same model, per token, at
  * K = 50 reverse steps, batch 1 and 16; and the cost of the token readout against one unembedding
  * matmul. Targets (issues 6, 10): guided ≤ 3× greedy per token on the default inference engine
- * (ort where it loads, so against the faster greedy); readout ≤ 2× the matmul.
+ * (ort where it loads, so against the faster greedy); readout ≤ 2× the matmul. Printed without a
+ * target (issue 14): the per-token cost of the euler, SIB midpoint and Depondt–Mertens integrators
+ * as ratios against heun (no score, interleaved in the same run), and of the Brownian DDPM sampler
+ * (sampling/euclidean.ts, models/decisive/euclidean when present) against heun with the decisive
+ * residual score of the same network size (models/decisive/guided).
  *
  * Model: the embedded model (models/brown-small) when present, else random weights of its config
  * (configs/lm/brown-small.json: 4 layers × 4 heads, d = 128, vocabulary 8257). Score: the shipped
@@ -29,11 +33,17 @@ import { randomGpt2Weights } from '../src/model/randomWeights.js';
 import { initParams, type NetworkConfig } from '../src/score/network.js';
 import { loadScoreModel, NetScoreModel, type ScoreNetMeta } from '../src/score/scoreNet.js';
 import type { ScoreModel } from '../src/score/contract.js';
+import { generateEuclidean } from '../sampling/euclidean.js';
 import { generateGuided, type GuidedLm } from '../sampling/generate.js';
+import { GuidedDrift } from '../sampling/drift.js';
+import { INTEGRATORS, type IntegratorName } from '../sampling/integrators/index.js';
+import { integrateReverse } from '../sampling/reverse.js';
+import { uniformSpinRows } from '../src/core/sphere.js';
+import { isEuclidDir, loadEuclidModel, type EuclidModel } from '../src/score/euclid.js';
 import { defaultSchedule } from '../sampling/options.js';
 import { TokenReadout } from '../sampling/readout.js';
 import { benchIds, decode } from './forward.js';
-import { median, target, timeIt, type BenchContext, type BenchRow, type BenchTarget, type Section } from './common.js';
+import { cpuMs, median, target, timeIt, type BenchContext, type BenchRow, type BenchTarget, type Section } from './common.js';
 
 const PROMPT = 32;
 const TOKENS = 24;
@@ -98,7 +108,7 @@ async function greedyMsPerToken(m: LanguageModel, B: number, tokens: number): Pr
 }
 
 /** Guided generation: ms per token (all B rows), from the difference of a 1-token and a (1+tokens)-token run. */
-async function guidedMsPerToken(lm: GuidedLm, B: number, tokens: number, o: { score: ScoreModel | null; integrator?: 'heun' | 'euler' }) {
+async function guidedMsPerToken(lm: GuidedLm, B: number, tokens: number, o: { score: ScoreModel | null; integrator?: IntegratorName }) {
   const promptIds = [benchIds(1, PROMPT, lm.model.vocab, 1)[0]];
   const base = { promptIds, samples: B, steps: K, score: o.score, integrator: o.integrator, seed: 1 };
   const p1 = { lmMs: 0, sdeMs: 0, readoutMs: 0 };
@@ -111,6 +121,57 @@ async function guidedMsPerToken(lm: GuidedLm, B: number, tokens: number, o: { sc
   const tN = performance.now() - t0;
   const per = (a: number, b: number) => (b - a) / tokens;
   return { ms: per(t1, tN), lm: per(p1.lmMs, pN.lmMs), sde: per(p1.sdeMs, pN.sdeMs), readout: per(p1.readoutMs, pN.readoutMs) };
+}
+
+/**
+ * The reverse run alone (what an integrator changes): ms of one K-step run of n rows in d dimensions
+ * (plain drift, η = 2, default schedule, no score), per integrator, interleaved over rounds; CPU time
+ * (cpuMs) rather than wall time, which a loaded machine disturbs less.
+ */
+function reverseRunMs(n: number, d: number, rounds = 7): Record<IntegratorName, number> {
+  const rng = makeRng('bench-reverse');
+  const N = Float32Array.from(normalArray(rng, n * d));
+  const S0 = uniformSpinRows(n, d, rng);
+  const names = ['heun', 'euler', 'midpoint', 'depondt'] as const;
+  const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++)
+    for (const name of names) {
+      const sde = new GuidedDrift({ N, d, eta: 2, schedule: defaultSchedule(d) });
+      const run = () => void integrateReverse(S0, sde, { integrator: INTEGRATORS[name], steps: K, T: 1, rng: makeRng(`bench-reverse/${r}`) });
+      run(); // warm-up
+      const c0 = cpuMs();
+      for (let k = 0; k < 5; k++) run();
+      times[name].push((cpuMs() - c0) / 5);
+      sde.dispose();
+    }
+  return Object.fromEntries(names.map((k) => [k, median(times[k])])) as Record<IntegratorName, number>;
+}
+
+/** The Brownian DDPM sampler: ms per token (all B rows), from the difference of a 1-token and a (1+tokens)-token run. */
+async function euclidMsPerToken(lm: GuidedLm, B: number, tokens: number, ddpm: EuclidModel): Promise<number> {
+  const promptIds = [benchIds(1, PROMPT, lm.model.vocab, 1)[0]];
+  const base = { promptIds, samples: B, steps: K, ddpm, seed: 1 };
+  let t0 = performance.now();
+  await generateEuclidean(lm, { ...base, tokens: 1 });
+  const t1 = performance.now() - t0;
+  t0 = performance.now();
+  await generateEuclidean(lm, { ...base, tokens: 1 + tokens });
+  return (performance.now() - t0 - t1) / tokens;
+}
+
+/** The decisive benchmark's equal-network pair (Brownian DDPM, guided residual score) when shipped for this model. */
+async function decisivePair(model: LanguageModel): Promise<{ ddpm: EuclidModel; score: ScoreModel } | null> {
+  const e = join(packageRoot(), 'models', 'decisive', 'euclidean');
+  const g = join(packageRoot(), 'models', 'decisive', 'guided');
+  if (!isEuclidDir(e) || !existsSync(join(g, 'score.json'))) return null;
+  const ddpm = loadEuclidModel(e);
+  const score = await loadScoreModel(g);
+  if (ddpm.meta.d !== model.dModel || score.meta.d !== model.dModel) {
+    ddpm.dispose();
+    score.dispose();
+    return null;
+  }
+  return { ddpm, score };
 }
 
 /** Readout (nearest, with read-back) vs one unembedding matmul [n, d]×[d, vocab] (with read-back). */
@@ -149,18 +210,33 @@ export const sampleSection: Section = {
       tokens: TOKENS,
     };
     if (net) ctx.log(`score network: width ${net.width}, depth ${net.depth}, ${net.activation}`);
+    const pair = await decisivePair(s.lm.model);
+    if (!pair) ctx.log('models/decisive/{euclidean,guided} not found for this model: no Brownian DDPM row');
     try {
       for (const B of [1, 16]) {
         await greedyMsPerToken(s.lm.model, B, 2); // warm-up
         await guidedMsPerToken(s.lm, B, 1, { score: null });
         const g: number[] = [];
-        const runs: Record<string, { ms: number; lm: number; sde: number; readout: number }[]> = { none: [], score: [], euler: [] };
+        const runs: Record<string, { ms: number; lm: number; sde: number; readout: number }[]> = {
+          none: [],
+          score: [],
+          euler: [],
+          midpoint: [],
+          depondt: [],
+          decisive: [],
+        };
+        const euclid: number[] = [];
         for (let r = 0; r < 3; r++) {
           // interleaved, so that a change of machine load hits both
           g.push(await greedyMsPerToken(s.lm.model, B, TOKENS));
           runs.none.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: null }));
           runs.score.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: s.score }));
-          runs.euler.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: null, integrator: 'euler' }));
+          for (const integrator of ['euler', 'midpoint', 'depondt'] as const)
+            runs[integrator].push(await guidedMsPerToken(s.lm, B, TOKENS, { score: null, integrator }));
+          if (pair) {
+            runs.decisive.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: pair.score }));
+            euclid.push(await euclidMsPerToken(s.lm, B, TOKENS, pair.ddpm));
+          }
         }
         const greedy = median(g);
         rows.push({ name: `greedy decode, batch ${B}`, value: (1000 * B) / greedy, unit: 'tokens/s', note: `${greedy.toFixed(2)} ms/token-step` });
@@ -169,6 +245,8 @@ export const sampleSection: Section = {
           ['none', 'heun, no score'],
           ['score', `heun, score net${net ? ` (width ${net.width}, depth ${net.depth})` : ''}`],
           ['euler', 'euler, no score'],
+          ['midpoint', 'SIB midpoint, no score'],
+          ['depondt', 'Depondt–Mertens, no score'],
         ] as const) {
           const m = pick(runs[name]);
           const ratio = m.ms / greedy;
@@ -178,9 +256,32 @@ export const sampleSection: Section = {
             unit: 'tokens/s',
             note: `${m.ms.toFixed(2)} ms/step = ${ratio.toFixed(2)}× greedy (LM ${m.lm.toFixed(2)}, SDE ${m.sde.toFixed(2)}, readout ${m.readout.toFixed(2)} ms)`,
           });
-          if (name !== 'euler') targets.push(target(`guided (${label}) / greedy per token, batch ${B}`, ratio, '×', 'max', 3));
+          if (name === 'none' || name === 'score') targets.push(target(`guided (${label}) / greedy per token, batch ${B}`, ratio, '×', 'max', 3));
         }
-        data[`batch${B}`] = { greedy_ms: g, runs };
+        // integrator cost per token against heun (no target): the reverse run alone, interleaved, CPU time
+        const rr = reverseRunMs(B, s.lm.model.dModel);
+        const heun = pick(runs.none).ms;
+        for (const name of ['euler', 'midpoint', 'depondt'] as const) {
+          const m = pick(runs[name]);
+          rows.push({
+            name: `${name} / heun, reverse run per token (K=${K}, no score), batch ${B}`,
+            value: rr[name] / rr.heun,
+            unit: '×',
+            note: `${rr[name].toFixed(3)} vs ${rr.heun.toFixed(3)} ms CPU; whole token ${m.ms.toFixed(2)} vs ${heun.toFixed(2)} ms`,
+          });
+        }
+        data[`reverse_run_cpu_ms_batch${B}`] = rr;
+        if (pair) {
+          const e = median(euclid);
+          const d = pick(runs.decisive).ms;
+          rows.push({
+            name: `Brownian DDPM / heun per token (K=${K}, equal networks), batch ${B}`,
+            value: e / d,
+            unit: '×',
+            note: `${e.toFixed(2)} vs ${d.toFixed(2)} ms/step (models/decisive/euclidean vs guided); ${(e / heun).toFixed(2)}× heun without a score`,
+          });
+        }
+        data[`batch${B}`] = { greedy_ms: g, runs, euclid_ms: euclid };
         ctx.log(`batch ${B}: greedy ${greedy.toFixed(2)} ms/token-step`);
       }
       const table = s.lm.model.params().get('embed.W_E')!;
@@ -196,6 +297,8 @@ export const sampleSection: Section = {
         data[`readout_n${n}`] = r;
       }
     } finally {
+      pair?.ddpm.dispose();
+      pair?.score.dispose();
       s.dispose();
     }
     return { rows, targets, data };

@@ -250,6 +250,15 @@ export class GuidedDrift implements Sde {
     }
   }
 
+  /**
+   * The precession plane (u, w) per row [n·d] each, orthonormal and ⊥ N̂, in which the 'orthogonal'
+   * precession rotates S (u → w at the rate γη|G|), for measuring its winding (sampling/calibration.ts);
+   * null for the other precession forms.
+   */
+  precessionPlane(): [Float32Array, Float32Array] | null {
+    return this.prec === 'orthogonal' ? [this.planes[0], this.planes[1]] : null;
+  }
+
   /** β at reverse time τ (t = T − τ). */
   beta(tau: number): number {
     return beta(this.opts.schedule, this.T - tau);

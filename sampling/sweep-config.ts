@@ -38,7 +38,6 @@ import { z } from 'zod';
 import { readJsonFile } from '../src/config/load.js';
 import { zodToUserError } from '../src/config/zodError.js';
 import type { NoiseSchedule } from '../src/core/schedules.js';
-import { UserError } from '../src/errors.js';
 import { parseFieldSource } from '../src/field/source.js';
 import { baselineLabel, type BaselineSpec } from './baselines.js';
 import type { ParamSchedule } from './drift.js';
@@ -296,19 +295,5 @@ export function runLabel(p: RunParams): string {
   return [`${p.method && p.method !== 'guided' ? `${p.method} ` : 'guided '}η=${eta} λ=${p.lambda} K=${p.steps}`, ...extra].join(' ');
 }
 
-/** Parse `--shard i/n` (0-based i). */
-export function parseShard(text: string): { index: number; count: number } {
-  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
-  const index = m ? Number(m[1]) : NaN;
-  const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index >= count)
-    throw new UserError('E_ARG', `--shard '${text}' is not i/n with 0 ≤ i < n (0-based, e.g. 0/4 … 3/4; Slurm: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)`);
-  return { index, count };
-}
-
-/** Indices of the runs of shard i of n among `total` runs: index ≡ i (mod n). */
-export function shardIndices(total: number, shard: { index: number; count: number }): number[] {
-  const out: number[] = [];
-  for (let k = shard.index; k < total; k += shard.count) out.push(k);
-  return out;
-}
+// One shard convention for sweeps and the field-cache build (src/io/shard.ts).
+export { parseShard, shardIndices } from '../src/io/shard.js';

@@ -18,7 +18,7 @@ import { checkTokenizerFitsModel } from '../src/model/tokenizer.js';
 import type { RunIdentity } from './checkpoint.js';
 import { configFieldSource, type ScoreConfig } from './config.js';
 import { modelHash } from '../src/score/identity.js';
-import { loadOrBuildFieldCache, type FieldCacheResult } from './fieldCache.js';
+import { loadOrBuildFieldCache, type FieldCacheResult, type FieldCacheSpec } from './fieldCache.js';
 import type { TrainData } from './train.js';
 
 /** Token spins: the unit-normalised rows of the token-embedding matrix, [vocab, d] (kept). */
@@ -54,10 +54,13 @@ export interface PrepareOptions {
   onProgress?: (split: string, done: number, total: number) => void;
 }
 
-/** Token caches → field caches (built once) → pairs, spins and identity for trainScore. */
-export async function prepareScoreData(config: ScoreConfig, model: LanguageModel, dir: string, opts: PrepareOptions = {}): Promise<PreparedData> {
-  const identity = runIdentity(config, model, dir);
-  const log = opts.log ?? (() => {});
+/** The field caches a score config needs (train and validation), with their corpus tokens: what `train` and `train cache` build. */
+export async function fieldCacheJobs(
+  config: ScoreConfig,
+  model: LanguageModel,
+  dir: string,
+  cacheDir?: string,
+): Promise<{ split: 'train' | 'validation'; ids: Uint16Array | Uint32Array; spec: FieldCacheSpec }[]> {
   if (!existsSync(join(dir, 'tokenizer.json'))) {
     throw new UserError(
       'E_FILE',
@@ -68,22 +71,26 @@ export async function prepareScoreData(config: ScoreConfig, model: LanguageModel
   checkTokenizerFitsModel({ vocabSize: tok.vocabSize, eosId: tok.eotId }, model.vocab, dir, log);
   const source = configFieldSource(config);
   const stride = config.field.stride ?? config.field.context;
+  return (['train', 'validation'] as const).map((split) => ({
+    split,
+    ids: loadOrBuildTokenCache(split, tok, { cacheDir }).ids,
+    spec: { split, source, context: config.field.context, stride, maxPairs: split === 'train' ? config.data.train_tokens : config.data.val_tokens },
+  }));
+}
+
+/** Token caches → field caches (built once, or merged from shards) → pairs, spins and identity for trainScore. */
+export async function prepareScoreData(config: ScoreConfig, model: LanguageModel, dir: string, opts: PrepareOptions = {}): Promise<PreparedData> {
+  const identity = runIdentity(config, model, dir);
+  const log = opts.log ?? (() => {});
   const caches = {} as PreparedData['caches'];
-  for (const split of ['train', 'validation'] as const) {
-    const ids = loadOrBuildTokenCache(split, tok, { cacheDir: opts.cacheDir }).ids;
-    const maxPairs = split === 'train' ? config.data.train_tokens : config.data.val_tokens;
-    const r = await loadOrBuildFieldCache(
-      model,
-      identity.modelHash,
-      ids,
-      { split, source, context: config.field.context, stride, maxPairs },
-      {
-        cacheDir: opts.cacheDir,
-        rebuildStale: config.data.rebuild_stale_cache,
-        onProgress: (a, b) => opts.onProgress?.(split, a, b),
-      },
-    );
+  for (const { split, ids, spec } of await fieldCacheJobs(config, model, dir, opts.cacheDir)) {
+    const r = await loadOrBuildFieldCache(model, identity.modelHash, ids, spec, {
+      cacheDir: opts.cacheDir,
+      rebuildStale: config.data.rebuild_stale_cache,
+      onProgress: (a, b) => opts.onProgress?.(split, a, b),
+    });
     if (r.status === 'hit') log(`field cache (${split}): ${r.pairs.n} pairs from ${r.manifestPath}`);
+    else if (r.status === 'merged') log(`field cache (${split}) merged from its shards: ${r.pairs.n} pairs into ${r.manifestPath}`);
     else {
       const why = r.status === 'rebuilt' ? ` (stale: ${r.reason})` : '';
       log(

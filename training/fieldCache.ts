@@ -17,6 +17,12 @@
  * (key8 hashes the source and the window settings). The bins are written before the manifest,
  * all atomically. A manifest that disagrees with the request or with its files is stale: the
  * cache is rebuilt, or refused with one line when rebuilding is turned off.
+ *
+ * Shards (training/fieldCacheShards.ts, `spinbath train cache --shard i/n`): the windows run in forward
+ * groups of `forwardPlan().perCall`; shard i builds the groups ≡ i (mod n) into
+ * <base>.shards/<i>-of-<n>/, and the merge concatenates the groups in order, so the merged files
+ * are byte-identical to an unsharded build. When no valid cache exists but a complete shard set
+ * does, loadOrBuildFieldCache merges it instead of building.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,6 +34,7 @@ import { atomicWrite, atomicWriteJson } from '../src/io/atomic.js';
 import { contextFieldsAll, fieldSourceId, type FieldSource } from '../src/field/source.js';
 import type { LanguageModel } from '../src/model/engine.js';
 import { f16ToF32, f32ArrayToF16 } from '../src/model/halfFloat.js';
+import { shardIndices, type Shard } from '../src/io/shard.js';
 
 export const FIELD_CACHE_FORMAT = 'spinbath-field-cache';
 export const FIELD_CACHE_VERSION = 1;
@@ -72,7 +79,7 @@ export interface FieldCacheManifest {
 /** A loaded or freshly built field cache: the pairs, hit / built / rebuilt (and why), and the build cost. */
 export interface FieldCacheResult {
   pairs: PairSet;
-  status: 'hit' | 'built' | 'rebuilt';
+  status: 'hit' | 'built' | 'rebuilt' | 'merged';
   /** Why an existing cache was stale (empty otherwise). */
   reason: string;
   manifestPath: string;
@@ -121,38 +128,77 @@ export function pairWindows(
   return out;
 }
 
-function cachePaths(dir: string, model: string, spec: FieldCacheSpec) {
+/** The files of the cache of `spec` under model hash `model` in `dir`, and the directory of its shards. */
+export function fieldCachePaths(dir: string, model: string, spec: FieldCacheSpec) {
   const key = sha256(JSON.stringify([fieldSourceId(spec.source), spec.context, spec.stride, spec.maxPairs])).slice(0, 8);
-  const base = `fields-${model.slice(0, 12)}-${spec.split}-${key}`;
-  return { manifest: join(dir, `${base}.json`), fields: join(dir, `${base}.fields.bin`), tokens: join(dir, `${base}.tokens.bin`), base };
+  return fieldCachePathsOfBase(dir, `fields-${model.slice(0, 12)}-${spec.split}-${key}`);
 }
 
-function bytesOf(a: Uint16Array | Uint32Array): Uint8Array {
+/** The files of the cache named `base` in `dir`. */
+export function fieldCachePathsOfBase(dir: string, base: string) {
+  return {
+    manifest: join(dir, `${base}.json`),
+    fields: join(dir, `${base}.fields.bin`),
+    tokens: join(dir, `${base}.tokens.bin`),
+    shards: join(dir, `${base}.shards`),
+    base,
+  };
+}
+export type FieldCachePaths = ReturnType<typeof fieldCachePathsOfBase>;
+
+/** What a manifest must say to serve a request (everything but the counts and checksums). */
+export type FieldCacheWant = Omit<FieldCacheManifest, 'count' | 'fieldsSha256' | 'tokensSha256'>;
+
+/** The manifest fields a cache of `spec` for this model, hash and corpus must carry. */
+export function fieldCacheWant(
+  model: Pick<LanguageModel, 'dModel' | 'vocab'>,
+  hash: string,
+  ids: Uint16Array | Uint32Array,
+  spec: FieldCacheSpec,
+  paths: FieldCachePaths,
+): FieldCacheWant {
+  return {
+    format: FIELD_CACHE_FORMAT,
+    version: FIELD_CACHE_VERSION,
+    modelHash: hash,
+    fieldSource: fieldSourceId(spec.source),
+    corpusHash: corpusHash(ids),
+    split: spec.split,
+    context: spec.context,
+    stride: spec.stride,
+    maxPairs: spec.maxPairs,
+    d: model.dModel,
+    vocab: model.vocab,
+    dtype: 'F16',
+    fieldsFile: basename(paths.fields),
+    tokensFile: basename(paths.tokens),
+  };
+}
+
+/** Why manifest `m` does not match `want` (format, model, source, corpus, windows, shape), or ''. */
+export function manifestMismatch(m: Partial<FieldCacheManifest>, want: FieldCacheWant): string {
+  if (m?.format !== FIELD_CACHE_FORMAT || m.version !== FIELD_CACHE_VERSION) return 'cache format changed';
+  if (m.modelHash !== want.modelHash) return 'the language model changed';
+  if (m.fieldSource !== want.fieldSource) return `field source differs (${m.fieldSource} vs ${want.fieldSource})`;
+  if (m.corpusHash !== want.corpusHash) return 'the corpus tokens changed';
+  if (m.split !== want.split || m.context !== want.context || m.stride !== want.stride || m.maxPairs !== want.maxPairs) return 'window settings differ';
+  if (m.d !== want.d || m.vocab !== want.vocab) return 'model shape differs';
+  return '';
+}
+
+export function bytesOf(a: Uint16Array | Uint32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-/** Why a cache cannot serve the request, or its pairs. */
-function validate(
-  paths: ReturnType<typeof cachePaths>,
-  want: Omit<FieldCacheManifest, 'count' | 'fieldsSha256' | 'tokensSha256'>,
+/** Read `count` pairs of dimension d from the two bins, checking sizes and sha256: the pairs, or why not. */
+export function readPairFiles(
+  fieldsPath: string,
+  tokensPath: string,
+  m: Pick<FieldCacheManifest, 'count' | 'd' | 'fieldsSha256' | 'tokensSha256'>,
 ): { reason: string } | { pairs: PairSet } {
-  if (!existsSync(paths.manifest)) return { reason: 'no manifest' };
-  let m: FieldCacheManifest;
-  try {
-    m = JSON.parse(readFileSync(paths.manifest, 'utf8')) as FieldCacheManifest;
-  } catch {
-    return { reason: 'manifest is not valid JSON' };
-  }
-  if (m?.format !== FIELD_CACHE_FORMAT || m.version !== FIELD_CACHE_VERSION) return { reason: 'cache format changed' };
-  if (m.modelHash !== want.modelHash) return { reason: 'the language model changed' };
-  if (m.fieldSource !== want.fieldSource) return { reason: `field source differs (${m.fieldSource} vs ${want.fieldSource})` };
-  if (m.corpusHash !== want.corpusHash) return { reason: 'the corpus tokens changed' };
-  if (m.split !== want.split || m.context !== want.context || m.stride !== want.stride || m.maxPairs !== want.maxPairs)
-    return { reason: 'window settings differ' };
-  if (m.d !== want.d || m.vocab !== want.vocab) return { reason: 'model shape differs' };
-  if (!existsSync(paths.fields) || !existsSync(paths.tokens)) return { reason: 'a data file is missing' };
-  const fb = readFileSync(paths.fields);
-  const tb = readFileSync(paths.tokens);
+  if (!existsSync(fieldsPath) || !existsSync(tokensPath)) return { reason: 'a data file is missing' };
+  const fb = readFileSync(fieldsPath);
+  const tb = readFileSync(tokensPath);
   if (fb.byteLength !== m.count * m.d * 2 || tb.byteLength !== m.count * 4) return { reason: 'a data file has the wrong size' };
   if (sha256(fb) !== m.fieldsSha256 || sha256(tb) !== m.tokensSha256) return { reason: 'a data file checksum differs' };
   const fields = new Uint16Array(m.count * m.d);
@@ -160,6 +206,39 @@ function validate(
   const tok = new Uint32Array(m.count);
   new Uint8Array(tok.buffer).set(tb);
   return { pairs: { n: m.count, d: m.d, tokens: Int32Array.from(tok), fields } };
+}
+
+/** Write the two bins, then the manifest (each atomically): a crash leaves no manifest over missing data. */
+export function writePairFiles(
+  fieldsPath: string,
+  tokensPath: string,
+  manifestPath: string,
+  fields: Uint8Array | Uint8Array[],
+  tokens: Uint8Array | Uint8Array[],
+  manifest: object,
+): void {
+  const digest = (b: Uint8Array | Uint8Array[]) => {
+    const h = createHash('sha256');
+    for (const p of Array.isArray(b) ? b : [b]) h.update(p);
+    return h.digest('hex');
+  };
+  atomicWrite(fieldsPath, fields);
+  atomicWrite(tokensPath, tokens);
+  atomicWriteJson(manifestPath, { ...manifest, fieldsSha256: digest(fields), tokensSha256: digest(tokens) });
+}
+
+/** Why a cache cannot serve the request, or its pairs. */
+function validate(paths: FieldCachePaths, want: FieldCacheWant): { reason: string } | { pairs: PairSet } {
+  if (!existsSync(paths.manifest)) return { reason: 'no manifest' };
+  let m: FieldCacheManifest;
+  try {
+    m = JSON.parse(readFileSync(paths.manifest, 'utf8')) as FieldCacheManifest;
+  } catch {
+    return { reason: 'manifest is not valid JSON' };
+  }
+  const why = manifestMismatch(m, want);
+  if (why) return { reason: why };
+  return readPairFiles(paths.fields, paths.tokens, m);
 }
 
 /**
@@ -175,25 +254,17 @@ export async function loadOrBuildFieldCache(
 ): Promise<FieldCacheResult> {
   // imported here, not at the top: the token cache pulls in the BPE trainer (@huggingface/transformers, ~130 MB)
   const dir = resolve(opts.cacheDir ?? (await import('../src/data/tokenCache.js')).defaultCacheDir());
-  const paths = cachePaths(dir, hash, spec);
-  const want = {
-    format: FIELD_CACHE_FORMAT as typeof FIELD_CACHE_FORMAT,
-    version: FIELD_CACHE_VERSION,
-    modelHash: hash,
-    fieldSource: fieldSourceId(spec.source),
-    corpusHash: corpusHash(ids),
-    split: spec.split,
-    context: spec.context,
-    stride: spec.stride,
-    maxPairs: spec.maxPairs,
-    d: model.dModel,
-    vocab: model.vocab,
-    dtype: 'F16' as const,
-    fieldsFile: basename(paths.fields),
-    tokensFile: basename(paths.tokens),
-  };
+  const paths = fieldCachePaths(dir, hash, spec);
+  const want = fieldCacheWant(model, hash, ids, spec, paths);
   const found = validate(paths, want);
   if ('pairs' in found) return { pairs: found.pairs, status: 'hit', reason: '', manifestPath: paths.manifest, buildSeconds: 0, tokensForwarded: 0 };
+  if (existsSync(paths.shards)) {
+    // shards built by `spinbath train cache --shard i/n`: merge them (a one-line error when incomplete or mismatched)
+    const { mergeShardSet } = await import('./fieldCacheShards.js');
+    const t0 = performance.now();
+    const pairs = mergeShardSet(paths, want);
+    return { pairs, status: 'merged', reason: '', manifestPath: paths.manifest, buildSeconds: (performance.now() - t0) / 1000, tokensForwarded: 0 };
+  }
   const stale = existsSync(paths.manifest);
   if (stale && opts.rebuildStale === false) {
     throw new UserError(
@@ -211,17 +282,11 @@ export async function loadOrBuildFieldCache(
   const t0 = performance.now();
   const { pairs, forwarded } = await buildPairs(model, ids, spec, opts);
   const buildSeconds = (performance.now() - t0) / 1000;
-  const fieldsBytes = bytesOf(pairs.fields as Uint16Array);
-  const tokensBytes = bytesOf(Uint32Array.from(pairs.tokens));
   try {
-    atomicWrite(paths.fields, fieldsBytes);
-    atomicWrite(paths.tokens, tokensBytes);
-    atomicWriteJson(paths.manifest, {
+    writePairFiles(paths.fields, paths.tokens, paths.manifest, bytesOf(pairs.fields as Uint16Array), bytesOf(Uint32Array.from(pairs.tokens)), {
       ...want,
       count: pairs.n,
-      fieldsSha256: sha256(fieldsBytes),
-      tokensSha256: sha256(tokensBytes),
-    } satisfies FieldCacheManifest);
+    } satisfies Omit<FieldCacheManifest, 'fieldsSha256' | 'tokensSha256'>);
   } catch (e) {
     throw new UserError('E_FILE', `cannot write the field cache in ${dir} (${(e as Error).message}); give a writable --cache-dir or set SPINBATH_CACHE_DIR`);
   }
@@ -246,27 +311,48 @@ export function forwardPlan(model: LanguageModel, W: number, budgetBytes = 512 *
   return tokens >= W ? { perCall: Math.floor(tokens / W), chunk: W } : { perCall: 1, chunk: tokens };
 }
 
-/** Run the windows through the model (batched, chunked: forwardPlan) and collect fp16 fields and next tokens. */
+/** What {@link buildPairs} built: the pairs, tokens forwarded, and its forward groups (all, or one shard's) with their pair counts. */
+export interface BuiltPairs {
+  pairs: PairSet;
+  forwarded: number;
+  /** Forward groups of the whole build, of `perCall` windows each. */
+  totalGroups: number;
+  perCall: number;
+  /** The groups built here, ascending, and the pairs of each. */
+  groups: number[];
+  groupPairs: number[];
+}
+
+/**
+ * Run the windows through the model (batched, chunked: forwardPlan) and collect fp16 fields and next
+ * tokens; with `shard`, only the forward groups ≡ shard.index (mod shard.count), in order.
+ */
 export async function buildPairs(
   model: LanguageModel,
   ids: ArrayLike<number>,
   spec: FieldCacheSpec,
-  opts: Pick<FieldCacheOptions, 'batchTokens' | 'onProgress'> = {},
-): Promise<{ pairs: PairSet; forwarded: number }> {
+  opts: Pick<FieldCacheOptions, 'batchTokens' | 'onProgress'> & { shard?: Shard } = {},
+): Promise<BuiltPairs> {
   if (spec.context > model.nPositions) {
     throw new UserError('E_CONFIG', `field.context ${spec.context} exceeds the model's context of ${model.nPositions} positions; lower it`);
   }
   const windows = pairWindows(ids.length, spec.context, spec.stride, spec.maxPairs);
   const d = model.dModel;
-  const count = windows.reduce((a, w) => a + (w.to - w.from), 0);
-  const fields = new Uint16Array(count * d);
-  const tokens = new Int32Array(count);
   const W = windows[0]?.len ?? 0;
   const plan = forwardPlan(model, W, opts.batchTokens ? opts.batchTokens * 4 * model.nLayer * (40 * d + 3 * model.nHead * W) : undefined);
+  const totalGroups = Math.ceil(windows.length / plan.perCall);
+  const groups = opts.shard ? shardIndices(totalGroups, opts.shard) : Array.from({ length: totalGroups }, (_, g) => g);
+  const groupWindows = (g: number) => windows.slice(g * plan.perCall, (g + 1) * plan.perCall);
+  const groupPairs = groups.map((g) => groupWindows(g).reduce((a, w) => a + (w.to - w.from), 0));
+  const count = groupPairs.reduce((a, b) => a + b, 0);
+  const totalWindows = groups.reduce((a, g) => a + groupWindows(g).length, 0);
+  const fields = new Uint16Array(count * d);
+  const tokens = new Int32Array(count);
   let row = 0;
   let forwarded = 0;
-  for (let i = 0; i < windows.length; i += plan.perCall) {
-    const group = windows.slice(i, i + plan.perCall);
+  let doneWindows = 0;
+  for (const g of groups) {
+    const group = groupWindows(g);
     const batch = group.map((w) => Array.from({ length: w.len }, (_, k) => ids[w.start + k]));
     const host = new Float32Array(group.length * W * d); // [group, W, d]
     const cache = plan.chunk < W ? model.newCache() : undefined;
@@ -305,9 +391,10 @@ export async function buildPairs(
       for (let p = w.from; p < w.to; p++) tokens[row + p - w.from] = ids[w.start + p + 1];
       row += w.to - w.from;
     });
-    opts.onProgress?.(Math.min(windows.length, i + plan.perCall), windows.length);
+    doneWindows += group.length;
+    opts.onProgress?.(doneWindows, totalWindows);
   }
-  return { pairs: { n: count, d, tokens, fields }, forwarded };
+  return { pairs: { n: count, d, tokens, fields }, forwarded, totalGroups, perCall: plan.perCall, groups, groupPairs };
 }
 
 /** Raw fields of rows `idx` as fp32 [idx.length·d]. */

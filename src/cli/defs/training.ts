@@ -24,6 +24,13 @@ export interface ScoreTrainArgs extends ModelArgs, TrainRunArgs {
   space: string;
 }
 
+export interface TrainCacheArgs extends ModelArgs {
+  config?: string;
+  shard?: string;
+  'batch-tokens'?: number;
+  'cache-dir'?: string;
+}
+
 export interface LmEvalArgs extends GlobalArgs, EngineArgs {
   model?: string;
   split: string;
@@ -95,12 +102,48 @@ export function trainDef(io: Io) {
           config: 'score config JSON (configs/score/brown-small.json, configs/score/tiny.json)',
           cacheDir: 'token and field cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)',
           out: 'run DIR (required): checkpoints/, report.json, loss curve; locked while training; `sample --score DIR` uses its latest checkpoint',
-        }).option('space', {
-          type: 'string',
-          choices: SPACES,
-          default: 'sphere',
-          describe: 'sphere (the residual tangent score) | euclidean (the Brownian VP-DDPM baseline on the token embeddings)',
-        }),
+        })
+          .option('space', {
+            type: 'string',
+            choices: SPACES,
+            default: 'sphere',
+            describe: 'sphere (the residual tangent score) | euclidean (the Brownian VP-DDPM baseline on the token embeddings)',
+          })
+          .command(
+            'cache',
+            'build the field cache of --config (or shard i/n of it) without training; `train cache merge` joins the shards',
+            (c) =>
+              c // the model and engine options are train's (inherited)
+                .option('config', { type: 'string', coerce: strOpt('config'), describe: 'score config JSON (its field and data sections)' })
+                .option('shard', {
+                  type: 'string',
+                  coerce: strOpt('shard'),
+                  describe: 'build only shard i of n (0-based i/n): the forward groups with index mod n = i',
+                })
+                .option('cache-dir', {
+                  type: 'string',
+                  coerce: strOpt('cache-dir'),
+                  describe: 'token and field cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)',
+                })
+                .option('batch-tokens', {
+                  type: 'number',
+                  coerce: intOpt('batch-tokens', 1),
+                  describe:
+                    'tokens per forward call, the unit of sharding (default: a 512 MB budget, as `train` uses); every shard of a set must use the same value',
+                })
+                .command(
+                  'merge',
+                  'join every complete shard set in --cache-dir into its field cache (byte-identical to an unsharded build)',
+                  (m) =>
+                    m.option('cache-dir', {
+                      type: 'string',
+                      coerce: strOpt('cache-dir'),
+                      describe: 'token and field cache directory (default .spinbath-cache or SPINBATH_CACHE_DIR)',
+                    }),
+                  async (a) => (await import('../commands/trainCache.js')).runTrainCacheMerge(io, a),
+                ),
+            async (a) => (await import('../commands/trainCache.js')).runTrainCache(io, a),
+          ),
       async (a) => (await import('../commands/train.js')).runScoreTrain(io, a),
     );
 }
