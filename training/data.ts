@@ -60,6 +60,7 @@ export async function fieldCacheJobs(
   model: LanguageModel,
   dir: string,
   cacheDir?: string,
+  onNote?: (line: string) => void,
 ): Promise<{ split: 'train' | 'validation'; ids: Uint16Array | Uint32Array; spec: FieldCacheSpec }[]> {
   if (!existsSync(join(dir, 'tokenizer.json'))) {
     throw new UserError(
@@ -68,7 +69,7 @@ export async function fieldCacheJobs(
     );
   }
   const tok = await loadTokenizerDir(dir);
-  checkTokenizerFitsModel({ vocabSize: tok.vocabSize, eosId: tok.eotId }, model.vocab, dir, log);
+  checkTokenizerFitsModel({ vocabSize: tok.vocabSize, eosId: tok.eotId }, model.vocab, dir, onNote);
   const source = configFieldSource(config);
   const stride = config.field.stride ?? config.field.context;
   return (['train', 'validation'] as const).map((split) => ({
@@ -83,7 +84,7 @@ export async function prepareScoreData(config: ScoreConfig, model: LanguageModel
   const identity = runIdentity(config, model, dir);
   const log = opts.log ?? (() => {});
   const caches = {} as PreparedData['caches'];
-  for (const { split, ids, spec } of await fieldCacheJobs(config, model, dir, opts.cacheDir)) {
+  for (const { split, ids, spec } of await fieldCacheJobs(config, model, dir, opts.cacheDir, log)) {
     const r = await loadOrBuildFieldCache(model, identity.modelHash, ids, spec, {
       cacheDir: opts.cacheDir,
       rebuildStale: config.data.rebuild_stale_cache,
