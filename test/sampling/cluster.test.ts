@@ -3,14 +3,14 @@
  * variables set (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) on the tiny sweep, then merged: the
  * merge equals the unsharded run line for line (same run ids, generations and metrics).
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readResults } from '../../sampling/sweep.js';
 import { runCli } from '../helpers/cli.js';
+import { runSlurmArray } from '../helpers/slurm.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spinbath-cluster-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -44,19 +44,10 @@ describe('docs/cluster.md Slurm array script', () => {
     writeFileSync(file, slurmScript());
     const out = join(tmp, 'runs');
     const n = 3;
-    for (let i = 0; i < n; i++) {
-      // async, so the worker's event loop keeps answering vitest while the shard runs
-      await promisify(execFile)('bash', [file], {
-        env: {
-          ...process.env,
-          SLURM_ARRAY_TASK_ID: String(i),
-          SLURM_ARRAY_TASK_COUNT: String(n),
-          CONFIG: 'configs/sweeps/tiny.json',
-          OUT: out,
-          SPINBATH: 'node --import tsx test/helpers/cli-entry.ts',
-        },
-      });
-    }
+    await runSlurmArray(file, n, {
+      CONFIG: 'configs/sweeps/tiny.json',
+      OUT: out,
+    });
     const merged = join(tmp, 'merged');
     const m = await runCli(['sweep', 'merge', ...Array.from({ length: n }, (_, i) => join(out, `shard-${i}`)), '--out', merged, '--quiet']);
     expect(m.code, m.stderr).toBe(0);

@@ -5,15 +5,14 @@
  * reads them without running the model. Bad shard specs, a missing --config and a missing shard:
  * exit 2, one line on stderr, nothing on stdout.
  */
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTruncatedTokenizer } from '../../src/data/bpe.js';
 import { saveGpt2Checkpoint } from '../../src/model/checkpoint.js';
 import { runCli } from '../helpers/cli.js';
+import { runSlurmArray } from '../helpers/slurm.js';
 import { randomGpt2Weights } from '../helpers/tinyGpt2.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sb-cache-cluster-'));
@@ -75,21 +74,13 @@ describe('docs/cluster.md field-cache array script', () => {
     const file = join(root, 'cache.sbatch');
     writeFileSync(file, cacheScript());
     const n = 3;
-    for (let i = 0; i < n; i++) {
-      await promisify(execFile)('bash', [file], {
-        env: {
-          ...process.env,
-          SLURM_ARRAY_TASK_ID: String(i),
-          SLURM_ARRAY_TASK_COUNT: String(n),
-          CONFIG,
-          MODEL: model,
-          SPINBATH_BACKEND: 'wasm',
-          CACHE: cache,
-          BATCH_TOKENS: '64',
-          SPINBATH: 'node --import tsx test/helpers/cli-entry.ts',
-        },
-      });
-    }
+    await runSlurmArray(file, n, {
+      CONFIG,
+      MODEL: model,
+      SPINBATH_BACKEND: 'wasm',
+      CACHE: cache,
+      BATCH_TOKENS: '64',
+    });
     expect(fieldFiles(cache)).toEqual([]); // nothing merged yet
     const m = await runCli(['train', 'cache', 'merge', '--cache-dir', cache]);
     expect(m.code, m.stderr).toBe(0);
