@@ -124,6 +124,7 @@ export const guidedOptionsSchema = z
     seed: z.union([seedSchema, z.string()]).optional(),
     truncate: z.literal('left').optional(),
     maxBatch: guidedFields.maxBatch.optional(),
+    threads: z.number({ invalid_type_error: 'must be a number' }).int('must be an integer ≥ 1').min(1, 'must be an integer ≥ 1').optional(),
   })
   .passthrough()
   .superRefine((o, ctx) => {
@@ -225,6 +226,13 @@ export interface GuidedOptions {
   truncate?: 'left';
   /** Rows (prompts × samples) per batch of the inner SDE loop (default 64; one prompt's samples are never split). */
   maxBatch?: number;
+  /**
+   * Threads for the reverse SDE (default: the engine's, resolveThreads(): SPINBATH_THREADS, else the
+   * machine's cores): a chunk's rows are split across worker threads (sampling/reversePool.ts), with
+   * the same tokens for every thread count. 1 (or a chunk of fewer than 4 rows, or a score model that
+   * is not a NetScoreModel) runs in the calling thread.
+   */
+  threads?: number;
   /** Called as each token is chosen (for streaming). */
   onToken?: (e: TokenEvent) => void;
   /** Accumulates wall time (ms) of the language model, the reverse SDE and the readout. */
