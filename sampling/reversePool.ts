@@ -63,7 +63,7 @@ export interface ReverseJob {
 }
 
 /** A worker's answer: its rows' final spins and first non-finite step/row (rows counted from r0), or an error. */
-export type ReverseReply = { id: number; S: Float32Array; nonFinite: ReverseResult['nonFinite'] } | { id: number; error: string };
+export type ReverseReply = { id: number; S: Float32Array; nonFinite: ReverseResult['nonFinite']; ms: number } | { id: number; error: string };
 
 /** The score's parts a worker can rebuild it from, or undefined when it cannot be sent (then the run stays in one thread). */
 function sendableScore(score: ScoreModel | null | undefined): WorkerInit['score'] | undefined {
@@ -86,16 +86,31 @@ function startWorker(): Worker {
   return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`, { eval: true });
 }
 
-/** Contiguous blocks of n rows for `parts` threads, as even as possible (the first ones one larger). */
-function blocks(n: number, parts: number): [number, number][] {
-  const out: [number, number][] = [];
-  let r = 0;
-  for (let p = 0; p < parts; p++) {
-    const m = Math.floor(n / parts) + (p < n % parts ? 1 : 0);
+/**
+ * Contiguous blocks of n rows: `mainRows` for the main thread (block 0, possibly empty), the rest
+ * split as evenly as possible over `workers` workers (the first ones one larger).
+ */
+export function blocks(n: number, mainRows: number, workers: number): [number, number][] {
+  const out: [number, number][] = [[0, mainRows]];
+  const rest = n - mainRows;
+  let r = mainRows;
+  for (let p = 0; p < workers; p++) {
+    const m = Math.floor(rest / workers) + (p < rest % workers ? 1 : 0);
     out.push([r, r + m]);
     r += m;
   }
   return out;
+}
+
+/**
+ * The main thread's share of n rows that balances its work (drawing every row's noise, then its
+ * own rows) against each worker's: noise + m·cMain = (n − m)/W · cWorker, with per-row costs and
+ * the noise time measured on earlier tokens; m in [0, n − W·MIN_ROWS_PER_THREAD].
+ */
+export function balancedMainRows(n: number, workers: number, cost: { noiseMs: number; mainRowMs: number; workerRowMs: number }): number {
+  const w = cost.workerRowMs / workers;
+  const m = Math.round((n * w - cost.noiseMs) / (cost.mainRowMs + w));
+  return Math.max(0, Math.min(n - workers * MIN_ROWS_PER_THREAD, Number.isFinite(m) ? m : Math.floor(n / (workers + 1))));
 }
 
 /** Worker threads for the reverse runs of one guided generation (see the file comment). */
@@ -105,6 +120,8 @@ export class ReversePool {
   private nextId = 1;
   private failure: Error | null = null;
   private noiseSab: SharedArrayBuffer | null = null;
+  /** Running averages (ms) of the noise draw and of a row's reverse run on the main thread and on a worker, for the split. */
+  private cost: { noiseMs: number; mainRowMs: number; workerRowMs: number } | null = null;
 
   private constructor(
     /** Threads in all, the main thread included (≥ 2). */
@@ -167,59 +184,80 @@ export class ReversePool {
     const prec = precessionKind(drift);
     const planes = prec === 'orthogonal' || prec === 'field' ? drawPlanes(guidanceField({ ...drift, N }), d, prec, rngs.precession) : null;
     const S0 = uniformSpinRows(n, d, rngs.init);
+    const clock = performance.now();
     const dtau = reverseStep({ steps: K, T: drift.schedule.T, tMin: this.init.tMin });
     if (!this.noiseSab || this.noiseSab.byteLength !== 4 * K * len) this.noiseSab = new SharedArrayBuffer(4 * K * len);
     const sab = this.noiseSab;
     const noise = new Float32Array(sab);
     new FastNormal(rngs.noise).fill(K * len, Math.sqrt(dtau), noise); // [K, n·d], step-major
+    const noiseMs = performance.now() - clock;
 
-    const parts = blocks(n, Math.min(this.threads, Math.floor(n / MIN_ROWS_PER_THREAD)));
+    // which rows where does not change a byte of the result (rows are independent): balance the threads
+    const workers = Math.min(this.threads, Math.floor(n / MIN_ROWS_PER_THREAD)) - 1;
+    const parts = blocks(n, this.cost ? balancedMainRows(n, workers, this.cost) : Math.ceil(n / (workers + 1)), workers);
     const rows = (a: Float32Array, r0: number, r1: number) => a.slice(r0 * d, r1 * d);
     this.start();
-    const replies = parts
-      .slice(1)
-      .map(([r0, r1], i) =>
-        this.post(i, {
-          id: this.nextId++,
-          r0,
-          r1,
-          len,
-          N: rows(N, r0, r1),
-          S0: rows(S0, r0, r1),
-          planes: planes && planes.map((p) => rows(p, r0, r1)),
-          noise: sab,
-        }),
-      );
+    const replies = parts.slice(1).map(([r0, r1], i) =>
+      this.post(i, {
+        id: this.nextId++,
+        r0,
+        r1,
+        len,
+        N: rows(N, r0, r1),
+        S0: rows(S0, r0, r1),
+        planes: planes && planes.map((p) => rows(p, r0, r1)),
+        noise: sab,
+      }),
+    );
+    for (const p of replies) p.catch(() => {}); // awaited below; never an unhandled rejection if the main block throws first
     for (const w of this.workers) w.ref();
     try {
       // the main thread's block, meanwhile
       const [r0, r1] = parts[0];
+      const t0 = performance.now();
       const sde = new GuidedDrift({ ...drift, score: this.score, N: rows(N, r0, r1), planes: planes && planes.map((p) => rows(p, r0, r1)) });
-      let mine: ReverseResult;
-      try {
-        mine = integrateReverse(rows(S0, r0, r1), sde, {
-          integrator: INTEGRATORS[this.init.integrator],
-          steps: K,
-          T: drift.schedule.T,
-          tMin: this.init.tMin,
-          rng: null,
-          noiseAt: (k, out) => out.set(noise.subarray(k * len + r0 * d, k * len + r1 * d)),
-        });
-      } finally {
-        sde.dispose();
-      }
+      let mine: Pick<ReverseResult, 'S' | 'nonFinite'> = { S: new Float32Array(0), nonFinite: null };
+      if (r1 > r0)
+        try {
+          mine = integrateReverse(rows(S0, r0, r1), sde, {
+            integrator: INTEGRATORS[this.init.integrator],
+            steps: K,
+            T: drift.schedule.T,
+            tMin: this.init.tMin,
+            rng: null,
+            noiseAt: (k, out) => out.set(noise.subarray(k * len + r0 * d, k * len + r1 * d)),
+          });
+        } finally {
+          sde.dispose();
+        }
+      const mainMs = performance.now() - t0;
       const S = new Float32Array(len);
       S.set(mine.S, 0);
       let bad = mine.nonFinite;
+      let workerMs = 0;
       for (const [p, r] of (await Promise.all(replies)).entries()) {
         if ('error' in r) throw new Error(`reverse SDE worker ${p + 1}: ${r.error}`);
         const off = parts[p + 1][0];
         S.set(r.S, off * d);
+        workerMs = Math.max(workerMs, r.ms / (parts[p + 1][1] - off));
         if (r.nonFinite && (!bad || r.nonFinite.step < bad.step)) bad = { step: r.nonFinite.step, row: r.nonFinite.row + off };
       }
+      this.learn(noiseMs, r1 > r0 ? mainMs / (r1 - r0) : null, workerMs);
       return { S, nonFinite: bad };
     } finally {
       for (const w of this.workers) w.unref();
+    }
+  }
+
+  /** Fold one token's timings into the running averages (per-row costs; the main thread's is unknown when it had no rows). */
+  private learn(noiseMs: number, mainRowMs: number | null, workerRowMs: number): void {
+    const c = this.cost;
+    const avg = (old: number, x: number) => 0.7 * old + 0.3 * x;
+    if (!c) this.cost = { noiseMs, mainRowMs: mainRowMs ?? workerRowMs, workerRowMs };
+    else {
+      c.noiseMs = avg(c.noiseMs, noiseMs);
+      if (mainRowMs !== null) c.mainRowMs = avg(c.mainRowMs, mainRowMs);
+      c.workerRowMs = avg(c.workerRowMs, workerRowMs);
     }
   }
 

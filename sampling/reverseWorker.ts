@@ -24,6 +24,7 @@ function run(job: ReverseJob): Extract<ReverseReply, { S: Float32Array }> {
   const d = setup.drift.d;
   const { r0, r1, len } = job;
   const noise = new Float32Array(job.noise); // [K, len], shared
+  const t0 = performance.now();
   const sde = new GuidedDrift({ ...setup.drift, score, N: job.N, planes: job.planes });
   try {
     const res = integrateReverse(job.S0, sde, {
@@ -34,7 +35,7 @@ function run(job: ReverseJob): Extract<ReverseReply, { S: Float32Array }> {
       rng: null,
       noiseAt: (k, out) => out.set(noise.subarray(k * len + r0 * d, k * len + r1 * d)),
     });
-    return { id: job.id, S: res.S, nonFinite: res.nonFinite };
+    return { id: job.id, S: res.S, nonFinite: res.nonFinite, ms: performance.now() - t0 };
   } finally {
     sde.dispose();
   }

@@ -21,7 +21,7 @@ import { FastNormal } from '../../sampling/gaussian.js';
 import { generateGuided, type GuidedOptions } from '../../sampling/generate.js';
 import { INTEGRATORS } from '../../sampling/integrators/index.js';
 import { integrateReverse } from '../../sampling/reverse.js';
-import { ReversePool } from '../../sampling/reversePool.js';
+import { balancedMainRows, blocks, ReversePool } from '../../sampling/reversePool.js';
 import { runCli } from '../helpers/cli.js';
 import { writeTinyGpt2 } from '../helpers/tinyGpt2.js';
 
@@ -115,6 +115,40 @@ describe('guided sampling on several threads', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('ReversePool', () => {
+  it('a worker that died rejects the token with an error naming it, instead of hanging', async () => {
+    const d = D;
+    const N = uniformSpinRows(8, d, makeRng('N'));
+    const drift = { d, eta: 1, schedule, llg: null };
+    const pool = ReversePool.create(2, { drift, integrator: 'euler', steps: 4, tMin: undefined }, null)!;
+    const rngs = () => ({ init: makeRng('i'), noise: makeRng('n'), precession: makeRng('p') });
+    try {
+      expect((await pool.reverse(N, rngs())).S).toHaveLength(8 * d); // starts the worker
+      await (pool as unknown as { workers: { terminate(): Promise<number> }[] }).workers[0].terminate();
+      await expect(pool.reverse(N, rngs())).rejects.toThrow(/reverse SDE worker 1 exited/);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('splits rows for the main thread and the workers, and balances the main share against its noise draw', () => {
+    expect(blocks(10, 4, 2)).toEqual([
+      [0, 4],
+      [4, 7],
+      [7, 10],
+    ]);
+    expect(blocks(6, 0, 1)).toEqual([
+      [0, 0],
+      [0, 6],
+    ]);
+    // equal row costs, no noise: an even split; noise worth 4 rows: the main thread takes 4 rows fewer than half of the rest
+    expect(balancedMainRows(16, 1, { noiseMs: 0, mainRowMs: 1, workerRowMs: 1 })).toBe(8);
+    expect(balancedMainRows(16, 1, { noiseMs: 4, mainRowMs: 1, workerRowMs: 1 })).toBe(6);
+    expect(balancedMainRows(16, 3, { noiseMs: 100, mainRowMs: 1, workerRowMs: 1 })).toBe(0);
+    expect(balancedMainRows(16, 1, { noiseMs: 0, mainRowMs: 0.001, workerRowMs: 1 })).toBe(16 - 2);
   });
 });
 
