@@ -3,7 +3,9 @@
  * Bhattacharjee & Lee Eq. 14) against greedy KV-cached decoding on the same model, per token, at
  * K = 50 reverse steps, batch 1 and 16; and the cost of the token readout against one unembedding
  * matmul. Targets (issues 6, 10): guided ≤ 3× greedy per token on the default inference engine
- * (ort where it loads, so against the faster greedy); readout ≤ 2× the matmul.
+ * (ort where it loads, so against the faster greedy); readout ≤ 2× the matmul. The guided runs use
+ * the default threads (resolveThreads(): SPINBATH_THREADS, else the cores) for the reverse SDE
+ * (sampling/reversePool.ts); at batch 16 the score run is also timed on one thread (guided-threads row).
  *
  * Model: the embedded model (models/brown-small) when present, else random weights of its config
  * (configs/lm/brown-small.json: 4 layers × 4 heads, d = 128, vocabulary 8257). Score: the shipped
@@ -21,7 +23,7 @@ import { matmul } from '../src/core/linalg.js';
 import { normalizeSpins } from '../src/core/sphere.js';
 import type { LanguageModel } from '../src/model/engine.js';
 import { Gpt2Model } from '../src/model/gpt2.js';
-import { embeddedModelDir, loadModel } from '../src/model/load.js';
+import { embeddedModelDir, loadModel, resolveThreads } from '../src/model/load.js';
 import { packageRoot } from '../src/model/tokenizer.js';
 import type { Gpt2Config } from '../src/model/weights.js';
 import { makeRng, normalArray } from '../src/rng.js';
@@ -98,9 +100,9 @@ async function greedyMsPerToken(m: LanguageModel, B: number, tokens: number): Pr
 }
 
 /** Guided generation: ms per token (all B rows), from the difference of a 1-token and a (1+tokens)-token run. */
-async function guidedMsPerToken(lm: GuidedLm, B: number, tokens: number, o: { score: ScoreModel | null; integrator?: 'heun' | 'euler' }) {
+async function guidedMsPerToken(lm: GuidedLm, B: number, tokens: number, o: { score: ScoreModel | null; integrator?: 'heun' | 'euler'; threads?: number }) {
   const promptIds = [benchIds(1, PROMPT, lm.model.vocab, 1)[0]];
-  const base = { promptIds, samples: B, steps: K, score: o.score, integrator: o.integrator, seed: 1 };
+  const base = { promptIds, samples: B, steps: K, score: o.score, integrator: o.integrator, seed: 1, threads: o.threads };
   const p1 = { lmMs: 0, sdeMs: 0, readoutMs: 0 };
   const pN = { lmMs: 0, sdeMs: 0, readoutMs: 0 };
   let t0 = performance.now();
@@ -148,19 +150,23 @@ export const sampleSection: Section = {
       prompt: PROMPT,
       tokens: TOKENS,
     };
-    if (net) ctx.log(`score network: width ${net.width}, depth ${net.depth}, ${net.activation}`);
+    const threads = resolveThreads();
+    data.threads = threads;
+    if (net) ctx.log(`score network: width ${net.width}, depth ${net.depth}, ${net.activation}; reverse SDE on ${threads} thread(s)`);
     try {
       for (const B of [1, 16]) {
         await greedyMsPerToken(s.lm.model, B, 2); // warm-up
         await guidedMsPerToken(s.lm, B, 1, { score: null });
         const g: number[] = [];
-        const runs: Record<string, { ms: number; lm: number; sde: number; readout: number }[]> = { none: [], score: [], euler: [] };
+        const runs: Record<string, { ms: number; lm: number; sde: number; readout: number }[]> = { none: [], score: [], euler: [], score1: [] };
+        const oneThread = B > 1 && threads > 1; // the guided-threads row: the score run on one thread too
         for (let r = 0; r < 3; r++) {
           // interleaved, so that a change of machine load hits both
           g.push(await greedyMsPerToken(s.lm.model, B, TOKENS));
           runs.none.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: null }));
           runs.score.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: s.score }));
           runs.euler.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: null, integrator: 'euler' }));
+          if (oneThread) runs.score1.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: s.score, threads: 1 }));
         }
         const greedy = median(g);
         rows.push({ name: `greedy decode, batch ${B}`, value: (1000 * B) / greedy, unit: 'tokens/s', note: `${greedy.toFixed(2)} ms/token-step` });
@@ -179,6 +185,16 @@ export const sampleSection: Section = {
             note: `${m.ms.toFixed(2)} ms/step = ${ratio.toFixed(2)}× greedy (LM ${m.lm.toFixed(2)}, SDE ${m.sde.toFixed(2)}, readout ${m.readout.toFixed(2)} ms)`,
           });
           if (name !== 'euler') targets.push(target(`guided (${label}) / greedy per token, batch ${B}`, ratio, '×', 'max', 3));
+        }
+        if (oneThread) {
+          const one = pick(runs.score1);
+          const many = pick(runs.score);
+          rows.push({
+            name: `guided-threads score, batch ${B}: 1 vs ${threads}`,
+            value: one.ms / many.ms,
+            unit: '× faster',
+            note: `1 thread ${one.ms.toFixed(2)} ms (${(one.ms / greedy).toFixed(2)}× greedy, SDE ${one.sde.toFixed(2)} ms), ${threads} threads ${many.ms.toFixed(2)} ms (SDE ${many.sde.toFixed(2)} ms)`,
+          });
         }
         data[`batch${B}`] = { greedy_ms: g, runs };
         ctx.log(`batch ${B}: greedy ${greedy.toFixed(2)} ms/token-step`);

@@ -229,7 +229,7 @@ export interface GuidedOptions {
   /**
    * Threads for the reverse SDE (default: the engine's, resolveThreads(): SPINBATH_THREADS, else the
    * machine's cores): a chunk's rows are split across worker threads (sampling/reversePool.ts), with
-   * the same tokens for every thread count. 1 (or a chunk of fewer than 4 rows, or a score model that
+   * the same tokens for every thread count. 1 (or a chunk of fewer than 16 rows, or a score model that
    * is not a NetScoreModel) runs in the calling thread.
    */
   threads?: number;

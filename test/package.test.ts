@@ -120,7 +120,7 @@ describe('npm pack', () => {
           '--prompt',
           'The jury said',
           '--samples',
-          '4',
+          '16',
           '--tokens',
           '2',
           '--steps',
@@ -137,6 +137,6 @@ describe('npm pack', () => {
     expect(two.stderr).toBe('');
     expect(two.status).toBe(0);
     expect(two.stdout).toBe(one.stdout);
-    expect(JSON.parse(two.stdout)).toHaveLength(4);
+    expect(JSON.parse(two.stdout)).toHaveLength(16);
   });
 });

@@ -68,12 +68,12 @@ async function sameForThreads(opts: GuidedOptions): Promise<string> {
 }
 
 describe('guided sampling on several threads', () => {
-  const base = { prompts: ['The cat sat on the', 'Hello'], samples: 5, tokens: 3, steps: 12, seed: 3 }; // 10 rows: 4/3/3 at 3 threads
+  const base = { prompts: ['The cat sat on the', 'Hello'], samples: 13, tokens: 3, steps: 12, seed: 3 }; // 26 rows: 3 threads from 24 rows (MIN_ROWS_PER_THREAD)
 
   it('heun with a learned score: the same tokens and traces at 1, 2 and 3 threads', async () => {
     const score = tinyScore(1);
     const a = await sameForThreads({ ...base, score, eta: 2 });
-    expect(JSON.parse(a)).toHaveLength(10);
+    expect(JSON.parse(a)).toHaveLength(26);
     score.dispose();
   });
 
@@ -83,7 +83,7 @@ describe('guided sampling on several threads', () => {
   });
 
   it('the softmax readout, several chunks (maxBatch) and depondt: the same at every thread count', async () => {
-    await sameForThreads({ ...base, readout: 'softmax', readoutTemperature: 0.05, maxBatch: 5, integrator: 'depondt' });
+    await sameForThreads({ ...base, readout: 'softmax', readoutTemperature: 0.05, samples: 17, maxBatch: 20, integrator: 'depondt' }); // chunks of 17 rows
   });
 
   it('the run-wide noise drawn in one fill equals K successive per-step fills', () => {
@@ -97,17 +97,17 @@ describe('guided sampling on several threads', () => {
   });
 
   it('a non-finite row in a worker is reported at the same step and row as in one thread', async () => {
-    const n = 9;
+    const n = 26;
     const d = D;
     const N = Float32Array.from(uniformSpinRows(n, d, makeRng('N')));
-    for (let j = 7 * d; j < 8 * d; j++) N[j] = 3e38; // row 7 (in the last worker's block): η|N| dτ overflows float32
+    for (let j = 23 * d; j < 24 * d; j++) N[j] = 3e38; // row 23 (in the last worker's block): η|N| dτ overflows float32
     const drift = { d, eta: 1e6, schedule, fieldScale: 'raw' as const, llg: null };
     const rngs = (s: string) => ({ init: makeRng(`${s}i`), noise: makeRng(`${s}n`), precession: makeRng(`${s}p`) });
     const r = rngs('x');
     const sde = new GuidedDrift({ ...drift, N, rng: r.precession });
     const one = integrateReverse(uniformSpinRows(n, d, r.init), sde, { integrator: INTEGRATORS.heun, steps: 6, T: 1, rng: r.noise });
     sde.dispose();
-    expect(one.nonFinite?.row).toBe(7);
+    expect(one.nonFinite?.row).toBe(23);
     const pool = ReversePool.create(3, { drift, integrator: 'heun', steps: 6, tMin: undefined }, null)!;
     try {
       const split = await pool.reverse(N, rngs('x'));
@@ -121,12 +121,12 @@ describe('guided sampling on several threads', () => {
 describe('ReversePool', () => {
   it('a worker that died rejects the token with an error naming it, instead of hanging', async () => {
     const d = D;
-    const N = uniformSpinRows(8, d, makeRng('N'));
+    const N = uniformSpinRows(16, d, makeRng('N'));
     const drift = { d, eta: 1, schedule, llg: null };
     const pool = ReversePool.create(2, { drift, integrator: 'euler', steps: 4, tMin: undefined }, null)!;
     const rngs = () => ({ init: makeRng('i'), noise: makeRng('n'), precession: makeRng('p') });
     try {
-      expect((await pool.reverse(N, rngs())).S).toHaveLength(8 * d); // starts the worker
+      expect((await pool.reverse(N, rngs())).S).toHaveLength(16 * d); // starts the worker
       await (pool as unknown as { workers: { terminate(): Promise<number> }[] }).workers[0].terminate();
       await expect(pool.reverse(N, rngs())).rejects.toThrow(/reverse SDE worker 1 exited/);
     } finally {
@@ -148,7 +148,7 @@ describe('ReversePool', () => {
     expect(balancedMainRows(16, 1, { noiseMs: 0, mainRowMs: 1, workerRowMs: 1 })).toBe(8);
     expect(balancedMainRows(16, 1, { noiseMs: 4, mainRowMs: 1, workerRowMs: 1 })).toBe(6);
     expect(balancedMainRows(16, 3, { noiseMs: 100, mainRowMs: 1, workerRowMs: 1 })).toBe(0);
-    expect(balancedMainRows(16, 1, { noiseMs: 0, mainRowMs: 0.001, workerRowMs: 1 })).toBe(16 - 2);
+    expect(balancedMainRows(16, 1, { noiseMs: 0, mainRowMs: 0.001, workerRowMs: 1 })).toBe(16 - 8);
   });
 });
 
@@ -160,10 +160,10 @@ describe('spinbath sample --threads', () => {
     return r.stdout;
   }
 
-  it('brown-small with its shipped score (heun, K = 20, 6 samples): the same --json bytes at 1, 2 and 3 threads', async () => {
-    const args = ['--prompt', 'The jury said', '--samples', '6', '--tokens', '3', '--steps', '20', '--seed', '4'];
+  it('brown-small with its shipped score (heun, K = 20, 24 samples): the same --json bytes at 1, 2 and 3 threads', async () => {
+    const args = ['--prompt', 'The jury said', '--samples', '24', '--tokens', '3', '--steps', '20', '--seed', '4'];
     const one = await sampleAt(1, args);
-    expect(JSON.parse(one)).toHaveLength(6);
+    expect(JSON.parse(one)).toHaveLength(24);
     expect(await sampleAt(2, args)).toBe(one);
     expect(await sampleAt(3, args)).toBe(one);
   });
@@ -177,7 +177,7 @@ describe('spinbath sample --threads', () => {
       '--prompt',
       'A',
       '--samples',
-      '4',
+      '16',
       '--tokens',
       '2',
       '--steps',
