@@ -42,7 +42,7 @@
  * `increment` runs in the WASM SIMD kernel (src/core/sphere.ts projectCombineRows).
  */
 import { rowBuffer, rowScopeId } from '../src/core/kernels/rows.js';
-import { normalizeRows, projectCombineRows, tangentProjectRows } from '../src/core/sphere.js';
+import { normalizeRows, projectCombineRows, tangentProjectRows } from '../src/core/sphereRows.js';
 import { beta, type NoiseSchedule, type ScheduleKind } from '../src/core/schedules.js';
 import { normalArray, type Rng } from '../src/rng.js';
 import type { BoundScore, ScoreModel } from '../src/score/contract.js';

@@ -23,7 +23,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { uniformSpinRows } from '../src/core/sphere.js';
+import { uniformSpinRows } from '../src/core/sphereRows.js';
 import type { Rng } from '../src/rng.js';
 import type { HostScoreSpec } from '../src/score/networkHost.js';
 import type { ScoreModel, ScoreModelMeta } from '../src/score/contract.js';

@@ -6,9 +6,9 @@
  * noise pre-drawn in one fill equals the in-thread path's per-step fills; and a non-finite value
  * in a worker's rows is reported at the same step and row as in one thread.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/backend.js';
 import { uniformSpinRows } from '../../src/core/sphere.js';
@@ -149,6 +149,33 @@ describe('ReversePool', () => {
     expect(balancedMainRows(16, 1, { noiseMs: 4, mainRowMs: 1, workerRowMs: 1 })).toBe(6);
     expect(balancedMainRows(16, 3, { noiseMs: 100, mainRowMs: 1, workerRowMs: 1 })).toBe(0);
     expect(balancedMainRows(16, 1, { noiseMs: 0, mainRowMs: 0.001, workerRowMs: 1 })).toBe(16 - 8);
+  });
+});
+
+/** The packages a module loads through its value imports (type-only imports excluded), following relative imports. */
+function loadedPackages(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const src = readFileSync(file, 'utf8');
+    for (const m of src.matchAll(/^(?:import|export)\s+(?!type\b)(?:[^'";]*?\sfrom\s+)?'([^']+)'/gm)) {
+      const spec = m[1];
+      if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+      else packages.add(spec);
+    }
+  };
+  visit(resolve(entry));
+  return packages;
+}
+
+describe('reverse SDE worker', () => {
+  it('starts without tfjs or the option schemas: its module graph loads no @tensorflow package and no zod', () => {
+    const pk = [...loadedPackages('sampling/reverseWorker.ts')];
+    expect(pk.filter((p) => p.startsWith('@tensorflow') || p === 'zod')).toEqual([]);
+    expect(pk).toContain('node:worker_threads'); // the walk sees the worker's own imports
+    expect([...loadedPackages('sampling/generate.ts')]).toContain('@tensorflow/tfjs-core'); // and would see tfjs
   });
 });
 
