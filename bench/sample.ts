@@ -4,8 +4,9 @@
  * K = 50 reverse steps, batch 1 and 16; and the cost of the token readout against one unembedding
  * matmul. Targets (issues 6, 10): guided ≤ 3× greedy per token on the default inference engine
  * (ort where it loads, so against the faster greedy); readout ≤ 2× the matmul. The guided runs use
- * the default threads (resolveThreads(): SPINBATH_THREADS, else the cores) for the reverse SDE
- * (sampling/reversePool.ts); at batch 16 the score run is also timed on one thread (guided-threads row).
+ * the library's default, one thread for the reverse SDE; at batch 16 the score run is also timed
+ * with the engine's threads (resolveThreads(): SPINBATH_THREADS, else the cores) for the reverse SDE
+ * (sampling/reversePool.ts): the guided-threads row, steady per-token times without start-up.
  *
  * Model: the embedded model (models/brown-small) when present, else random weights of its config
  * (configs/lm/brown-small.json: 4 layers × 4 heads, d = 128, vocabulary 8257). Score: the shipped
@@ -102,17 +103,25 @@ async function greedyMsPerToken(m: LanguageModel, B: number, tokens: number): Pr
 /** Guided generation: ms per token (all B rows), from the difference of a 1-token and a (1+tokens)-token run. */
 async function guidedMsPerToken(lm: GuidedLm, B: number, tokens: number, o: { score: ScoreModel | null; integrator?: 'heun' | 'euler'; threads?: number }) {
   const promptIds = [benchIds(1, PROMPT, lm.model.vocab, 1)[0]];
-  const base = { promptIds, samples: B, steps: K, score: o.score, integrator: o.integrator, seed: 1, threads: o.threads };
+  const base = { promptIds, samples: B, steps: K, score: o.score, integrator: o.integrator, seed: 1, threads: o.threads ?? 1 };
   const p1 = { lmMs: 0, sdeMs: 0, readoutMs: 0 };
   const pN = { lmMs: 0, sdeMs: 0, readoutMs: 0 };
   let t0 = performance.now();
   await generateGuided(lm, { ...base, tokens: 1, profile: p1 });
   const t1 = performance.now() - t0;
   t0 = performance.now();
-  await generateGuided(lm, { ...base, tokens: 1 + tokens, profile: pN });
+  const stamps: number[] = []; // when row 0's token k was chosen
+  await generateGuided(lm, { ...base, tokens: 1 + tokens, profile: pN, onToken: (e) => void (e.row === 0 && stamps.push(performance.now())) });
   const tN = performance.now() - t0;
   const per = (a: number, b: number) => (b - a) / tokens;
-  return { ms: per(t1, tN), lm: per(p1.lmMs, pN.lmMs), sde: per(p1.sdeMs, pN.sdeMs), readout: per(p1.readoutMs, pN.readoutMs) };
+  return {
+    ms: per(t1, tN),
+    lm: per(p1.lmMs, pN.lmMs),
+    sde: per(p1.sdeMs, pN.sdeMs),
+    readout: per(p1.readoutMs, pN.readoutMs),
+    /** Token 0 to token `tokens` of the long run: the steady per-token time, without the start-up (prefill, workers). */
+    steady: (stamps[tokens] - stamps[0]) / tokens,
+  };
 }
 
 /** Readout (nearest, with read-back) vs one unembedding matmul [n, d]×[d, vocab] (with read-back). */
@@ -150,27 +159,32 @@ export const sampleSection: Section = {
       prompt: PROMPT,
       tokens: TOKENS,
     };
-    const threads = resolveThreads();
+    const threads = resolveThreads(); // the engine's threads: the guided-threads row's reverse SDE
     data.threads = threads;
-    if (net) ctx.log(`score network: width ${net.width}, depth ${net.depth}, ${net.activation}; reverse SDE on ${threads} thread(s)`);
+    if (net) ctx.log(`score network: width ${net.width}, depth ${net.depth}, ${net.activation}; guided-threads row: reverse SDE on ${threads} threads`);
     try {
       for (const B of [1, 16]) {
         await greedyMsPerToken(s.lm.model, B, 2); // warm-up
         await guidedMsPerToken(s.lm, B, 1, { score: null });
         const g: number[] = [];
-        const runs: Record<string, { ms: number; lm: number; sde: number; readout: number }[]> = { none: [], score: [], euler: [], score1: [] };
-        const oneThread = B > 1 && threads > 1; // the guided-threads row: the score run on one thread too
+        const runs: Record<string, { ms: number; lm: number; sde: number; readout: number; steady: number }[]> = {
+          none: [],
+          score: [],
+          euler: [],
+          scoreThreads: [],
+        };
+        const threaded = B > 1 && threads > 1; // the guided-threads row: the score run on `threads` threads too
         for (let r = 0; r < 3; r++) {
           // interleaved, so that a change of machine load hits both
           g.push(await greedyMsPerToken(s.lm.model, B, TOKENS));
           runs.none.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: null }));
           runs.score.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: s.score }));
           runs.euler.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: null, integrator: 'euler' }));
-          if (oneThread) runs.score1.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: s.score, threads: 1 }));
+          if (threaded) runs.scoreThreads.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: s.score, threads }));
         }
         const greedy = median(g);
         rows.push({ name: `greedy decode, batch ${B}`, value: (1000 * B) / greedy, unit: 'tokens/s', note: `${greedy.toFixed(2)} ms/token-step` });
-        const pick = (xs: { ms: number; lm: number; sde: number; readout: number }[]) => xs.slice().sort((x, y) => x.ms - y.ms)[1];
+        const pick = (xs: { ms: number; lm: number; sde: number; readout: number; steady: number }[]) => xs.slice().sort((x, y) => x.ms - y.ms)[1];
         for (const [name, label] of [
           ['none', 'heun, no score'],
           ['score', `heun, score net${net ? ` (width ${net.width}, depth ${net.depth})` : ''}`],
@@ -186,14 +200,14 @@ export const sampleSection: Section = {
           });
           if (name !== 'euler') targets.push(target(`guided (${label}) / greedy per token, batch ${B}`, ratio, '×', 'max', 3));
         }
-        if (oneThread) {
-          const one = pick(runs.score1);
-          const many = pick(runs.score);
+        if (threaded) {
+          const one = pick(runs.score);
+          const many = pick(runs.scoreThreads);
           rows.push({
             name: `guided-threads score, batch ${B}: 1 vs ${threads}`,
-            value: one.ms / many.ms,
+            value: one.steady / many.steady,
             unit: '× faster',
-            note: `1 thread ${one.ms.toFixed(2)} ms (${(one.ms / greedy).toFixed(2)}× greedy, SDE ${one.sde.toFixed(2)} ms), ${threads} threads ${many.ms.toFixed(2)} ms (SDE ${many.sde.toFixed(2)} ms)`,
+            note: `steady per token: 1 thread ${one.steady.toFixed(2)} ms (${(one.steady / greedy).toFixed(2)}× greedy), ${threads} threads ${many.steady.toFixed(2)} ms (${(many.steady / greedy).toFixed(2)}×); with start-up ${one.ms.toFixed(2)} / ${many.ms.toFixed(2)} ms`,
           });
         }
         data[`batch${B}`] = { greedy_ms: g, runs };

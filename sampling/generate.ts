@@ -36,7 +36,6 @@ import { checkGuidedOptions, checkSchedule, DEFAULT_READOUT_TEMPERATURE, DEFAULT
 import { TokenReadout } from './readout.js';
 import { integrateReverse } from './reverse.js';
 import { MIN_ROWS_PER_THREAD, ReversePool } from './reversePool.js';
-import { resolveThreads } from '../src/model/load.js';
 import type { ScoreModelMeta } from '../src/score/contract.js';
 
 export type { GuidedOptions, TokenEvent } from './options.js';
@@ -211,7 +210,7 @@ function planGuided(model: LanguageModel, opts: GuidedOptions): GuidedPlan {
     },
     tMin: opts.tMin ?? (saved !== undefined && saved.tMin < schedule.T ? saved.tMin : undefined),
     maxBatch: opts.maxBatch ?? 64,
-    threads: resolveThreads(opts.threads),
+    threads: opts.threads ?? 1,
   };
 }
 

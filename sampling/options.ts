@@ -227,10 +227,11 @@ export interface GuidedOptions {
   /** Rows (prompts × samples) per batch of the inner SDE loop (default 64; one prompt's samples are never split). */
   maxBatch?: number;
   /**
-   * Threads for the reverse SDE (default: the engine's, resolveThreads(): SPINBATH_THREADS, else the
-   * machine's cores): a chunk's rows are split across worker threads (sampling/reversePool.ts), with
-   * the same tokens for every thread count. 1 (or a chunk of fewer than 16 rows, or a score model that
-   * is not a NetScoreModel) runs in the calling thread.
+   * Threads for the reverse SDE (default 1; the CLI passes its --threads): a chunk's rows are split
+   * across worker threads (sampling/reversePool.ts), with the same tokens for every thread count.
+   * 1 (or a chunk of fewer than 16 rows, or a score model that is not a NetScoreModel) runs in the
+   * calling thread. Opt-in because on 2 cores shared with other work, where the ORT forward already
+   * uses both, the workers measured slower per token than one thread (README, performance).
    */
   threads?: number;
   /** Called as each token is chosen (for streaming). */

@@ -70,7 +70,7 @@ export interface SweepDeps {
   evaluatorId: string;
   /** Default: generateGuided. */
   guided?: GuidedFn;
-  /** Threads of the guided sampler's reverse SDE (GuidedOptions.threads; default: resolveThreads()). */
+  /** Threads of the guided sampler's reverse SDE (GuidedOptions.threads; default 1). */
   threads?: number;
   /** Score checkpoint loader (default: sampling/score.ts openScore); 'none' never reaches it. */
   openScore?: (dir: string) => Promise<ScoreModel>;
