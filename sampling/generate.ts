@@ -11,7 +11,8 @@
  * mode), gamma, precession, steps (K = 50), schedule, tMin, integrator ('heun'), fieldSource
  * ({kind:'final'}), fieldScale ('unit': η P_S N̂, as the score is trained — src/score/scoreNet.ts),
  * score (null = zero-training baseline), readout ('nearest')
- * and readoutTemperature, seed, truncate, maxBatch, onToken, profile.
+ * and readoutTemperature, seed, truncate, maxBatch, threads (1: the reverse SDE in this thread;
+ * more: its rows split over worker threads, sampling/reversePool.ts, same bytes), onToken, profile.
  * Results: one per (prompt, sample), prompt-major (row = promptIndex·samples + sample).
  *
  * Batching: the samples of one prompt share one KV cache (the prompt is prefilled once, batch 1,
