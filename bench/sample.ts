@@ -7,7 +7,10 @@
  * target (issue 14): the per-token cost of the euler, SIB midpoint and Depondt–Mertens integrators
  * as ratios against heun (no score, interleaved in the same run), and of the Brownian DDPM sampler
  * (sampling/euclidean.ts, models/decisive/euclidean when present) against heun with the decisive
- * residual score of the same network size (models/decisive/guided).
+ * residual score of the same network size (models/decisive/guided). The guided runs use the library's
+ * default, one thread for the reverse SDE; at batch 16 the score run is also timed with the engine's
+ * threads (resolveThreads(): SPINBATH_THREADS, else the cores) for the reverse SDE
+ * (sampling/reversePool.ts): the guided-threads row, steady per-token times without start-up.
  *
  * Model: the embedded model (models/brown-small) when present, else random weights of its config
  * (configs/lm/brown-small.json: 4 layers × 4 heads, d = 128, vocabulary 8257). Score: the shipped
@@ -25,7 +28,7 @@ import { matmul } from '../src/core/linalg.js';
 import { normalizeSpins } from '../src/core/sphere.js';
 import type { LanguageModel } from '../src/model/engine.js';
 import { Gpt2Model } from '../src/model/gpt2.js';
-import { embeddedModelDir, loadModel } from '../src/model/load.js';
+import { embeddedModelDir, loadModel, resolveThreads } from '../src/model/load.js';
 import { packageRoot } from '../src/model/tokenizer.js';
 import type { Gpt2Config } from '../src/model/weights.js';
 import { makeRng, normalArray } from '../src/rng.js';
@@ -108,19 +111,27 @@ async function greedyMsPerToken(m: LanguageModel, B: number, tokens: number): Pr
 }
 
 /** Guided generation: ms per token (all B rows), from the difference of a 1-token and a (1+tokens)-token run. */
-async function guidedMsPerToken(lm: GuidedLm, B: number, tokens: number, o: { score: ScoreModel | null; integrator?: IntegratorName }) {
+async function guidedMsPerToken(lm: GuidedLm, B: number, tokens: number, o: { score: ScoreModel | null; integrator?: IntegratorName; threads?: number }) {
   const promptIds = [benchIds(1, PROMPT, lm.model.vocab, 1)[0]];
-  const base = { promptIds, samples: B, steps: K, score: o.score, integrator: o.integrator, seed: 1 };
+  const base = { promptIds, samples: B, steps: K, score: o.score, integrator: o.integrator, seed: 1, threads: o.threads ?? 1 };
   const p1 = { lmMs: 0, sdeMs: 0, readoutMs: 0 };
   const pN = { lmMs: 0, sdeMs: 0, readoutMs: 0 };
   let t0 = performance.now();
   await generateGuided(lm, { ...base, tokens: 1, profile: p1 });
   const t1 = performance.now() - t0;
   t0 = performance.now();
-  await generateGuided(lm, { ...base, tokens: 1 + tokens, profile: pN });
+  const stamps: number[] = []; // when row 0's token k was chosen
+  await generateGuided(lm, { ...base, tokens: 1 + tokens, profile: pN, onToken: (e) => void (e.row === 0 && stamps.push(performance.now())) });
   const tN = performance.now() - t0;
   const per = (a: number, b: number) => (b - a) / tokens;
-  return { ms: per(t1, tN), lm: per(p1.lmMs, pN.lmMs), sde: per(p1.sdeMs, pN.sdeMs), readout: per(p1.readoutMs, pN.readoutMs) };
+  return {
+    ms: per(t1, tN),
+    lm: per(p1.lmMs, pN.lmMs),
+    sde: per(p1.sdeMs, pN.sdeMs),
+    readout: per(p1.readoutMs, pN.readoutMs),
+    /** Token 0 to token `tokens` of the long run: the steady per-token time, without the start-up (prefill, workers). */
+    steady: (stamps[tokens] - stamps[0]) / tokens,
+  };
 }
 
 /**
@@ -209,7 +220,9 @@ export const sampleSection: Section = {
       prompt: PROMPT,
       tokens: TOKENS,
     };
-    if (net) ctx.log(`score network: width ${net.width}, depth ${net.depth}, ${net.activation}`);
+    const threads = resolveThreads(); // the engine's threads: the guided-threads row's reverse SDE
+    data.threads = threads;
+    if (net) ctx.log(`score network: width ${net.width}, depth ${net.depth}, ${net.activation}; guided-threads row: reverse SDE on ${threads} threads`);
     const pair = await decisivePair(s.lm.model);
     if (!pair) ctx.log('models/decisive/{euclidean,guided} not found for this model: no Brownian DDPM row');
     try {
@@ -217,15 +230,17 @@ export const sampleSection: Section = {
         await greedyMsPerToken(s.lm.model, B, 2); // warm-up
         await guidedMsPerToken(s.lm, B, 1, { score: null });
         const g: number[] = [];
-        const runs: Record<string, { ms: number; lm: number; sde: number; readout: number }[]> = {
+        const runs: Record<string, { ms: number; lm: number; sde: number; readout: number; steady: number }[]> = {
           none: [],
           score: [],
           euler: [],
           midpoint: [],
           depondt: [],
           decisive: [],
+          scoreThreads: [],
         };
         const euclid: number[] = [];
+        const threaded = B > 1 && threads > 1; // the guided-threads row: the score run on `threads` threads too
         for (let r = 0; r < 3; r++) {
           // interleaved, so that a change of machine load hits both
           g.push(await greedyMsPerToken(s.lm.model, B, TOKENS));
@@ -237,10 +252,11 @@ export const sampleSection: Section = {
             runs.decisive.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: pair.score }));
             euclid.push(await euclidMsPerToken(s.lm, B, TOKENS, pair.ddpm));
           }
+          if (threaded) runs.scoreThreads.push(await guidedMsPerToken(s.lm, B, TOKENS, { score: s.score, threads }));
         }
         const greedy = median(g);
         rows.push({ name: `greedy decode, batch ${B}`, value: (1000 * B) / greedy, unit: 'tokens/s', note: `${greedy.toFixed(2)} ms/token-step` });
-        const pick = (xs: { ms: number; lm: number; sde: number; readout: number }[]) => xs.slice().sort((x, y) => x.ms - y.ms)[1];
+        const pick = (xs: { ms: number; lm: number; sde: number; readout: number; steady: number }[]) => xs.slice().sort((x, y) => x.ms - y.ms)[1];
         for (const [name, label] of [
           ['none', 'heun, no score'],
           ['score', `heun, score net${net ? ` (width ${net.width}, depth ${net.depth})` : ''}`],
@@ -279,6 +295,16 @@ export const sampleSection: Section = {
             value: e / d,
             unit: '×',
             note: `${e.toFixed(2)} vs ${d.toFixed(2)} ms/step (models/decisive/euclidean vs guided); ${(e / heun).toFixed(2)}× heun without a score`,
+          });
+        }
+        if (threaded) {
+          const one = pick(runs.score);
+          const many = pick(runs.scoreThreads);
+          rows.push({
+            name: `guided-threads score, batch ${B}: 1 vs ${threads}`,
+            value: one.steady / many.steady,
+            unit: '× faster',
+            note: `steady per token: 1 thread ${one.steady.toFixed(2)} ms (${(one.steady / greedy).toFixed(2)}× greedy), ${threads} threads ${many.steady.toFixed(2)} ms (${(many.steady / greedy).toFixed(2)}×); with start-up ${one.ms.toFixed(2)} / ${many.ms.toFixed(2)} ms`,
           });
         }
         data[`batch${B}`] = { greedy_ms: g, runs, euclid_ms: euclid };

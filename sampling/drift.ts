@@ -42,7 +42,7 @@
  * `increment` runs in the WASM SIMD kernel (src/core/sphere.ts projectCombineRows).
  */
 import { rowBuffer, rowScopeId } from '../src/core/kernels/rows.js';
-import { normalizeRows, projectCombineRows, tangentProjectRows } from '../src/core/sphere.js';
+import { normalizeRows, projectCombineRows, tangentProjectRows } from '../src/core/sphereRows.js';
 import { beta, type NoiseSchedule, type ScheduleKind } from '../src/core/schedules.js';
 import { normalArray, type Rng } from '../src/rng.js';
 import type { BoundScore, ScoreModel } from '../src/score/contract.js';
@@ -102,6 +102,44 @@ export interface DriftOptions {
    * still sees the context field N alone.
    */
   steer?: { direction: Float32Array; alpha: number } | null;
+  /**
+   * The precession planes, drawn beforehand by {@link drawPlanes} (rows [n·d] each): a caller that
+   * splits the rows across threads draws them for all rows in one place and hands each part its
+   * slice, so that every thread count sees the same draws. Absent: drawn here from `rng`.
+   */
+  planes?: Float32Array[] | null;
+}
+
+/** The precession form of the drift's options (none without LLG; cross in d = 3, else orthogonal, by default). */
+export function precessionKind(opts: Pick<DriftOptions, 'llg' | 'd'>): Precession['kind'] {
+  const llg = opts.llg ?? null;
+  return llg ? (llg.precession ?? { kind: opts.d === 3 ? 'cross' : 'orthogonal' }).kind : 'none';
+}
+
+/** The field G [n·d] the η term pulls toward: N̂ ('unit') or N ('raw'), plus the steering α m̂. */
+export function guidanceField(opts: Pick<DriftOptions, 'N' | 'd' | 'fieldScale' | 'steer'>): Float32Array {
+  const d = opts.d;
+  const G = opts.fieldScale === 'raw' ? Float32Array.from(opts.N) : unitRows(opts.N, d);
+  if (opts.steer && opts.steer.alpha !== 0) {
+    const m = opts.steer.direction;
+    if (m.length !== d) throw new RangeError(`steering direction has ${m.length} components, the spins ${d}`);
+    for (let o = 0; o < G.length; o += d) for (let j = 0; j < d; j++) G[o + j] += opts.steer.alpha * m[j];
+  }
+  return G;
+}
+
+/**
+ * The random precession planes of the LLG modes 'orthogonal' ((u, w) ⊥ N̂) and 'field' ((N̂, u)) for
+ * the guidance field G [n·d], drawn from `rng` for all rows in row order (u for every row, then w);
+ * [] for the other modes, which draw nothing.
+ */
+export function drawPlanes(G: Float32Array, d: number, prec: Precession['kind'], rng: Rng): Float32Array[] {
+  if (prec !== 'orthogonal' && prec !== 'field') return [];
+  const n = G.length / d;
+  const nHat = unitRows(G, d);
+  const u = orthogonalDirections(n, d, [nHat], rng);
+  if (prec === 'field') return [nHat, u];
+  return [u, d === 3 ? cross3Rows(nHat, u) : orthogonalDirections(n, d, [nHat, u], rng)];
 }
 
 /** What an integrator needs: a(S, τ) and g(τ) in dS = a dτ + g P_S ∘ dW̄. Rows [n·d]. */
@@ -201,12 +239,12 @@ export class GuidedDrift implements Sde {
     this.d = d;
     this.T = opts.schedule.T;
     // validate before allocating anything
-    const llg = opts.llg ?? null;
-    this.prec = llg ? (llg.precession ?? { kind: d === 3 ? 'cross' : 'orthogonal' }).kind : 'none';
+    this.prec = precessionKind(opts);
     if (this.prec === 'cross' && d !== 3) throw new RangeError(`precession 'cross' needs d = 3 (got d = ${d}); use 'orthogonal'`);
     const rng = opts.rng;
-    if ((this.prec === 'orthogonal' || this.prec === 'field') && !rng) throw new RangeError(`precession '${this.prec}' needs an rng for its rotation plane`);
-    const A = llg?.precession?.kind === 'matrix' ? llg.precession.A : null;
+    const drawn = this.prec === 'orthogonal' || this.prec === 'field';
+    if (drawn && !rng && !opts.planes) throw new RangeError(`precession '${this.prec}' needs an rng for its rotation plane`);
+    const A = opts.llg?.precession?.kind === 'matrix' ? opts.llg.precession.A : null;
     if (A) {
       if (A.length !== d || A.some((r) => r.length !== d)) throw new RangeError(`precession matrix must be ${d}×${d}`);
       for (let i = 0; i < d; i++)
@@ -215,19 +253,13 @@ export class GuidedDrift implements Sde {
         }
       this.A = Float64Array.from(A.flat());
     }
-    this.G = opts.fieldScale === 'raw' ? Float32Array.from(opts.N) : unitRows(opts.N, d);
-    if (opts.steer && opts.steer.alpha !== 0) {
-      const m = opts.steer.direction;
-      if (m.length !== d) throw new RangeError(`steering direction has ${m.length} components, the spins ${d}`);
-      for (let o = 0; o < this.G.length; o += d) for (let j = 0; j < d; j++) this.G[o + j] += opts.steer.alpha * m[j];
-    }
+    this.G = guidanceField(opts);
     this.norm = new Float64Array(n);
     for (let i = 0; i < n; i++) this.norm[i] = Math.sqrt(dot(this.G, this.G, i * d, d));
-    if (rng && (this.prec === 'orthogonal' || this.prec === 'field')) {
-      const nHat = unitRows(this.G, d);
-      const u = orthogonalDirections(n, d, [nHat], rng);
-      if (this.prec === 'field') this.planes.push(nHat, u);
-      else this.planes.push(u, d === 3 ? cross3Rows(nHat, u) : orthogonalDirections(n, d, [nHat, u], rng));
+    if (drawn) {
+      const planes = opts.planes ?? drawPlanes(this.G, d, this.prec, rng!);
+      if (planes.length !== 2 || planes.some((p) => p.length !== n * d)) throw new RangeError(`precession '${this.prec}' needs 2 planes of ${n}×${d}`);
+      this.planes.push(...planes);
     }
     this.sbuf = new Float32Array(n * d); // stays 0 without a score
     this.runG = this.G;

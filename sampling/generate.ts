@@ -11,7 +11,8 @@
  * mode), gamma, precession, steps (K = 50), schedule, tMin, integrator ('heun'), fieldSource
  * ({kind:'final'}), fieldScale ('unit': η P_S N̂, as the score is trained — src/score/scoreNet.ts),
  * score (null = zero-training baseline), readout ('nearest')
- * and readoutTemperature, seed, truncate, maxBatch, onToken, profile.
+ * and readoutTemperature, seed, truncate, maxBatch, threads (1: the reverse SDE in this thread;
+ * more: its rows split over worker threads, sampling/reversePool.ts, same bytes), onToken, profile.
  * Results: one per (prompt, sample), prompt-major (row = promptIndex·samples + sample).
  *
  * Batching: the samples of one prompt share one KV cache (the prompt is prefilled once, batch 1,
@@ -35,6 +36,7 @@ import { INTEGRATORS } from './integrators/index.js';
 import { checkGuidedOptions, checkSchedule, DEFAULT_READOUT_TEMPERATURE, DEFAULT_STEPS, defaultSchedule, type GuidedOptions } from './options.js';
 import { TokenReadout } from './readout.js';
 import { integrateReverse } from './reverse.js';
+import { MIN_ROWS_PER_THREAD, ReversePool } from './reversePool.js';
 import type { ScoreModelMeta } from '../src/score/contract.js';
 
 export type { GuidedOptions, TokenEvent } from './options.js';
@@ -169,12 +171,15 @@ interface GuidedPlan {
   samples: number;
   steps: number;
   integrator: (typeof INTEGRATORS)[keyof typeof INTEGRATORS];
+  integratorName: keyof typeof INTEGRATORS;
   readoutKind: NonNullable<GuidedOptions['readout']>;
   temperature: number;
   /** The drift's settings (BL Eq. 14; LLG, BL Eq. 9, when `llg` is set), without the per-token field. */
   drift: Omit<ConstructorParameters<typeof GuidedDrift>[0], 'N' | 'rng'>;
   tMin: number | undefined;
   maxBatch: number;
+  /** Threads of the reverse SDE (sampling/reversePool.ts). */
+  threads: number;
 }
 
 /** Stage 1: validate the options against the model and the score, and resolve every default. */
@@ -192,6 +197,7 @@ function planGuided(model: LanguageModel, opts: GuidedOptions): GuidedPlan {
     samples: opts.samples ?? 1,
     steps: opts.steps ?? DEFAULT_STEPS,
     integrator: INTEGRATORS[opts.integrator ?? 'heun'],
+    integratorName: opts.integrator ?? 'heun',
     readoutKind: opts.readout ?? 'nearest',
     temperature: opts.readoutTemperature ?? DEFAULT_READOUT_TEMPERATURE,
     drift: {
@@ -205,6 +211,7 @@ function planGuided(model: LanguageModel, opts: GuidedOptions): GuidedPlan {
     },
     tMin: opts.tMin ?? (saved !== undefined && saved.tMin < schedule.T ? saved.tMin : undefined),
     maxBatch: opts.maxBatch ?? 64,
+    threads: opts.threads ?? 1,
   };
 }
 
@@ -250,28 +257,34 @@ function hostFields(chunk: Group[], d: number): { N: Float32Array; norms: number
  * Stage 3: the spins of one token for every row of a chunk: uniform initial spins run through the
  * guided reverse SDE (BL Eq. 14) in the field N. Returns the final spins [rows·d], or why it failed.
  */
-function reverseSpins(
+async function reverseSpins(
   plan: GuidedPlan,
   N: Float32Array,
   rows: GuidedResult[],
   k: number,
   rngs: { init: Rng; noise: Rng; precession: Rng },
-): { S: Float32Array } | { failure: string } {
+  pool: ReversePool | null,
+): Promise<{ S: Float32Array } | { failure: string }> {
+  const run = pool && rows.length >= 2 * MIN_ROWS_PER_THREAD ? await pool.reverse(N, rngs) : reverseInThread(plan, N, rows.length, rngs);
+  if (!run.nonFinite) return { S: run.S };
+  const r = rows[run.nonFinite.row];
+  return {
+    failure: `non-finite value in the reverse SDE at token ${k + 1}, step ${run.nonFinite.step} of ${plan.steps} (prompt ${r.promptIndex}, sample ${r.sample}); try more --steps or a smaller --eta`,
+  };
+}
+
+/** The reverse run of {@link reverseSpins} in the calling thread. */
+function reverseInThread(plan: GuidedPlan, N: Float32Array, n: number, rngs: { init: Rng; noise: Rng; precession: Rng }) {
   const d = plan.drift.d;
   const sde = new GuidedDrift({ ...plan.drift, N, rng: rngs.precession });
   try {
-    const run = integrateReverse(uniformSpinRows(rows.length, d, rngs.init), sde, {
+    return integrateReverse(uniformSpinRows(n, d, rngs.init), sde, {
       integrator: plan.integrator,
       steps: plan.steps,
       T: plan.drift.schedule.T,
       tMin: plan.tMin,
       rng: rngs.noise,
     });
-    if (!run.nonFinite) return { S: run.S };
-    const r = rows[run.nonFinite.row];
-    return {
-      failure: `non-finite value in the reverse SDE at token ${k + 1}, step ${run.nonFinite.step} of ${plan.steps} (prompt ${r.promptIndex}, sample ${r.sample}); try more --steps or a smaller --eta`,
-    };
   } finally {
     sde.dispose();
   }
@@ -315,13 +328,35 @@ async function advanceFields(model: LanguageModel, chunk: Group[], source: Field
 export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise<GuidedResult[]> {
   const { model } = lm;
   const plan = planGuided(model, opts);
-  const prof = opts.profile;
-  const clock = () => performance.now();
   const { results, chunks } = groupRows(encodePrompts(lm, opts), plan.samples, plan.maxBatch);
 
   const embed = model.params().get('embed.W_E')!; // [vocab, d]
   const readout = TokenReadout.shared(embed, lm.tokenizer.eosId < model.vocab ? [lm.tokenizer.eosId] : []); // built once per model
   const master = makeRng(opts.seed ?? 0);
+  const { score, ...drift } = plan.drift;
+  const pool = ReversePool.create(plan.threads, { drift, integrator: plan.integratorName, steps: plan.steps, tMin: plan.tMin }, score ?? null);
+  try {
+    await generateChunks(lm, opts, plan, chunks, readout, master, pool);
+  } finally {
+    await pool?.close();
+  }
+  for (const r of results) r.text = r.tokens.length > 0 ? lm.tokenizer.decode(r.tokens) : '';
+  return results;
+}
+
+/** Every chunk's tokens, in order (stages 2–5 of {@link generateGuided}). */
+async function generateChunks(
+  lm: GuidedLm,
+  opts: GuidedOptions,
+  plan: GuidedPlan,
+  chunks: Group[][],
+  readout: TokenReadout,
+  master: Rng,
+  pool: ReversePool | null,
+): Promise<void> {
+  const { model } = lm;
+  const prof = opts.profile;
+  const clock = () => performance.now();
   let stopped: string | null = null;
   for (const [c, chunk] of chunks.entries()) {
     const rows = chunk.flatMap((g) => g.rows);
@@ -346,7 +381,7 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
         const spins =
           bad >= 0
             ? { failure: `non-finite context field at token ${k + 1} (prompt ${rows[bad].promptIndex}, sample ${rows[bad].sample})` }
-            : reverseSpins(plan, N, rows, k, rngs);
+            : await reverseSpins(plan, N, rows, k, rngs, pool);
         if (prof) prof.sdeMs += clock() - t0;
         if ('failure' in spins) {
           stopped = spins.failure;
@@ -373,6 +408,4 @@ export async function generateGuided(lm: GuidedLm, opts: GuidedOptions): Promise
       }
     }
   }
-  for (const r of results) r.text = r.tokens.length > 0 ? lm.tokenizer.decode(r.tokens) : '';
-  return results;
 }

@@ -124,6 +124,7 @@ export const guidedOptionsSchema = z
     seed: z.union([seedSchema, z.string()]).optional(),
     truncate: z.literal('left').optional(),
     maxBatch: guidedFields.maxBatch.optional(),
+    threads: z.number({ invalid_type_error: 'must be a number' }).int('must be an integer ≥ 1').min(1, 'must be an integer ≥ 1').optional(),
   })
   .passthrough()
   .superRefine((o, ctx) => {
@@ -225,6 +226,14 @@ export interface GuidedOptions {
   truncate?: 'left';
   /** Rows (prompts × samples) per batch of the inner SDE loop (default 64; one prompt's samples are never split). */
   maxBatch?: number;
+  /**
+   * Threads for the reverse SDE (default 1; the CLI passes its --threads): a chunk's rows are split
+   * across worker threads (sampling/reversePool.ts), with the same tokens for every thread count.
+   * 1 (or a chunk of fewer than 16 rows, or a score model that is not a NetScoreModel) runs in the
+   * calling thread. Opt-in because on 2 cores shared with other work, where the ORT forward already
+   * uses both, the workers measured slower per token than one thread (README, performance).
+   */
+  threads?: number;
   /** Called as each token is chosen (for streaming). */
   onToken?: (e: TokenEvent) => void;
   /** Accumulates wall time (ms) of the language model, the reverse SDE and the readout. */

@@ -32,6 +32,11 @@ export interface ReverseOptions {
   /** Seeds the Wiener increments (sampling/gaussian.ts, four words drawn per run); null: the deterministic flow. */
   rng: Rng | null;
   /**
+   * Instead of `rng`: writes step k's (0-based) Wiener increment ΔW̄ ~ N(0, dτ I) [n·d] into `out`
+   * (a caller that drew the run's noise beforehand, e.g. a worker thread given its rows' slice).
+   */
+  noiseAt?: ((k: number, out: Float32Array) => void) | null;
+  /**
    * Called after step k (1-based) at τ_k with the new S, owned by the loop and valid only during the
    * callback (it is a row of the arena, overwritten by the next step and reused after the run): copy
    * what you keep.
@@ -65,23 +70,28 @@ function firstNonFiniteRow(S: Float32Array, d: number): number {
   return -1;
 }
 
+/** The step dτ = (T − t_min)/K of a reverse run (t_min defaulting to {@link DEFAULT_T_MIN_FRACTION}·T). */
+export function reverseStep(opts: Pick<ReverseOptions, 'steps' | 'T' | 'tMin'>): number {
+  return (opts.T - (opts.tMin ?? DEFAULT_T_MIN_FRACTION * opts.T)) / opts.steps;
+}
+
 /** Integrate `sde` from S0 [n·d] (not modified) over the reverse time grid. */
 export function integrateReverse(S0: Float32Array, sde: Sde, opts: ReverseOptions): ReverseResult {
-  const tMin = opts.tMin ?? DEFAULT_T_MIN_FRACTION * opts.T;
   const K = opts.steps;
-  const dtau = (opts.T - tMin) / K;
+  const dtau = reverseStep(opts);
   const sqrtDt = Math.sqrt(dtau);
   const gauss = opts.rng ? new FastNormal(opts.rng) : null;
   const len = S0.length;
   const scope = openRowScope(rowsFor(RUN_ROW_BUFFERS, len));
   try {
-    const noise = gauss ? rowBuffer(len) : null; // ΔW̄ [n·d]
+    const noiseAt = opts.noiseAt ?? (gauss ? (_k: number, out: Float32Array) => void gauss.fill(len, sqrtDt, out) : null);
+    const noise = noiseAt ? rowBuffer(len) : null; // ΔW̄ [n·d]
     let S = rowBuffer(len);
     S.set(S0);
     let next = rowBuffer(len);
     for (let k = 0; k < K; k++) {
       const tau = k * dtau;
-      if (gauss) gauss.fill(len, sqrtDt, noise!);
+      if (noiseAt) noiseAt(k, noise!);
       opts.integrator.step(S, tau, dtau, sde, noise, next);
       [S, next] = [next, S];
       const bad = firstNonFiniteRow(S, sde.d);

@@ -70,6 +70,8 @@ export interface SweepDeps {
   evaluatorId: string;
   /** Default: generateGuided. */
   guided?: GuidedFn;
+  /** Threads of the guided sampler's reverse SDE (GuidedOptions.threads; default 1). */
+  threads?: number;
   /** Score checkpoint loader (default: sampling/score.ts openScore); 'none' never reaches it. */
   openScore?: (dir: string) => Promise<ScoreModel>;
 }
@@ -201,6 +203,7 @@ async function generateRun(
     readoutTemperature: p.readoutTemperature ?? undefined,
     seed: p.seed,
     maxBatch: cfg.batchSize,
+    threads: deps.threads,
     ...(p.steer ? { steer: { direction: topicDirection(deps.lm, p.steer.words), alpha: p.steer.alpha } } : {}),
   });
   return res

@@ -54,6 +54,7 @@ describe('npm pack', () => {
       'dist/src/index.d.ts',
       'dist/src/cli/main.js',
       'dist/sampling/generate.js',
+      'dist/sampling/reverseWorker.js',
       'dist/training/train.js',
     ]) {
       expect(paths, p).toContain(p);
@@ -108,5 +109,34 @@ describe('npm pack', () => {
     expect(cli.stderr).toBe('');
     expect(cli.status).toBe(0);
     expect((JSON.parse(cli.stdout) as { steps: unknown[] }).steps).toHaveLength(2);
+
+    // Guided sampling with its reverse SDE on worker threads (the packed reverseWorker.js): the same bytes as one thread.
+    const sample = (threads: string) =>
+      spawnSync(
+        process.execPath,
+        [
+          join(pkgDir, 'bin', 'spinbath.js'),
+          'sample',
+          '--prompt',
+          'The jury said',
+          '--samples',
+          '16',
+          '--tokens',
+          '2',
+          '--steps',
+          '10',
+          '--json',
+          '--quiet',
+          '--threads',
+          threads,
+        ],
+        { cwd: proj, encoding: 'utf8', timeout: 120_000 },
+      );
+    const one = sample('1');
+    const two = sample('2');
+    expect(two.stderr).toBe('');
+    expect(two.status).toBe(0);
+    expect(two.stdout).toBe(one.stdout);
+    expect(JSON.parse(two.stdout)).toHaveLength(16);
   });
 });

@@ -19,7 +19,7 @@
  * order its tangent part at S is ½(f₀ + P_S f₁), Heun's trapezoid: deterministic global error
  * O(dτ²), and the same Stratonovich limit as Heun.
  */
-import { expMapRows } from '../../src/core/sphere.js';
+import { expMapRows } from '../../src/core/sphereRows.js';
 import { scratch, type Integrator } from './types.js';
 
 /** out = exp(½(A₀ + A₁)) S per row (see the file comment); S̄ = exp(A₀) S given. Rows [n·d]. */

@@ -13,7 +13,7 @@
  * "Riemannian score-based generative modelling", NeurIPS 2022). Adding −½g²(d−1)S dτ would count
  * it twice. Weak order 1 (also for the deterministic part: global error O(dτ)).
  */
-import { expMapRows } from '../../src/core/sphere.js';
+import { expMapRows } from '../../src/core/sphereRows.js';
 import { scratch, type Integrator } from './types.js';
 
 export const euler: Integrator = {

@@ -15,7 +15,7 @@
  * deterministic part the scheme is the explicit trapezoidal rule: global error O(dτ²).
  */
 import { axpy } from '../../src/core/kernels/rows.js';
-import { retractRows } from '../../src/core/sphere.js';
+import { retractRows } from '../../src/core/sphereRows.js';
 import { scratch, type Integrator } from './types.js';
 
 export const heun: Integrator = {

@@ -20,51 +20,11 @@ import { tangentProject } from '../core/sphere.js';
 import { geluTanh } from '../model/gpt2.js';
 import type { HostTensor } from '../model/weights.js';
 import { makeRng, normalArray } from '../rng.js';
+import { inputDim, paramShapes, type Activation, type FeatureNorm, type NetworkConfig } from './networkShape.js';
 
-/** Activation functions of the score network. */
-export const ACTIVATIONS = ['silu', 'gelu', 'relu', 'tanh'] as const;
-/** One of {@link ACTIVATIONS}. */
-export type Activation = (typeof ACTIVATIONS)[number];
-
-/** Shape of the score network: d, width, depth, activation, time embedding, conditioning on N. */
-export interface NetworkConfig {
-  /** Spin dimension. */
-  d: number;
-  width: number;
-  /** Number of hidden layers (≥ 1): the input layer plus depth − 1 residual layers. */
-  depth: number;
-  activation: Activation;
-  /** Size E of the sinusoidal time embedding (even). */
-  timeEmbedding: number;
-  /** Whether the network sees the context field (N̂ and log|N|). */
-  condition: boolean;
-}
-
-/** Feature normalisation constants, fixed at the start of training and saved with the weights. */
-export interface FeatureNorm {
-  logS2Min: number;
-  logS2Max: number;
-  /** Mean and standard deviation of log|N| over the training fields (0, 1 without conditioning). */
-  logNMean: number;
-  logNStd: number;
-}
+export { ACTIVATIONS, checkParams, inputDim, paramShapes, type Activation, type FeatureNorm, type NetworkConfig } from './networkShape.js';
 
 export type Params = Map<string, tf.Tensor>;
-
-export function inputDim(c: NetworkConfig): number {
-  return c.d + (c.condition ? c.d + 1 : 0) + c.timeEmbedding;
-}
-
-/** Parameter names and shapes in a fixed order. */
-export function paramShapes(c: NetworkConfig): [string, number[]][] {
-  const out: [string, number[]][] = [
-    ['in.W', [inputDim(c), c.width]],
-    ['in.b', [c.width]],
-  ];
-  for (let i = 1; i < c.depth; i++) out.push([`h${i}.W`, [c.width, c.width]], [`h${i}.b`, [c.width]]);
-  out.push(['out.W', [c.width, c.d]], ['out.b', [c.d]]);
-  return out;
-}
 
 /** Matmul FLOPs of one forward pass per row (2 per multiply-add). */
 export function forwardFlopsPerRow(c: NetworkConfig): number {
@@ -111,16 +71,6 @@ export function uploadParams(host: Map<string, HostTensor>, kind: 'trainable' | 
     v.dispose();
   }
   return out;
-}
-
-/** Check a host weight map against the config; returns a message or null. */
-export function checkParams(c: NetworkConfig, host: Map<string, HostTensor>): string | null {
-  for (const [name, shape] of paramShapes(c)) {
-    const t = host.get(name);
-    if (!t) return `weight ${name} is missing`;
-    if (t.shape.join(',') !== shape.join(',')) return `weight ${name} has shape [${t.shape}], the network config needs [${shape}]`;
-  }
-  return null;
 }
 
 /** The parameters on the host (async reads: also on webgpu). */

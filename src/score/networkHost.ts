@@ -30,7 +30,7 @@ import { sigma2 as sigma2At, type NoiseSchedule } from '../core/schedules.js';
 import { WasmKernels } from '../core/kernels/wasm.js';
 import { UserError } from '../errors.js';
 import type { HostTensor } from '../model/weights.js';
-import { checkParams, type Activation, type FeatureNorm, type NetworkConfig } from './network.js';
+import { checkParams, type Activation, type FeatureNorm, type NetworkConfig } from './networkShape.js';
 import type { BoundScore } from './contract.js';
 
 /** What the host network needs besides its weights (a subset of ScoreNetMeta). */

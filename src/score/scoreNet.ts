@@ -84,6 +84,11 @@ export class NetScoreModel implements ScoreModel {
     if (problem) throw new UserError('E_CHECKPOINT', `score model: ${problem}`);
   }
 
+  /** The metadata and host weights, from which another thread rebuilds the same host network (sampling/reversePool.ts). */
+  hostParts(): { meta: ScoreNetMeta; host: Map<string, HostTensor> } {
+    return { meta: this.meta, host: this.host };
+  }
+
   /** Bind raw fields N [n·d] for one reverse run (the ScoreModel contract); invalidates the previous binding. */
   bind(N: Float32Array, n: number): BoundScore {
     this.hostNet ??= new HostScoreNet(this.meta, this.host);

@@ -36,7 +36,8 @@ export function engineOptions<T>(y: Argv<T>) {
     .option('threads', {
       type: 'number',
       coerce: intOpt('threads', 1, 1024),
-      describe: "threads of the ort engine (default: the machine's cores, or SPINBATH_THREADS)",
+      describe:
+        "threads of the ort engine (default: the machine's cores, or SPINBATH_THREADS); given explicitly, also the guided sampler's reverse-SDE threads",
     });
 }
 

@@ -197,6 +197,7 @@ export async function runSample(io: Io, args: SampleArgs): Promise<void> {
       ...options,
       fieldSource: source,
       score,
+      threads: args.threads,
       onToken: (e) => {
         bar?.update(++done);
         if (!stream) return;

@@ -136,7 +136,7 @@ async function sweep(
     if (evalArg !== modelArg) ev = await openModel({ ...a, model: evalArg }, io);
     const outcome = await runSweep(
       cfg,
-      { lm, evaluator: ev, modelId: modelArg ?? 'embedded', evaluatorId: evalArg ?? 'embedded' },
+      { lm, evaluator: ev, modelId: modelArg ?? 'embedded', evaluatorId: evalArg ?? 'embedded', threads: a.threads },
       {
         outDir,
         shard,
