@@ -30,6 +30,34 @@ import { progressBar } from '../progress.js';
 import { openModel } from './model-args.js';
 
 /** Library field → flag, so a schema error names the flag. */
+/** One generated row, as both samplers (sphere and Euclidean) return it. */
+interface SampleRow {
+  prompt: string;
+  text: string;
+  tokens: number[];
+  trace: unknown;
+  promptIndex: number;
+  sample: number;
+  error?: string;
+}
+
+/** `--out FILE.jsonl`: one {prompt, text, tokens} line per row, written atomically. */
+function writeSamples(out: string, results: SampleRow[]): void {
+  atomicWrite(out, results.map((r) => JSON.stringify({ prompt: r.prompt, text: r.text, tokens: r.tokens }) + '\n').join(''));
+}
+
+/** `--json`: a row with its trace (numbered from 1 when there are several rows, and its error if any). */
+function sampleJson(r: SampleRow, many: boolean) {
+  return {
+    prompt: r.prompt,
+    text: r.text,
+    tokens: r.tokens,
+    trace: r.trace,
+    ...(many ? { promptNumber: r.promptIndex + 1, sampleNumber: r.sample + 1 } : {}),
+    ...(r.error ? { error: r.error } : {}),
+  };
+}
+
 const FLAG_OF: Record<string, string> = {
   prompts: 'prompt',
   tokens: 'tokens',
@@ -129,16 +157,8 @@ async function runEuclideanSample(io: Io, args: SampleArgs, prompts: string[]): 
         onToken: () => bar?.update(++done),
       });
       bar?.stop();
-      if (args.out !== undefined)
-        atomicWrite(args.out, results.map((r) => JSON.stringify({ prompt: r.prompt, text: r.text, tokens: r.tokens }) + '\n').join(''));
-      const jsonRow = (r: (typeof results)[number], many: boolean) => ({
-        prompt: r.prompt,
-        text: r.text,
-        tokens: r.tokens,
-        trace: r.trace,
-        ...(many ? { promptNumber: r.promptIndex + 1, sampleNumber: r.sample + 1 } : {}),
-      });
-      if (args.json) printJson(io, rows === 1 ? jsonRow(results[0], false) : results.map((r) => jsonRow(r, true)));
+      if (args.out !== undefined) writeSamples(args.out, results);
+      if (args.json) printJson(io, rows === 1 ? sampleJson(results[0], false) : results.map((r) => sampleJson(r, true)));
       else
         for (const r of results) io.out(rows > 1 ? `[prompt ${r.promptIndex + 1}, sample ${r.sample + 1}] ${r.prompt}${r.text}\n` : `${r.prompt}${r.text}\n`);
       if (!args.quiet && !args.json)
@@ -214,16 +234,8 @@ export async function runSample(io: Io, args: SampleArgs): Promise<void> {
     });
     bar?.stop();
     if (stream) io.out((shown === null ? prompts[0] : '') + results[0].text.slice((shown ?? '').length) + '\n');
-    if (args.out !== undefined) atomicWrite(args.out, results.map((r) => JSON.stringify({ prompt: r.prompt, text: r.text, tokens: r.tokens }) + '\n').join(''));
-    const jsonRow = (r: (typeof results)[number], many: boolean) => ({
-      prompt: r.prompt,
-      text: r.text,
-      tokens: r.tokens,
-      trace: r.trace,
-      ...(many ? { promptNumber: r.promptIndex + 1, sampleNumber: r.sample + 1 } : {}),
-      ...(r.error ? { error: r.error } : {}),
-    });
-    if (args.json) printJson(io, rows === 1 ? jsonRow(results[0], false) : results.map((r) => jsonRow(r, true)));
+    if (args.out !== undefined) writeSamples(args.out, results);
+    if (args.json) printJson(io, rows === 1 ? sampleJson(results[0], false) : results.map((r) => sampleJson(r, true)));
     else if (!stream) for (const r of results) io.out(`[prompt ${r.promptIndex + 1}, sample ${r.sample + 1}] ${r.prompt}${r.text}\n`);
     if (!args.quiet && !args.json) {
       const how = `${args.integrator}, K = ${args.steps}, field ${fieldSourceId(source)}, ${score ? 'learned residual score' : 'no score (pure η drift)'}`;
