@@ -193,7 +193,7 @@ describe('spinbath generate', () => {
 
   it('--json prints one {prompt, text, tokens} line per sample; --out writes the same JSONL', async () => {
     const file = join(dir, 'gen.jsonl');
-    const r = await run([
+    const args = [
       'generate',
       '--model',
       join(dir, 'm'),
@@ -210,9 +210,8 @@ describe('spinbath generate', () => {
       '--seed',
       '3',
       '--json',
-      '--out',
-      file,
-    ]);
+    ];
+    const r = await run([...args, '--out', file]);
     const lines = r.out
       .trim()
       .split('\n')
@@ -222,24 +221,7 @@ describe('spinbath generate', () => {
     expect(lines[0].prompt).toBe('The cat');
     expect(lines[3].prompt).toBe('A dog');
     expect(readFileSync(file, 'utf8')).toBe(r.out);
-    const again = await run([
-      'generate',
-      '--model',
-      join(dir, 'm'),
-      '--prompt',
-      'The cat',
-      '--prompt',
-      'A dog',
-      '--samples',
-      '2',
-      '--tokens',
-      '6',
-      '--top-p',
-      '0.9',
-      '--seed',
-      '3',
-      '--json',
-    ]);
+    const again = await run(args);
     expect(again.out).toBe(r.out);
   });
 
