@@ -11,15 +11,10 @@ import { parentPort } from 'node:worker_threads';
 import { HostScoreNet } from '../src/score/networkHost.js';
 import type { ScoreModel } from '../src/score/contract.js';
 import { GuidedDrift } from './drift.js';
-import { depondt } from './integrators/depondt.js';
-import { euler } from './integrators/euler.js';
-import { heun } from './integrators/heun.js';
-import { midpoint } from './integrators/midpoint.js';
+import { INTEGRATORS } from './integrators/table.js';
 import { integrateReverse } from './reverse.js';
 import type { ReverseJob, ReverseReply, WorkerInit } from './reversePool.js';
 
-// the integrators by name, imported one by one (integrators/index.ts would load the option schemas)
-const INTEGRATORS = { heun, euler, midpoint, depondt };
 let init: WorkerInit | null = null;
 let score: ScoreModel | null = null;
 
